@@ -1,0 +1,277 @@
+"""The HTTP client for Postmark's API: one keep-alive session, safe retries, typed errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from django.core.exceptions import ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
+
+import postmark
+
+from . import exceptions
+
+TEST_TOKEN = "POSTMARK_API_TEST"
+USER_AGENT = f"django-postmark/{postmark.__version__}"
+
+# Statuses after which Postmark certainly did not process the request, so a retry cannot send
+# twice. A 500 is not here: Postmark may have accepted the message before failing.
+RETRYABLE_STATUSES = frozenset({429, 503})
+
+Timeout = float | tuple[float, float]
+
+
+class Client:
+    """Talks to one Postmark server with one token.
+
+    The ``requests.Session`` (and so its pooled keep-alive connections) lives until ``close()``.
+    """
+
+    def __init__(
+        self,
+        token: str | None,
+        *,
+        base_url: str = "https://api.postmarkapp.com",
+        timeout: Timeout = (5.0, 30.0),
+        max_retries: int = 3,
+        retry_backoff: float = 0.5,
+    ) -> None:
+        if not token:
+            raise ImproperlyConfigured(
+                "Set POSTMARK_API_KEY to your Postmark server token "
+                "(or POSTMARK_TEST_MODE = True to send with the test token)."
+            )
+        self.token = token
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self._session: requests.Session | None = None
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> Client:
+        """A client configured from the POSTMARK_* settings; keyword arguments win."""
+        from .conf import settings
+
+        token = overrides.pop("token", None)
+        test_mode = overrides.pop("test_mode", None)
+        if test_mode is None:
+            test_mode = settings.POSTMARK_TEST_MODE
+        if token is None:
+            token = TEST_TOKEN if test_mode else settings.POSTMARK_API_KEY
+        options: dict[str, Any] = {
+            "base_url": settings.POSTMARK_API_URL,
+            "timeout": settings.POSTMARK_TIMEOUT,
+            "max_retries": settings.POSTMARK_MAX_RETRIES,
+            "retry_backoff": settings.POSTMARK_RETRY_BACKOFF,
+        }
+        options.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(token, **options)
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            session = requests.Session()
+            session.headers.update(
+                {
+                    "Accept": "application/json",
+                    "Content-Type": "application/json",
+                    "X-Postmark-Server-Token": self.token,
+                    "User-Agent": USER_AGENT,
+                }
+            )
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # --- Transport ---------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Send one request and return the decoded JSON answer, retrying only when safe."""
+        if json_body is not None:
+            data = encode_json(json_body)
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(
+                    method, url, data=data, params=params, timeout=self.timeout
+                )
+            except requests.exceptions.ConnectTimeout as exc:
+                error: exceptions.PostmarkError = exceptions.PostmarkTimeout(
+                    f"Could not connect to {self.base_url} in time: {exc}", may_have_been_sent=False
+                )
+            except requests.exceptions.Timeout as exc:
+                # The request was written; Postmark may be processing it. Never retried.
+                raise exceptions.PostmarkTimeout(
+                    f"No answer from {self.base_url} in time: {exc}", may_have_been_sent=True
+                ) from exc
+            except requests.exceptions.ConnectionError as exc:
+                if not _never_connected(exc):
+                    raise exceptions.NetworkError(
+                        f"Connection to {self.base_url} failed during the request: {exc}",
+                        may_have_been_sent=True,
+                    ) from exc
+                error = exceptions.NetworkError(
+                    f"Could not connect to {self.base_url}: {exc}", may_have_been_sent=False
+                )
+            else:
+                if response.status_code < 400:
+                    return _decode(response)
+                error = _error_from(response)
+                if response.status_code not in RETRYABLE_STATUSES:
+                    raise error
+            if attempt >= self.max_retries:
+                raise error
+            time.sleep(self.retry_backoff * (2**attempt))
+            attempt += 1
+
+    # --- Sending -----------------------------------------------------------------------------
+
+    def send(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /email``: one message, one result."""
+        result: dict[str, Any] = self.request("POST", "/email", json_body=payload)
+        return result
+
+    def send_batch(self, payloads: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """``POST /email/batch``: up to 500 messages; every result carries its own ErrorCode."""
+        results: list[dict[str, Any]] = self.request("POST", "/email/batch", json_body=payloads)
+        return results
+
+    def send_with_template(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", "/email/withTemplate", json_body=payload)
+        return result
+
+    def send_batch_with_templates(
+        self, payloads: list[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        answer = self.request(
+            "POST", "/email/batchWithTemplates", json_body={"Messages": payloads}
+        )
+        # Documented as an array; tolerate a {"Messages": [...]} wrapper too.
+        results: list[dict[str, Any]] = (
+            answer.get("Messages", answer) if isinstance(answer, dict) else answer
+        )
+        return results
+
+    # --- Bounces ------------------------------------------------------------------------------
+
+    def get_bounces(self, *, count: int = 500, offset: int = 0, **filters: Any) -> dict[str, Any]:
+        """``GET /bounces``: ``{"TotalCount", "Bounces"}``; filters use Postmark's names."""
+        params = {"count": count, "offset": offset, **_query(filters)}
+        answer: dict[str, Any] = self.request("GET", "/bounces", params=params)
+        return answer
+
+    def iter_bounces(self, **filters: Any) -> Iterable[dict[str, Any]]:
+        """Every bounce matching the filters, paging 500 at a time."""
+        offset = 0
+        while True:
+            page = self.get_bounces(count=500, offset=offset, **filters)
+            bounces = page.get("Bounces") or []
+            yield from bounces
+            offset += len(bounces)
+            if not bounces or offset >= int(page.get("TotalCount") or 0):
+                return
+
+    def get_bounce(self, bounce_id: int) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("GET", f"/bounces/{int(bounce_id)}")
+        return answer
+
+    def get_bounce_dump(self, bounce_id: int) -> str:
+        answer = self.request("GET", f"/bounces/{int(bounce_id)}/dump")
+        return str(answer.get("Body") or "")
+
+    def activate_bounce(self, bounce_id: int) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("PUT", f"/bounces/{int(bounce_id)}/activate")
+        return answer
+
+    # --- Suppressions -------------------------------------------------------------------------
+
+    def get_suppressions(self, stream: str = "outbound", **filters: Any) -> list[dict[str, Any]]:
+        answer = self.request(
+            "GET", f"/message-streams/{quote(stream, safe='')}/suppressions/dump",
+            params=_query(filters),
+        )
+        suppressions: list[dict[str, Any]] = answer.get("Suppressions") or []
+        return suppressions
+
+    def create_suppressions(self, emails: Iterable[str], stream: str = "outbound") -> list[Any]:
+        return self._suppressions(f"/message-streams/{quote(stream, safe='')}/suppressions", emails)
+
+    def delete_suppressions(self, emails: Iterable[str], stream: str = "outbound") -> list[Any]:
+        path = f"/message-streams/{quote(stream, safe='')}/suppressions/delete"
+        return self._suppressions(path, emails)
+
+    def _suppressions(self, path: str, emails: Iterable[str]) -> list[Any]:
+        body = {"Suppressions": [{"EmailAddress": email} for email in emails]}
+        answer = self.request("POST", path, json_body=body)
+        statuses: list[Any] = answer.get("Suppressions") or []
+        return statuses
+
+
+def encode_json(body: Any) -> bytes:
+    return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False).encode("utf-8")
+
+
+def _query(filters: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in filters.items() if value is not None}
+
+
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was never opened (refused, DNS failure), so nothing was sent."""
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError | NameResolutionError | ConnectionRefusedError):
+            return True
+        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return False
+
+
+def _decode(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise exceptions.ServerError(
+            f"Postmark answered HTTP {response.status_code} with a body that is not JSON: "
+            f"{response.text[:200]!r}",
+            http_status=response.status_code,
+        ) from exc
+
+
+def _error_from(response: requests.Response) -> exceptions.PostmarkAPIError:
+    error_code: int | None = None
+    text = response.text[:500] or response.reason or "no message"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        raw_code = body.get("ErrorCode")
+        error_code = raw_code if isinstance(raw_code, int) else None
+        text = str(body.get("Message") or text)
+    return exceptions.api_error(response.status_code, error_code, text)

@@ -1,0 +1,138 @@
+"""The exception tree. Every error carries ``error_code``, ``http_status`` and ``message``.
+
+    PostmarkError
+    ├── UnsupportedMessageError     the message has something Postmark cannot carry (no request made)
+    ├── PostmarkAPIError            Postmark answered with an error
+    │   ├── UnauthorizedError       401 / ErrorCode 10: bad or missing server token
+    │   ├── InvalidRequestError     422 and other 4xx: Postmark refused the request
+    │   │   └── InactiveRecipientsError  ErrorCode 406, with ``.recipients``
+    │   ├── RateLimitedError        429
+    │   └── ServerError             5xx
+    ├── NetworkError                no answer; ``.may_have_been_sent`` tells whether a retry is safe
+    │   └── PostmarkTimeout
+    └── BatchError                  some messages of a send failed; ``.failures`` lists them
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.core.mail import EmailMessage
+
+
+class PostmarkError(Exception):
+    error_code: int | None = None
+    http_status: int | None = None
+
+    def __init__(
+        self, message: str, *, error_code: int | None = None, http_status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if error_code is not None:
+            self.error_code = error_code
+        if http_status is not None:
+            self.http_status = http_status
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.error_code is not None:
+            parts.append(f"ErrorCode {self.error_code}")
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        return parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+
+
+class UnsupportedMessageError(PostmarkError, ValueError):
+    """The message cannot be sent through Postmark as it is; nothing was sent."""
+
+
+class PostmarkAPIError(PostmarkError):
+    """Postmark answered, and refused."""
+
+
+class UnauthorizedError(PostmarkAPIError):
+    http_status = 401
+
+
+class InvalidRequestError(PostmarkAPIError):
+    http_status = 422
+
+
+class InactiveRecipientsError(InvalidRequestError):
+    error_code = 406
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.recipients: list[str] = parse_inactive_recipients(message)
+
+
+class RateLimitedError(PostmarkAPIError):
+    http_status = 429
+
+
+class ServerError(PostmarkAPIError):
+    http_status = 500
+
+
+class NetworkError(PostmarkError):
+    """No usable answer came back.
+
+    ``may_have_been_sent`` is False only when the request certainly never reached Postmark
+    (the connection was refused or could not be opened).
+    """
+
+    def __init__(self, message: str, *, may_have_been_sent: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.may_have_been_sent = may_have_been_sent
+
+
+class PostmarkTimeout(NetworkError):
+    pass
+
+
+class BatchError(PostmarkError):
+    """Some messages of a send failed; the others were accepted and will not be sent again."""
+
+    def __init__(self, failures: list[tuple[EmailMessage, PostmarkError]], sent: int) -> None:
+        self.failures = failures
+        self.sent = sent
+        lines = [
+            f"  {', '.join(message.recipients()) or '(no recipients)'}: {error}"
+            for message, error in failures
+        ]
+        super().__init__(
+            f"{len(failures)} message(s) failed, {sent} sent:\n" + "\n".join(lines)
+        )
+
+
+_INACTIVE = re.compile(r"(?:inactive addresses|addresses):\s*(.+?)(?:\.\s|\.$|$)", re.I)
+_ADDRESS = re.compile(r"[^\s,;:<>]+@[^\s,;:<>]+[^\s,;:<>.]")
+
+
+def parse_inactive_recipients(text: str) -> list[str]:
+    """The addresses Postmark names in "Found inactive addresses: a@x, b@y." style messages."""
+    match = _INACTIVE.search(text or "")
+    return _ADDRESS.findall(match.group(1)) if match else []
+
+
+_BY_ERROR_CODE: dict[int, type[PostmarkAPIError]] = {
+    10: UnauthorizedError,
+    406: InactiveRecipientsError,
+}
+_BY_STATUS: dict[int, type[PostmarkAPIError]] = {
+    401: UnauthorizedError,
+    429: RateLimitedError,
+}
+
+
+def api_error(http_status: int, error_code: int | None, message: str) -> PostmarkAPIError:
+    """The exception for an error answer (or an error item inside a batch answer)."""
+    cls = (_BY_ERROR_CODE.get(error_code) if error_code is not None else None) or _BY_STATUS.get(
+        http_status
+    )
+    if cls is None:
+        cls = ServerError if http_status >= 500 else InvalidRequestError
+    return cls(message, error_code=error_code, http_status=http_status)

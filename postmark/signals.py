@@ -1,0 +1,39 @@
+"""Every signal django-postmark sends.
+
+The backend and the webhook views only send these; storage and suppression are ordinary
+receivers (``postmark.receivers``) that ``PostmarkConfig.ready()`` connects according to settings.
+Connect your own the same way.
+"""
+
+from django.dispatch import Signal
+
+# Sent once per API call, before the payloads are built, with the messages of that call.
+# Receivers may change the messages: drop recipients, add headers, set Postmark options.
+# A message left with no recipient is not sent; its result has status "suppressed".
+#   sender: the backend class
+#   messages: list[EmailMessage], the messages of this API call
+#   backend: the backend instance
+pre_send = Signal()
+
+# Sent once per API call, after it, with the messages of that call and one result for each.
+#   sender: the backend class
+#   messages: list[EmailMessage], the messages of this API call (suppressed ones included)
+#   results: list[postmark.message.PostmarkResult], in the order of messages
+#   exception: the PostmarkError that failed the whole call, or None
+#   backend: the backend instance
+post_send = Signal()
+
+# Webhook signals. Each is sent inside the transaction that stores the webhook: a receiver
+# that raises rolls back every receiver's work, the view answers 500 and Postmark retries.
+#   sender: the event class (e.g. postmark.events.BounceEvent)
+#   event: the typed event (a dataclass from postmark.events)
+#   payload: dict, the JSON Postmark sent
+#   webhook_event: postmark.models.WebhookEvent, the stored request
+bounce_received = Signal()
+spam_complaint_received = Signal()
+delivery_received = Signal()
+open_received = Signal()
+click_received = Signal()
+subscription_change_received = Signal()
+# For inbound, event.message is a Django EmailMessage with the attachments attached.
+inbound_received = Signal()

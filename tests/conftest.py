@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core import mail
+
+from .fake_postmark import FakePostmark, start
+
+
+@pytest.fixture
+def fake_postmark(settings: pytest.FixtureRequest) -> Iterator[FakePostmark]:
+    """A scriptable Postmark on loopback; POSTMARK_API_URL points at it for the test."""
+    fake = FakePostmark()
+    server, _ = start(fake)
+    settings.POSTMARK_API_URL = fake.url  # type: ignore[attr-defined]
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _postmark_backend(settings: pytest.FixtureRequest) -> None:
+    # pytest-django swaps in the locmem backend; the suite is about ours.
+    settings.EMAIL_BACKEND = "postmark.backends.PostmarkBackend"  # type: ignore[attr-defined]
+    mail.outbox = []

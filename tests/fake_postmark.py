@@ -1,0 +1,123 @@
+"""A scriptable HTTP server on loopback that plays Postmark's sending API for the tests.
+
+Unlike ``postmark.sandbox`` (which behaves like Postmark), this one answers whatever a test
+scripts, so that each failure Postmark can produce can be produced on demand.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # JSON-encoded unless bytes
+    delay: float = 0.0  # seconds before answering (for read timeouts)
+    drop: bool = False  # close the connection without answering
+
+
+def accepted(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "To": message.get("To", ""),
+        "SubmittedAt": "2026-11-27T10:11:12.1234567-04:00",
+        "MessageID": str(uuid.uuid4()),
+        "ErrorCode": 0,
+        "Message": "OK",
+    }
+
+
+@dataclass
+class FakePostmark:
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    replies: list[Reply | Callable[[Received], Reply]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def script(self, *replies: Reply | Callable[[Received], Reply]) -> None:
+        """Answer the next requests with these, in order; afterwards, accept everything."""
+        self.replies.extend(replies)
+
+    def answer(self, received: Received) -> Reply:
+        with self.lock:
+            self.requests.append(received)
+            scripted = self.replies.pop(0) if self.replies else None
+        if scripted is not None:
+            return scripted(received) if callable(scripted) else scripted
+        return default_reply(received)
+
+    @property
+    def sent_messages(self) -> list[dict[str, Any]]:
+        """Every message object posted, batch or single."""
+        out: list[dict[str, Any]] = []
+        for request in self.requests:
+            body = request.body
+            if isinstance(body, dict) and "Messages" in body:
+                out.extend(body["Messages"])
+            elif isinstance(body, list):
+                out.extend(body)
+            elif isinstance(body, dict):
+                out.append(body)
+        return out
+
+
+def default_reply(received: Received) -> Reply:
+    if received.path in ("/email/batch", "/email/batchWithTemplates"):
+        body = received.body["Messages"] if isinstance(received.body, dict) else received.body
+        return Reply(200, [accepted(message) for message in body])
+    return Reply(200, accepted(received.body or {}))
+
+
+def start(fake: FakePostmark) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw
+            reply = fake.answer(
+                Received(self.command, self.path, dict(self.headers.items()), body)
+            )
+            if reply.delay:
+                time.sleep(reply.delay)
+            if reply.drop:
+                self.close_connection = True
+                self.connection.close()
+                return
+            data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
