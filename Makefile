@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test lint bench clean
+.PHONY: test lint bench clean demo
 
 $(VENV)/.installed: setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(VENV)/.installed: setup.cfg setup.py
 ## make test: the whole suite (SQLite; POSTMARK_TEST_DATABASE=postgres for PostgreSQL)
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make demo: the example site, the local Postmark sandbox and a task worker (Ctrl-C stops all)
+demo: $(VENV)/.installed
+	$(PY) example_project/demo.py
 
 ## make lint: ruff and mypy, as CI runs them
 lint: $(VENV)/.installed

@@ -1,8 +1,39 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from .models import Message
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import Bounce, Message, QueuedBatch, Suppression, WebhookEvent
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # The link is Postmark's MessageID: a message without one has no events (rather than
+        # every event without one).
+        return super().get_queryset(request).exclude(message_id=None)
+
+
+class BounceInline(_ReadOnlyInline):
+    model = Bounce
+    fields = ("bounced_at", "type", "email", "inactive", "description")
+
+
+class WebhookEventInline(_ReadOnlyInline):
+    model = WebhookEvent
+    fields = ("received_at", "record_type", "status", "attempts", "error")
 
 
 @admin.register(Message)
@@ -12,6 +43,80 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ("message_id", "to", "cc", "bcc", "subject", "from_email")
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in Message._meta.fields]
+    inlines = (BounceInline, WebhookEventInline)
 
     def has_add_permission(self, request: object) -> bool:
         return False
+
+
+@admin.register(Bounce)
+class BounceAdmin(admin.ModelAdmin):
+    list_display = ("bounced_at", "type", "email", "inactive", "message_stream", "message_id")
+    list_filter = ("type", "inactive", "message_stream", "record_type", "bounced_at")
+    search_fields = ("email", "message__message_id", "=postmark_id")
+    date_hierarchy = "bounced_at"
+    readonly_fields = [field.name for field in Bounce._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ("email", "message_stream", "reason", "origin", "suppressed_at")
+    list_filter = ("reason", "origin", "message_stream", "suppressed_at")
+    search_fields = ("email",)
+    date_hierarchy = "suppressed_at"
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "record_type", "status", "attempts", "message_id", "short_error")
+    list_filter = ("status", "record_type", "received_at")
+    search_fields = ("=body_sha256", "message__message_id", "error")
+    date_hierarchy = "received_at"
+    readonly_fields = [field.name for field in WebhookEvent._meta.fields]
+    actions = ("reprocess",)
+
+    @admin.display(description="error")
+    def short_error(self, row: WebhookEvent) -> str:
+        return row.error[:100]
+
+    @admin.action(description="Reprocess selected failed or rejected events")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        from . import webhooks
+
+        outcomes = [webhooks.replay(pk) for pk in queryset.values_list("pk", flat=True)]
+        done = sum(o.http_status == 200 and o.reason != "duplicate" for o in outcomes)
+        skipped = sum(o.reason == "duplicate" for o in outcomes)
+        failed = [o for o in outcomes if o.http_status != 200]
+        self.message_user(request, f"{done} processed, {skipped} already processed.")
+        for outcome in failed:
+            pk = outcome.webhook_event.pk if outcome.webhook_event else "?"
+            self.message_user(request, f"#{pk}: {outcome.reason}", messages.ERROR)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(QueuedBatch)
+class QueuedBatchAdmin(admin.ModelAdmin):
+    """Read-only: a batch's state is changed by the worker and ``postmark_recover`` only; an
+    "unknown" batch is for a person to check in Postmark's activity, then send again or not."""
+
+    list_display = ("created_at", "state", "message_count", "attempts", "task_id", "finished_at")
+    list_filter = ("state", "created_at")
+    search_fields = ("=id", "task_id")
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in QueuedBatch._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="messages")
+    def message_count(self, obj: Any) -> int:
+        return len(obj.messages)
+

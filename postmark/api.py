@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from time import sleep
 from typing import Any
 from urllib.parse import quote
 
@@ -48,7 +47,8 @@ class Client:
             )
         self.token = token
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        # requests takes a number or a (connect, read) tuple, not a list from a settings file.
+        self.timeout = tuple(timeout) if isinstance(timeout, list) else timeout  # type: ignore[assignment]
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self._session: requests.Session | None = None
@@ -62,8 +62,11 @@ class Client:
         test_mode = overrides.pop("test_mode", None)
         if test_mode is None:
             test_mode = settings.POSTMARK_TEST_MODE
-        if token is None:
-            token = TEST_TOKEN if test_mode else settings.POSTMARK_API_KEY
+        # Test mode wins over any key, so that switching it on can never deliver real mail.
+        if test_mode:
+            token = TEST_TOKEN
+        elif token is None:
+            token = settings.POSTMARK_API_KEY
         options: dict[str, Any] = {
             "base_url": settings.POSTMARK_API_URL,
             "timeout": settings.POSTMARK_TIMEOUT,
@@ -140,7 +143,7 @@ class Client:
                     raise error
             if attempt >= self.max_retries:
                 raise error
-            time.sleep(self.retry_backoff * (2**attempt))
+            sleep(self.retry_backoff * (2**attempt))
             attempt += 1
 
     # --- Sending -----------------------------------------------------------------------------
@@ -150,9 +153,11 @@ class Client:
         result: dict[str, Any] = self.request("POST", "/email", json_body=payload)
         return result
 
-    def send_batch(self, payloads: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def send_batch(self, payloads: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """``POST /email/batch``: up to 500 messages; every result carries its own ErrorCode."""
-        results: list[dict[str, Any]] = self.request("POST", "/email/batch", json_body=payloads)
+        results: list[dict[str, Any]] = self.request(
+            "POST", "/email/batch", json_body=list(payloads)
+        )
         return results
 
     def send_with_template(self, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,10 +165,10 @@ class Client:
         return result
 
     def send_batch_with_templates(
-        self, payloads: list[Mapping[str, Any]]
+        self, payloads: Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
         answer = self.request(
-            "POST", "/email/batchWithTemplates", json_body={"Messages": payloads}
+            "POST", "/email/batchWithTemplates", json_body={"Messages": list(payloads)}
         )
         # Documented as an array; tolerate a {"Messages": [...]} wrapper too.
         results: list[dict[str, Any]] = (
@@ -206,7 +211,8 @@ class Client:
 
     def get_suppressions(self, stream: str = "outbound", **filters: Any) -> list[dict[str, Any]]:
         answer = self.request(
-            "GET", f"/message-streams/{quote(stream, safe='')}/suppressions/dump",
+            "GET",
+            f"/message-streams/{quote(stream, safe='')}/suppressions/dump",
             params=_query(filters),
         )
         suppressions: list[dict[str, Any]] = answer.get("Suppressions") or []
@@ -226,8 +232,14 @@ class Client:
         return statuses
 
 
+# One encoder for every request: json.dumps(cls=...) would build a new one per call, which
+# costs more than encoding a small message object.
+_ENCODER = DjangoJSONEncoder(ensure_ascii=False)
+
+
 def encode_json(body: Any) -> bytes:
-    return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False).encode("utf-8")
+    """UTF-8 JSON; DjangoJSONEncoder so that template models may hold dates, decimals, UUIDs."""
+    return _ENCODER.encode(body).encode("utf-8")
 
 
 def _query(filters: Mapping[str, Any]) -> dict[str, Any]:
@@ -256,7 +268,7 @@ def _decode(response: requests.Response) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise exceptions.ServerError(
+        raise exceptions.UnexpectedAnswerError(
             f"Postmark answered HTTP {response.status_code} with a body that is not JSON: "
             f"{response.text[:200]!r}",
             http_status=response.status_code,

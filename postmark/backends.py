@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,12 @@ from django.core.mail.backends.base import BaseEmailBackend
 from . import signals
 from .api import Client
 from .conf import settings
-from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
+from .exceptions import (
+    BatchError,
+    PostmarkError,
+    UnexpectedAnswerError,
+    UnsupportedMessageError,
+)
 from .message import (
     FAILED,
     SENT,
@@ -22,6 +28,8 @@ from .message import (
     is_template,
     to_payload,
 )
+
+logger = logging.getLogger("postmark")
 
 
 @dataclass
@@ -52,7 +60,10 @@ class PostmarkBackend(BaseEmailBackend):
         timeout: float | tuple[float, float] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(fail_silently=fail_silently, **kwargs)
+        # Django 6.1 deprecates fail_silently on BaseEmailBackend (and refuses it as a MAILERS
+        # option it does not know): a backend that supports it keeps its own attribute.
+        super().__init__(**kwargs)
+        self.fail_silently = fail_silently
         self._client_options = {
             "token": api_key,
             "base_url": api_url,
@@ -158,25 +169,43 @@ class PostmarkBackend(BaseEmailBackend):
             else:
                 for (message, _), answer in zip(sending, answers, strict=True):
                     message.postmark = PostmarkResult.from_api(answer, message)  # type: ignore[attr-defined]
-        signals.post_send.send(
+        # The mail has gone (or not) by now: a receiver that fails (say, the log's database) must
+        # not turn that into an exception the caller would answer by sending again, nor stop the
+        # later batches. Its error is logged instead.
+        responses = signals.post_send.send_robust(
             sender=type(self),
             messages=batch.messages,
             results=[message.postmark for message in batch.messages],  # type: ignore[attr-defined]
             exception=error,
             backend=self,
         )
+        for receiver, response in responses:
+            if isinstance(response, Exception):
+                logger.error(
+                    "post_send receiver %r failed after %d message(s) were sent",
+                    receiver,
+                    len(batch.messages),
+                    exc_info=response,
+                )
         return error
 
     def _call(self, template: bool, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
         assert self.client is not None
         if len(payloads) == 1:
             send_one = self.client.send_with_template if template else self.client.send
-            return [send_one(payloads[0])]
+            answer = send_one(payloads[0])
+            if not isinstance(answer, dict):
+                raise UnexpectedAnswerError(
+                    "Postmark answered one message with no result object; whether it went is "
+                    "unknown."
+                )
+            return [answer]
         send_many = self.client.send_batch_with_templates if template else self.client.send_batch
         answers = send_many(payloads)
-        if len(answers) != len(payloads):
-            raise PostmarkError(
-                f"Postmark answered a batch of {len(payloads)} with {len(answers)} results; "
+        if not isinstance(answers, list) or len(answers) != len(payloads):
+            count = len(answers) if isinstance(answers, list) else "no list of"
+            raise UnexpectedAnswerError(
+                f"Postmark answered a batch of {len(payloads)} with {count} results; "
                 "which messages went is unknown."
             )
         return answers
@@ -209,3 +238,103 @@ def _raise_for_failures(messages: list[EmailMessage], sent: int) -> None:
     if sent == 0 and len(errors) == 1 and len(failures) == len(messages):
         raise failures[0][1]
     raise BatchError(failures, sent)
+
+
+@dataclass
+class QueuedResult(PostmarkResult):
+    """The result a queued message carries in the caller: status "queued", the batch that holds
+    it and the id of the task that will send it (set once the enqueue happens, which is after
+    the caller's transaction commits)."""
+
+    batch_id: str = ""
+    task_id: str | None = None
+
+
+class QueuedPostmarkBackend(PostmarkBackend):
+    """Builds the payloads in the caller, queues them as tasks of up to 500, and returns.
+
+    ``send_messages`` runs ``pre_send`` and the payload checks now (a message Postmark would
+    refuse raises UnsupportedMessageError at once, as with ``PostmarkBackend``), stores one
+    ``postmark.models.QueuedBatch`` row per API call, and enqueues the task
+    ``postmark.tasks.send_queued_batch`` for each on the task backend
+    POSTMARK_QUEUE_TASK_BACKEND. A worker then sends the batch exactly as ``PostmarkBackend``
+    would (same client, results, ``post_send``). Each message gets a ``QueuedResult`` now; its
+    final result reaches ``post_send`` receivers and the batch row. Returns how many were queued.
+    """
+
+    #: Set by the task for each attempt: whether a failure that proves Postmark did not take the
+    #: batch (connection refused, 429, 503) should be tried again later instead of reported.
+    retry_allowed = False
+
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        import uuid
+
+        from django.db import transaction
+
+        from .message import QUEUED
+        from .models import QueuedBatch
+        from .tasks import message_entry
+
+        if not email_messages:
+            return 0
+        rows: list[tuple[QueuedBatch, list[EmailMessage]]] = []
+        for batch in self.build_batches(email_messages):
+            row = QueuedBatch(id=uuid.uuid4(), state=QueuedBatch.State.PENDING)
+            row.template = batch.template
+            queued: list[EmailMessage] = []
+            for message, payload in zip(batch.messages, batch.payloads, strict=True):
+                if payload is None:  # suppressed or refused: its result is already final
+                    row.messages.append(message_entry(message, None, message.postmark))  # type: ignore[attr-defined]
+                    continue
+                result = QueuedResult(
+                    QUEUED,
+                    recipients=list(message.recipients()),
+                    message="Queued for sending.",
+                    batch_id=str(row.id),
+                )
+                message.postmark = result  # type: ignore[attr-defined]
+                row.messages.append(message_entry(message, payload, None))
+                queued.append(message)
+            rows.append((row, queued))
+        for row, _ in rows:
+            # One INSERT per batch: PostgreSQL's bulk_create sends rows as arrays, and quoting a
+            # batch's JSON inside an array literal costs more than the extra round trip.
+            row.save(force_insert=True)
+        # After commit: a worker must never pick up a task whose row it cannot see yet, and a
+        # rolled-back request must not send mail. (In autocommit this runs right away.)
+        transaction.on_commit(lambda: self._enqueue(rows))
+        return sum(len(queued) for _, queued in rows)
+
+    def _enqueue(self, rows: list[tuple[Any, list[EmailMessage]]]) -> None:
+        from .models import QueuedBatch
+        from .tasks import enqueue
+
+        failures: list[tuple[EmailMessage, PostmarkError]] = []
+        for row, queued in rows:
+            results: list[QueuedResult] = [m.postmark for m in queued]  # type: ignore[attr-defined]
+            try:
+                task_id = enqueue(str(row.id))
+            except Exception as exc:
+                # Nothing will send this batch: say so on the row and on each message.
+                error = PostmarkError(f"Could not enqueue the batch: {exc!r}")
+                QueuedBatch.objects.filter(pk=row.id).update(
+                    state=QueuedBatch.State.FAILED, error=str(error)
+                )
+                for result in results:
+                    result.status, result.message, result.error = FAILED, str(error), error
+                failures.extend((message, error) for message in queued)
+                continue
+            for result in results:
+                result.task_id = task_id
+        if failures and not self.fail_silently:
+            raise BatchError(failures, 0)
+
+    def _call(self, template: bool, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from .tasks import RetryLater, is_safe_to_retry
+
+        try:
+            return super()._call(template, payloads)
+        except PostmarkError as error:
+            if self.retry_allowed and is_safe_to_retry(error):
+                raise RetryLater(error) from error
+            raise

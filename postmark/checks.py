@@ -7,26 +7,26 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from .conf import settings
+from .message import TRACK_LINKS_VALUES
 
 
 @register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    email_backend = getattr(settings, "EMAIL_BACKEND", "")
     if (
-        email_backend.startswith("postmark.")
+        any(backend.startswith("postmark.") for backend in _email_backends())
         and not settings.POSTMARK_API_KEY
         and not settings.POSTMARK_TEST_MODE
     ):
         messages.append(
             Error(
-                "EMAIL_BACKEND sends through Postmark but POSTMARK_API_KEY is not set.",
+                "Email is sent through Postmark but POSTMARK_API_KEY is not set.",
                 hint="Set POSTMARK_API_KEY to your server token, or POSTMARK_TEST_MODE = True.",
                 id="postmark.E001",
             )
         )
     track_links = settings.POSTMARK_TRACK_LINKS
-    if track_links is not None and track_links not in ("None", "HtmlAndText", "HtmlOnly", "TextOnly"):
+    if track_links is not None and track_links not in TRACK_LINKS_VALUES:
         messages.append(
             Error(
                 f"POSTMARK_TRACK_LINKS is {track_links!r}.",
@@ -34,7 +34,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="postmark.E002",
             )
         )
-    if not (settings.POSTMARK_API_USER and settings.POSTMARK_API_PASSWORD):
+    from .views import webhook_credentials
+
+    if not webhook_credentials():
         messages.append(
             Warning(
                 "POSTMARK_API_USER and POSTMARK_API_PASSWORD are not set: the webhook views accept "
@@ -44,3 +46,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return messages
+
+
+def _email_backends() -> list[str]:
+    """The configured email backends: MAILERS (Django 6.1+) if set, else EMAIL_BACKEND."""
+    mailers = getattr(settings, "MAILERS", None) if settings.is_overridden("MAILERS") else None
+    if mailers:
+        return [str(config.get("BACKEND", "")) for config in mailers.values()]
+    # Read only when set: on Django 6.1 merely reading EMAIL_BACKEND warns of its deprecation.
+    if settings.is_overridden("EMAIL_BACKEND"):
+        return [str(getattr(settings, "EMAIL_BACKEND", ""))]
+    return []

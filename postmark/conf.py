@@ -19,7 +19,8 @@ class PostmarkConf(AppConf):
     API_KEY: str | None = None
     #: Where the API lives; point it at ``python manage.py postmark_sandbox`` to try things out.
     API_URL: str = "https://api.postmarkapp.com"
-    #: Send with the token ``POSTMARK_API_TEST``: Postmark validates, nothing is delivered.
+    #: Send with the token ``POSTMARK_API_TEST`` (whatever API_KEY says): Postmark validates,
+    #: nothing is delivered.
     TEST_MODE: bool = False
     #: (connect, read) timeouts in seconds for every API request; a single number sets both.
     TIMEOUT: float | tuple[float, float] = (5.0, 30.0)
@@ -49,14 +50,59 @@ class PostmarkConf(AppConf):
     #: Also keep text and HTML bodies on those rows.
     STORE_BODIES: bool = False
 
+    # --- Queued sending (postmark.backends.QueuedPostmarkBackend) --------------------------------
+    #: Alias in Django's TASKS setting of the task backend that queues the batches.
+    QUEUE_TASK_BACKEND: str = "default"
+    #: Queue name the batches are enqueued on (it must be one of that task backend's QUEUES).
+    QUEUE_NAME: str = "default"
+    #: Attempts per batch when Postmark certainly did not take it (connection refused, 429, 503),
+    #: each after the client's own quick retries; then the batch fails.
+    QUEUE_MAX_ATTEMPTS: int = 5
+    #: Seconds before a batch's second attempt; each further attempt waits twice as long.
+    QUEUE_RETRY_DELAY: float = 30.0
+    #: Seconds after which ``manage.py postmark_recover`` treats a batch as abandoned: still
+    #: "sending" (its worker died; marked unknown) or still "pending" (re-enqueued). Keep it well
+    #: above the longest request (TIMEOUT and retries), or a live worker's batch may be settled.
+    QUEUE_STALE_AFTER: float = 600.0
+
     # --- Webhooks ----------------------------------------------------------------------------
     #: Basic-auth credentials the webhook views require (put them in the webhook URL:
     #: ``https://user:pass@host/postmark/bounce/``).
     API_USER: str | None = None
     API_PASSWORD: str | None = None
+    #: More accepted (user, password) pairs, to rotate credentials without refusing webhooks:
+    #: add the new pair here, change the URL in Postmark, then retire the old pair.
+    WEBHOOK_CREDENTIALS: list[tuple[str, str]] = []
+    #: Largest webhook body accepted, in bytes (413 above it). Inbound mail carries its
+    #: attachments base64-encoded; Postmark accepts inbound messages up to 35 MB.
+    WEBHOOK_MAX_BYTES: int = 50 * 1024 * 1024
+    #: Store Bounce rows from bounce and spam complaint webhooks, and move ``Message`` rows
+    #: through their lifecycle (delivered, opened, clicked, bounced, complained).
+    STORE_EVENTS: bool = True
+    #: Record ``Suppression`` rows from inactive bounces, spam complaints and subscription changes.
+    RECORD_SUPPRESSIONS: bool = True
+    #: Drop suppressed recipients from messages before sending (one query per API call); a
+    #: message left with no recipient gets a "suppressed" result and is not sent.
+    SKIP_SUPPRESSED: bool = True
 
     class Meta:
         prefix = "postmark"
+
+    def configure_webhook_credentials(self, value: Any) -> list[tuple[str, str]]:
+        from django.core.exceptions import ImproperlyConfigured
+
+        try:
+            pairs = [(user, password) for user, password in value]
+        except (TypeError, ValueError):
+            pairs = []
+        if not all(isinstance(part, str) and part for pair in pairs for part in pair) or (
+            value and not pairs
+        ):
+            raise ImproperlyConfigured(
+                'POSTMARK_WEBHOOK_CREDENTIALS must be a list of (user, password) pairs of '
+                'non-empty strings, e.g. [("postmark", "new-secret")].'
+            )
+        return pairs
 
     def configure_batch_size(self, value: Any) -> int:
         from django.core.exceptions import ImproperlyConfigured

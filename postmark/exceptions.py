@@ -1,16 +1,17 @@
 """The exception tree. Every error carries ``error_code``, ``http_status`` and ``message``.
 
-    PostmarkError
-    ├── UnsupportedMessageError     the message has something Postmark cannot carry (no request made)
-    ├── PostmarkAPIError            Postmark answered with an error
-    │   ├── UnauthorizedError       401 / ErrorCode 10: bad or missing server token
-    │   ├── InvalidRequestError     422 and other 4xx: Postmark refused the request
-    │   │   └── InactiveRecipientsError  ErrorCode 406, with ``.recipients``
-    │   ├── RateLimitedError        429
-    │   └── ServerError             5xx
-    ├── NetworkError                no answer; ``.may_have_been_sent`` tells whether a retry is safe
-    │   └── PostmarkTimeout
-    └── BatchError                  some messages of a send failed; ``.failures`` lists them
+PostmarkError
+├── UnsupportedMessageError     the message has what Postmark cannot carry (nothing was sent)
+├── PostmarkAPIError            Postmark answered with an error
+│   ├── UnauthorizedError       401 / ErrorCode 10: bad or missing server token
+│   ├── InvalidRequestError     422 and other 4xx: Postmark refused the request
+│   │   └── InactiveRecipientsError  ErrorCode 406, with ``.recipients``
+│   ├── RateLimitedError        429
+│   ├── ServerError             5xx
+│   └── UnexpectedAnswerError   a 2xx that is not the JSON expected (may have been sent)
+├── NetworkError                no answer; ``.may_have_been_sent`` tells whether a retry is safe
+│   └── PostmarkTimeout
+└── BatchError                  some messages of a send failed; ``.failures`` lists them
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ class ServerError(PostmarkAPIError):
     http_status = 500
 
 
+class UnexpectedAnswerError(PostmarkAPIError):
+    """Postmark said yes (2xx) in a form we cannot read: the messages may well have gone."""
+
+    may_have_been_sent = True
+
+
 class NetworkError(PostmarkError):
     """No usable answer came back.
 
@@ -103,9 +110,7 @@ class BatchError(PostmarkError):
             f"  {', '.join(message.recipients()) or '(no recipients)'}: {error}"
             for message, error in failures
         ]
-        super().__init__(
-            f"{len(failures)} message(s) failed, {sent} sent:\n" + "\n".join(lines)
-        )
+        super().__init__(f"{len(failures)} message(s) failed, {sent} sent:\n" + "\n".join(lines))
 
 
 _INACTIVE = re.compile(r"(?:inactive addresses|addresses):\s*(.+?)(?:\.\s|\.$|$)", re.I)

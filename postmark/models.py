@@ -43,9 +43,170 @@ class Message(models.Model):
     opened_at = models.DateTimeField("first opened at", null=True, blank=True)
     clicked_at = models.DateTimeField("first clicked at", null=True, blank=True)
     bounced_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField("spam complaint at", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
         return f"{self.subject or '(no subject)'} to {self.to or self.cc or self.bcc}"
+
+
+# --- Webhooks (written by postmark.webhooks and the webhook receivers) ----------------------------
+
+
+def _message_link(related_name: str) -> models.ForeignKey[Message | None]:
+    # Joined on Postmark's MessageID, without a database constraint: the column is filled straight
+    # from the payload (no lookup per webhook) and a bounce for a message this app never logged
+    # (sent elsewhere, or before the app was installed) is still stored. ``row.message_id`` is the
+    # MessageID; ``row.message`` raises Message.DoesNotExist when no such Message was logged.
+    return models.ForeignKey(
+        Message,
+        to_field="message_id",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name=related_name,
+        verbose_name="Postmark MessageID",
+    )
+
+
+class WebhookEvent(models.Model):
+    """One webhook request as Postmark sent it, kept before anything else is done with it."""
+
+    class Status(models.TextChoices):
+        PROCESSED = "processed"
+        #: Stored and acknowledged, but of a RecordType this version does not know.
+        IGNORED = "ignored", "ignored (unknown record type)"
+        #: A receiver raised: the view answered 500, Postmark retries; replay it once fixed.
+        FAILED = "failed"
+        #: Valid JSON that is not a usable event (a required field missing): answered 400.
+        REJECTED = "rejected"
+
+    #: SHA-256 of the raw body: Postmark repeats the same body when it retries.
+    body_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    record_type = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
+    body = models.TextField()
+    #: The request headers, without Authorization and Cookie.
+    headers = models.JSONField(default=dict, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    received_at = models.DateTimeField(db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    #: How many times the event was processed (the first delivery, retries, replays).
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    message = _message_link("webhook_events")
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.record_type or 'webhook'} received {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Bounce(models.Model):
+    """A bounce or a spam complaint (Postmark sends both in the same shape), one row per ID."""
+
+    postmark_id = models.BigIntegerField("Postmark bounce ID", unique=True)
+    #: "Bounce" or "SpamComplaint".
+    record_type = models.CharField(max_length=32, default="Bounce")
+    type = models.CharField(max_length=64, db_index=True)
+    type_code = models.BigIntegerField(null=True, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    message = _message_link("bounces")
+    server_id = models.BigIntegerField(null=True, blank=True)
+    message_stream = models.CharField(max_length=100, blank=True, db_index=True)
+    email = models.CharField(max_length=254, blank=True, db_index=True)
+    from_email = models.CharField(max_length=500, blank=True)
+    subject = models.TextField(blank=True)
+    tag = models.CharField(max_length=1000, blank=True)
+    description = models.TextField(blank=True)
+    details = models.TextField(blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    #: Postmark deactivated the address (it will not send to it again until reactivated).
+    inactive = models.BooleanField(default=False, db_index=True)
+    can_activate = models.BooleanField(default=False)
+    dump_available = models.BooleanField(default=False)
+    content = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-bounced_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.type} for {self.email or '(no address)'}"
+
+
+class Suppression(models.Model):
+    """An address Postmark will not send to on a stream; ``pre_send`` drops it from messages."""
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "HardBounce", "hard bounce"
+        SPAM_COMPLAINT = "SpamComplaint", "spam complaint"
+        MANUAL = "ManualSuppression", "manual suppression"
+
+    class Origin(models.TextChoices):
+        RECIPIENT = "Recipient"
+        CUSTOMER = "Customer"
+        ADMIN = "Admin"
+
+    #: Stored lowercased; Postmark compares addresses case-insensitively.
+    email = models.CharField(max_length=254)
+    message_stream = models.CharField(max_length=100, default="outbound")
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    origin = models.CharField(max_length=32, choices=Origin.choices, blank=True)
+    #: When Postmark suppressed the address (from the event), not when the row was written.
+    suppressed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-suppressed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email", "message_stream"], name="postmark_suppression_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} on {self.message_stream}"
+
+
+class QueuedBatch(models.Model):
+    """One API call's worth of messages handed to a task worker by ``QueuedPostmarkBackend``.
+
+    The row is the durable truth about the batch, not the task queue: it holds the payloads, and
+    its state is committed before each step that cannot be undone, so that a worker killed at any
+    point leaves a row that ``manage.py postmark_recover`` can settle (see README, Queued sending).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "pending (not sent yet)"
+        SENDING = "sending", "sending (a worker claimed it)"
+        SENT = "sent", "sent (Postmark answered; see each message's result)"
+        FAILED = "failed", "failed (certainly not sent)"
+        UNKNOWN = "unknown", "unknown (Postmark may have accepted it)"
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    state = models.CharField(max_length=16, choices=State.choices, db_index=True)
+    template = models.BooleanField(default=False)
+    #: One entry per message: ``{"envelope": {...}, "payload": {...} | None, "result": {...}}``.
+    messages = models.JSONField(default=list)
+    attempts = models.PositiveIntegerField("send attempts", default=0)
+    task_id = models.CharField("last task id", max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "queued batches"
+
+    def __str__(self) -> str:
+        return f"{len(self.messages)} message(s), {self.state}"

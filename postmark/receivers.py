@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from django.core.mail import EmailMessage
-from django.utils import timezone
 
+from . import sql
+from .bulk import bulk_insert
 from .conf import settings
-from .message import PostmarkResult
+from .message import SENT, Defaults, PostmarkResult
 
 
 def store_sent_messages(
@@ -18,40 +20,245 @@ def store_sent_messages(
     """``post_send``: one ``Message`` row per message, one bulk insert per API call."""
     from .models import Message
 
+    defaults = Defaults.from_settings()
     store_bodies = settings.POSTMARK_STORE_BODIES
-    now = timezone.now()
-    rows = [_message_row(m, r, store_bodies, now) for m, r in zip(messages, results, strict=True)]
-    Message.objects.bulk_create(rows)
+    rows = [
+        _message_row(message, result, defaults, store_bodies)
+        for message, result in zip(messages, results, strict=True)
+    ]
+    bulk_insert(Message, rows)
 
 
-def _message_row(message: EmailMessage, result: PostmarkResult, store_bodies: bool, now: Any) -> Any:
-    from .models import Message
-
-    row = Message(
-        message_id=result.message_id,
-        status=result.status,
-        message_stream=getattr(message, "message_stream", None) or settings.POSTMARK_MESSAGE_STREAM or "",
-        from_email=str(message.from_email or ""),
-        to=", ".join(message.to),
-        cc=", ".join(message.cc),
-        bcc=", ".join(message.bcc),
-        subject=str(message.subject or ""),
-        tag=getattr(message, "tag", None) or settings.POSTMARK_TAG or "",
-        metadata={**settings.POSTMARK_METADATA, **(getattr(message, "metadata", None) or {})},
-        submitted_at=result.submitted_at,
-        error_code=result.error_code or None,
-        error=result.message if result.status != "sent" or result.inactive_recipients else "",
-        created_at=now,
-    )
+def _message_row(
+    message: EmailMessage, result: PostmarkResult, defaults: Defaults, store_bodies: bool
+) -> dict[str, Any]:
+    metadata = {**defaults.metadata, **(getattr(message, "metadata", None) or {})}
+    row = {
+        "message_id": _uuid_or_none(result.message_id),
+        "status": result.status,
+        "message_stream": getattr(message, "message_stream", None) or defaults.message_stream or "",
+        "from_email": str(message.from_email or ""),
+        "to": ", ".join(message.to),
+        "cc": ", ".join(message.cc),
+        "bcc": ", ".join(message.bcc),
+        "subject": str(message.subject or ""),
+        "tag": getattr(message, "tag", None) or defaults.tag or "",
+        # The strings Postmark was sent, so that the column always holds valid JSON.
+        "metadata": {str(k): "" if v is None else str(v) for k, v in metadata.items()},
+        "submitted_at": result.submitted_at,
+        "error_code": result.error_code or None,
+        # Postmark's text also matters for an accepted message when it dropped inactive addresses.
+        "error": result.message if result.status != SENT or result.inactive_recipients else "",
+    }
     if store_bodies:
         bodies = _bodies(message)
-        row.text_body, row.html_body = bodies.get("text/plain", ""), bodies.get("text/html", "")
+        row["text_body"] = bodies.get("text/plain", "")
+        row["html_body"] = bodies.get("text/html", "")
     return row
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    # A MessageID that is not a UUID must not make the log fail after the mail has gone.
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _bodies(message: EmailMessage) -> dict[str, str]:
     bodies = {f"text/{message.content_subtype}": str(message.body or "")}
     for alternative in getattr(message, "alternatives", None) or []:
         content, mimetype = alternative[0], alternative[1]
-        bodies.setdefault(mimetype, content.decode() if isinstance(content, bytes) else str(content))
+        text = content.decode() if isinstance(content, bytes) else str(content)
+        bodies.setdefault(mimetype, text)
     return bodies
+
+
+# --- Webhook receivers ---------------------------------------------------------------------------
+# Each runs inside the transaction that stores the webhook (postmark.webhooks): one statement
+# each, upserts on unique keys, so a redelivered or replayed event rewrites the same rows.
+
+#: How far along its lifecycle each Message status is; an event only moves a message forward
+#: (an Open that arrives before its Delivery leaves the message "opened").
+_PROGRESS = {"delivered": 1, "opened": 2, "clicked": 3, "bounced": 4, "complained": 5}
+_STATUS_BY_EVENT = {
+    "DeliveryEvent": ("delivered", "delivered_at"),
+    "OpenEvent": ("opened", "opened_at"),
+    "ClickEvent": ("clicked", "clicked_at"),
+    "BounceEvent": ("bounced", "bounced_at"),
+    "SpamComplaintEvent": ("complained", "complained_at"),
+}
+_DEFAULT_STREAM = "outbound"
+#: Every Bounce column a newer copy of the bounce rewrites (all but the keys and created_at).
+_BOUNCE_UPDATED = [
+    "record_type",
+    "type",
+    "type_code",
+    "name",
+    "message",
+    "server_id",
+    "message_stream",
+    "email",
+    "from_email",
+    "subject",
+    "tag",
+    "description",
+    "details",
+    "bounced_at",
+    "inactive",
+    "can_activate",
+    "dump_available",
+    "content",
+    "metadata",
+    "updated_at",
+]
+
+
+def store_bounce(sender: Any, event: Any, **kwargs: Any) -> None:
+    """``bounce_received``, ``spam_complaint_received``: upsert the ``Bounce`` row (keyed on
+    Postmark's ID) and, for a failed delivery, mark its ``Message`` bounced or complained."""
+    from .models import Bounce
+
+    row = {
+        "postmark_id": event.id,
+        "record_type": event.record_type or "Bounce",
+        "type": event.type,
+        "type_code": event.type_code,
+        "name": event.name,
+        "message": event.message_id,
+        "server_id": event.server_id,
+        "message_stream": event.message_stream,
+        "email": event.email,
+        "from_email": event.from_email,
+        "subject": event.subject,
+        "tag": event.tag,
+        "description": event.description,
+        "details": event.details,
+        "bounced_at": event.bounced_at,
+        "inactive": event.inactive,
+        "can_activate": event.can_activate,
+        "dump_available": event.dump_available,
+        "content": event.content,
+        "metadata": event.metadata,
+    }
+    sql.upsert(Bounce, row, ["postmark_id"], _BOUNCE_UPDATED)
+    if event.failed_delivery:
+        advance_message(event, event.bounced_at)
+
+
+def track_message_status(sender: Any, event: Any, **kwargs: Any) -> None:
+    """``delivery_received``, ``open_received``, ``click_received``: move the ``Message`` on."""
+    when = getattr(event, "delivered_at", None) or getattr(event, "received_at", None)
+    advance_message(event, when)
+
+
+def advance_message(event: Any, when: Any) -> None:
+    """One UPDATE: the status moves forward only, and the first timestamp of each kind stays."""
+    from django.utils import timezone
+
+    from .models import Message
+
+    if event.message_id is None:
+        return
+    status, stamp = _STATUS_BY_EVENT[type(event).__name__]
+    behind = [s for s in Message.Status.values if _PROGRESS.get(s, 0) < _PROGRESS[status]]
+    now = timezone.now()
+    sql.update_one(
+        Message,
+        ("message_id", event.message_id),
+        advance=("status", behind, status),
+        first={stamp: when or now},
+        set_={"updated_at": now},
+    )
+
+
+def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
+    """``bounce_received``, ``spam_complaint_received``, ``subscription_change_received``: keep
+    ``Suppression`` rows as Postmark keeps its suppression list."""
+    from .events import SpamComplaintEvent, SubscriptionChangeEvent
+    from .models import Suppression
+
+    stream = event.message_stream or _DEFAULT_STREAM
+    if isinstance(event, SubscriptionChangeEvent):
+        email, when = event.recipient, event.changed_at
+        if not event.suppress_sending:
+            # Reactivated: lift what was suppressed up to then (a late, older "suppress" that
+            # arrives after a newer "lift" is the one case this cannot order).
+            lifted = Suppression.objects.filter(email=email.lower()[:254], message_stream=stream)
+            if when is not None:
+                lifted = lifted.filter(suppressed_at__lte=when)
+            lifted.delete()
+            return
+        reason = event.suppression_reason or Suppression.Reason.MANUAL
+        origin = event.origin
+    elif isinstance(event, SpamComplaintEvent):
+        email, when = event.email, event.bounced_at
+        reason, origin = Suppression.Reason.SPAM_COMPLAINT, Suppression.Origin.RECIPIENT
+    elif event.inactive:
+        email, when = event.email, event.bounced_at
+        reason = (
+            Suppression.Reason.MANUAL
+            if event.type == "ManuallyDeactivated"
+            else Suppression.Reason.HARD_BOUNCE
+        )
+        origin = Suppression.Origin.RECIPIENT
+    else:
+        return
+    if not email:
+        return  # an Unsubscribe bounce has arrived without an Email
+    from django.utils import timezone
+
+    row = {
+        "email": email.lower(),
+        "message_stream": stream,
+        "reason": reason,
+        "origin": origin,
+        "suppressed_at": when or timezone.now(),
+    }
+    updated = ["reason", "origin", "suppressed_at"]
+    sql.upsert(Suppression, row, ["email", "message_stream"], updated)
+
+
+def skip_suppressed_recipients(
+    sender: Any, messages: Sequence[EmailMessage], **kwargs: Any
+) -> None:
+    """``pre_send``: drop suppressed recipients, with one query for the whole API call.
+
+    The dropped addresses are listed on the message as ``suppressed_recipients``; a message left
+    with none gets a "suppressed" result from the backend and is not sent.
+    """
+    from email.utils import parseaddr
+
+    from .models import Suppression
+
+    default_stream = settings.POSTMARK_MESSAGE_STREAM or _DEFAULT_STREAM
+
+    def stream_of(message: EmailMessage) -> str:
+        return getattr(message, "message_stream", None) or default_stream
+
+    def address_of(recipient: str) -> str:
+        return parseaddr(str(recipient))[1].lower()
+
+    addresses = {address_of(r) for message in messages for r in message.recipients()}
+    addresses.discard("")
+    if not addresses:
+        return
+    streams = {stream_of(message) for message in messages}
+    suppressed = set(
+        Suppression.objects.filter(email__in=addresses, message_stream__in=streams).values_list(
+            "email", "message_stream"
+        )
+    )
+    if not suppressed:
+        return
+    for message in messages:
+        stream = stream_of(message)
+        dropped: list[str] = []
+        for kind in ("to", "cc", "bcc"):
+            recipients = list(getattr(message, kind) or [])
+            kept = [r for r in recipients if (address_of(r), stream) not in suppressed]
+            if len(kept) != len(recipients):
+                dropped.extend(r for r in recipients if (address_of(r), stream) in suppressed)
+                setattr(message, kind, kept)
+        if dropped:
+            message.suppressed_recipients = dropped  # type: ignore[attr-defined]

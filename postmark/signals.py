@@ -21,6 +21,8 @@ pre_send = Signal()
 #   results: list[postmark.message.PostmarkResult], in the order of messages
 #   exception: the PostmarkError that failed the whole call, or None
 #   backend: the backend instance
+# A receiver that raises is logged (logger "postmark") and stops neither the send nor the others:
+# the mail has gone by then, and an exception would invite sending it again.
 post_send = Signal()
 
 # Webhook signals. Each is sent inside the transaction that stores the webhook: a receiver

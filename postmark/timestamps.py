@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-# Postmark sends up to 7 fractional digits ("2026-11-27T10:11:12.1234567-04:00"), which
-# datetime.fromisoformat() refuses before Python 3.11 and mis-rounds nowhere: cut to 6.
+# Postmark sends up to 7 fractional digits ("2026-11-27T10:11:12.1234567-04:00") and "Z" or any
+# offset. Python 3.11's fromisoformat() reads all of that (cutting the fraction to microseconds);
+# the fallback below only tidies what it refuses, such as a lowercase "z".
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
@@ -14,14 +15,24 @@ def parse_timestamp(value: object) -> datetime | None:
     """An aware datetime, or None for a missing, empty or unreadable value (naive means UTC)."""
     if isinstance(value, datetime):
         parsed = value
-    elif isinstance(value, str) and value.strip():
-        text = _FRACTION.sub(r"\1", value.strip())
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
+    elif isinstance(value, str) and value:
         try:
-            parsed = datetime.fromisoformat(text)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
-            return None
+            parsed_or_none = _parse_untidy(value)
+            if parsed_or_none is None:
+                return None
+            parsed = parsed_or_none
     else:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _parse_untidy(value: str) -> datetime | None:
+    text = _FRACTION.sub(lambda match: match.group(1), value.strip())
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None

@@ -22,6 +22,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    #: The client's (host, port): requests on one keep-alive connection share it.
+    client: tuple[str, int] = ("", 0)
 
 
 @dataclass
@@ -83,7 +85,9 @@ def default_reply(received: Received) -> Reply:
     return Reply(200, accepted(received.body or {}))
 
 
-def start(fake: FakePostmark) -> tuple[ThreadingHTTPServer, threading.Thread]:
+def start(fake: FakePostmark, port: int = 0) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    """Serve ``fake`` on 127.0.0.1 (on ``port``, or any free one) in a daemon thread."""
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -97,9 +101,9 @@ def start(fake: FakePostmark) -> tuple[ThreadingHTTPServer, threading.Thread]:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = raw
-            reply = fake.answer(
-                Received(self.command, self.path, dict(self.headers.items()), body)
-            )
+            client = (str(self.client_address[0]), int(self.client_address[1]))
+            received = Received(self.command, self.path, dict(self.headers.items()), body, client)
+            reply = fake.answer(received)
             if reply.delay:
                 time.sleep(reply.delay)
             if reply.drop:
@@ -115,9 +119,10 @@ def start(fake: FakePostmark) -> tuple[ThreadingHTTPServer, threading.Thread]:
 
         do_GET = do_POST = do_PUT = _handle
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits up to one interval, once per test.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     return server, thread

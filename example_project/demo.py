@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""``make demo``: migrate, then run the Postmark sandbox, the task worker and the example site
+together until Ctrl-C (or SIGTERM), which stops all three. Run it again right away if you like.
+
+    python example_project/demo.py [--port 8000] [--sandbox-port 8025]
+
+Each child runs in its own session so that Ctrl-C reaches only this script, which then stops
+them in order; on Linux a child also dies with this script if it is killed outright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+HERE = Path(__file__).resolve().parent
+MANAGE = [sys.executable, str(HERE / "manage.py")]
+QUEUED_BACKEND = "postmark.backends.QueuedPostmarkBackend"
+
+
+class Stop(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("EXAMPLE_PORT", 8000)))
+    parser.add_argument(
+        "--sandbox-port", type=int, default=int(os.environ.get("EXAMPLE_SANDBOX_PORT", 8025))
+    )
+    parser.add_argument("--log-dir", type=Path, default=HERE / "logs")
+    args = parser.parse_args(argv)
+
+    user = os.environ.get("POSTMARK_API_USER") or "postmark"
+    password = os.environ.get("POSTMARK_API_PASSWORD") or "sandbox-webhook-password"
+    token = os.environ.get("POSTMARK_API_KEY") or "sandbox-server-token"
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="example.settings",
+        POSTMARK_API_URL=f"http://{args.host}:{args.sandbox_port}",
+        POSTMARK_API_KEY=token,
+        POSTMARK_API_USER=user,
+        POSTMARK_API_PASSWORD=password,
+        PYTHONUNBUFFERED="1",
+    )
+    site = f"http://{args.host}:{args.port}"
+    webhook_url = f"http://{user}:{password}@{args.host}:{args.port}/postmark/bounce/"
+    args.log_dir.mkdir(parents=True, exist_ok=True)
+
+    for port in (args.port, args.sandbox_port):
+        if _listening(args.host, port):
+            print(
+                f"Port {port} is taken: is a demo still running? Pick another with --port "
+                "or --sandbox-port.",
+                file=sys.stderr,
+            )
+            return 2
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise Stop
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        print("Migrating the example database...", flush=True)
+        subprocess.run([*MANAGE, "migrate", "--verbosity", "0"], env=env, check=True)
+        login = subprocess.run(
+            [*MANAGE, "demo_admin"], env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        commands = {
+            "sandbox": [
+                *MANAGE,
+                "postmark_sandbox",
+                "--port",
+                str(args.sandbox_port),
+                "--webhook-url",
+                webhook_url,
+                "--token",
+                token,
+            ],
+            "site": [*MANAGE, "runserver", f"{args.host}:{args.port}", "--noreload"],
+        }
+        if _backend(env) == QUEUED_BACKEND:
+            commands["worker"] = [
+                *MANAGE,
+                "db_worker",
+                "--no-reload",
+                "--no-startup-delay",
+                "--interval",
+                "0.5",
+            ]
+        for name, command in commands.items():
+            log = open(args.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (lives with the child)
+            children.append((name, _spawn(command, env, log)))
+        _wait_until_up(children, [(args.host, args.sandbox_port), (args.host, args.port)])
+        print(
+            f"\n  The example site:     {site}/\n"
+            f"  The admin:            {site}/admin/  ({login.removeprefix('Admin login: ')})\n"
+            f"  The Postmark sandbox: http://{args.host}:{args.sandbox_port}/\n"
+            f"  Logs:                 {args.log_dir}/\n\n"
+            "Send to hardbounce@bounce-testing.postmarkapp.com and watch the bounce arrive. "
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        while True:
+            for name, child in children:
+                if child.poll() is not None:
+                    print(
+                        f"The {name} stopped (exit {child.returncode}); see "
+                        f"{args.log_dir / (name + '.log')}. Stopping.",
+                        file=sys.stderr,
+                    )
+                    return 1
+            time.sleep(0.5)
+    except Stop:
+        print("\nStopping...", flush=True)
+        return 0
+    except subprocess.CalledProcessError as exc:
+        print(f"{' '.join(exc.cmd[1:3])} failed (exit {exc.returncode}).", file=sys.stderr)
+        if exc.stderr:
+            print(exc.stderr, file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup
+        _stop_all(children)
+
+
+def _backend(env: dict[str, str]) -> str:
+    return env.get("EXAMPLE_EMAIL_BACKEND") or QUEUED_BACKEND
+
+
+def _spawn(command: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def _die_with_parent() -> None:
+    """Linux only: the child gets SIGTERM if this script dies without cleaning up (SIGKILL)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex((host, port)) == 0
+
+
+def _wait_until_up(
+    children: list[tuple[str, subprocess.Popen[bytes]]], addresses: list[tuple[str, int]]
+) -> None:
+    deadline = time.monotonic() + 60
+    while not all(_listening(host, port) for host, port in addresses):
+        for name, child in children:
+            if child.poll() is not None:
+                raise SystemExit(f"The {name} failed to start (exit {child.returncode}).")
+        if time.monotonic() > deadline:
+            raise SystemExit("The demo did not come up within 60 seconds; see the logs.")
+        time.sleep(0.1)
+
+
+def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    for _, child in children:
+        if child.poll() is None:
+            _signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for name, child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"The {name} did not stop in time; killing it.", file=sys.stderr)
+            _signal_group(child, signal.SIGKILL)
+            child.wait()
+    if children:
+        print("Stopped: " + ", ".join(name for name, _ in children) + ".", flush=True)
+
+
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it exited on its own meanwhile
+        os.killpg(child.pid, signum)  # the child's own session: it and anything it started
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Settings of the example site. Every value can be set by an environment variable; the defaults
+run the demo against the local sandbox (``make demo``) with nothing to configure.
+
+To use real Postmark, set POSTMARK_API_URL=https://api.postmarkapp.com, POSTMARK_API_KEY to your
+server token and DEFAULT_FROM_EMAIL to a confirmed sender signature (README: "Try it").
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import django
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def env_flag(name: str, default: bool) -> bool:
+    return env(name, "1" if default else "0").lower() in ("1", "true", "yes", "on")
+
+
+SECRET_KEY = env("EXAMPLE_SECRET_KEY", "example-only-not-secret-change-me-for-anything-real")
+DEBUG = env_flag("EXAMPLE_DEBUG", True)
+ALLOWED_HOSTS = env("EXAMPLE_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+ROOT_URLCONF = "example.urls"
+WSGI_APPLICATION = None
+USE_TZ = True
+TIME_ZONE = "UTC"
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    # Django 6 has the Tasks framework built in; on 5.2 the django-tasks package provides it.
+    *(["django_tasks"] if django.VERSION < (6, 0) else []),
+    "django_tasks_db",
+    "postmark",
+    "example",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env("EXAMPLE_DATABASE", str(HERE / "db.sqlite3")),
+        # The site, the task worker and the webhooks write at the same time: WAL lets readers
+        # proceed, IMMEDIATE transactions queue writers instead of failing with "locked".
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        },
+    }
+}
+
+# Sending: the queued backend stores each batch and a `manage.py db_worker` process sends it.
+# EXAMPLE_EMAIL_BACKEND=postmark.backends.PostmarkBackend sends within the request instead.
+EMAIL_BACKEND = env("EXAMPLE_EMAIL_BACKEND", "postmark.backends.QueuedPostmarkBackend")
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Example <sender@example.com>")
+
+POSTMARK_API_URL = env("POSTMARK_API_URL", "http://127.0.0.1:8025")
+POSTMARK_API_KEY = env("POSTMARK_API_KEY", "sandbox-server-token")
+POSTMARK_TEST_MODE = env_flag("POSTMARK_TEST_MODE", False)
+POSTMARK_MESSAGE_STREAM = os.environ.get("POSTMARK_MESSAGE_STREAM") or None
+# Webhooks: Postmark (or the sandbox) calls https://USER:PASSWORD@your-host/postmark/bounce/.
+POSTMARK_API_USER = env("POSTMARK_API_USER", "postmark")
+POSTMARK_API_PASSWORD = env("POSTMARK_API_PASSWORD", "sandbox-webhook-password")
+# Quick retries in the worker; the demo's sandbox is local.
+POSTMARK_QUEUE_RETRY_DELAY = float(env("POSTMARK_QUEUE_RETRY_DELAY", "5"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"postmark": {"handlers": ["console"], "level": env("EXAMPLE_LOG_LEVEL", "INFO")}},
+}

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("send/", views.send, name="send"),
+    path("live/", views.live, name="live"),
+    path("admin/", admin.site.urls),
+    # Postmark's webhooks: /postmark/bounce/ takes every outbound event kind.
+    path("postmark/", include("postmark.urls")),
+]

@@ -1,0 +1,34 @@
+"""``manage.py postmark_recover``: settle queued batches whose worker is gone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from postmark.tasks import recover
+
+
+class Command(BaseCommand):
+    help = (
+        "Mark queued batches whose worker died while sending as 'unknown' (they are never sent "
+        "again), and enqueue again the batches still 'pending' whose task is no longer queued. "
+        "Run it after restarting a crashed worker, or every few minutes from cron."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--stale-after",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="Only touch batches untouched this long (default: POSTMARK_QUEUE_STALE_AFTER).",
+        )
+
+    def handle(self, *args: Any, stale_after: float | None, **options: Any) -> None:
+        if stale_after is not None and stale_after < 0:
+            raise CommandError("--stale-after must be zero or more seconds.")
+        counts = recover(stale_after)
+        self.stdout.write(
+            f"{counts['unknown']} batch(es) marked unknown, {counts['enqueued']} enqueued again."
+        )

@@ -1,0 +1,239 @@
+"""The sandbox's HTTP side: a threaded standard-library server on loopback, and ``Sandbox``, the
+object tests and the management command start, inspect and stop."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .endpoints import Answer, PostmarkAPI, Request
+from .page import render
+from .state import Bounce, SandboxState, SentMessage, Suppression, WebhookDelivery
+from .validation import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, Refusal
+
+# Bodies past this are not even read into memory; Postmark's own limit is 50 MB per batch.
+_READ_LIMIT = MAX_BATCH_BYTES + 1024 * 1024
+
+
+class Sandbox:
+    """A stand-in for Postmark's API on ``host:port`` (port 0 picks a free one).
+
+    ``token`` None accepts any server token; ``webhook_url`` (``http://user:pass@host/path``)
+    receives every Bounce, SpamComplaint and Delivery webhook ``webhook_delay`` seconds after
+    the send, retried after each of ``retry_delays`` seconds until it answers 200.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        token: str | None = None,
+        webhook_url: str | None = None,
+        webhook_delay: float = 0.5,
+        retry_delays: Sequence[float] = (1.0, 5.0, 15.0),
+    ) -> None:
+        from .webhooks import WebhookSender
+
+        self.state = SandboxState()
+        self.webhooks = WebhookSender(
+            self.state, webhook_url, delay=webhook_delay, retry_delays=retry_delays
+        )
+        self.api = PostmarkAPI(self.state, self.webhooks, token)
+        self.httpd = _Server((host, port), _Handler)
+        self.httpd.sandbox = self
+        self.host = host
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self.httpd.server_port}"
+
+    def start(self) -> Sandbox:
+        """Serve from a background thread (tests); ``serve_forever()`` blocks instead."""
+        self.webhooks.start()
+        # A short poll interval makes stop() quick, which a test suite starting many notices.
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.webhooks.start()
+        try:
+            self.httpd.serve_forever()
+        finally:
+            self.webhooks.stop()
+            self.httpd.server_close()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.webhooks.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def webhook_target(self) -> str | None:
+        """The webhook URL without its password, fit to print and show."""
+        from .webhooks import split_credentials
+
+        if not self.webhooks.url:
+            return None
+        bare, authorization = split_credentials(self.webhooks.url)
+        user = urlsplit(self.webhooks.url).username
+        return f"{bare} (basic auth as {user!r})" if authorization else bare
+
+    # --- Inspection (tests) ------------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[SentMessage]:
+        return self.state.snapshot()["messages"]
+
+    @property
+    def bounces(self) -> list[Bounce]:
+        return self.state.snapshot()["bounces"]
+
+    @property
+    def suppressions(self) -> list[Suppression]:
+        return self.state.snapshot()["suppressions"]
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        return self.state.snapshot()["webhook_deliveries"]
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> list[WebhookDelivery]:
+        """Wait until every scheduled webhook was delivered or gave up; return them all."""
+        deadline = time.monotonic() + timeout
+        while not self.webhooks.idle():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Webhooks still pending after {timeout} s.")
+            time.sleep(0.02)
+        return self.webhook_deliveries
+
+    def state_json(self) -> dict[str, Any]:
+        """What the page shows, as JSON (``GET /sandbox/state.json``)."""
+        server_id = self.state.server_id
+        return {
+            "messages": [
+                {
+                    "MessageID": m.message_id,
+                    "From": m.sender,
+                    "To": m.to,
+                    "Cc": m.cc,
+                    "Bcc": m.bcc,
+                    "Subject": m.subject,
+                    "Tag": m.tag,
+                    "MessageStream": m.stream,
+                    "Outcomes": m.outcomes,
+                    "Test": m.test,
+                }
+                for m in self.messages
+            ],
+            "bounces": [b.as_json(server_id) for b in self.bounces],
+            "suppressions": [dict(s.as_json(), MessageStream=s.stream) for s in self.suppressions],
+            "webhooks": [
+                {
+                    "ID": d.id,
+                    "RecordType": d.record_type,
+                    "URL": d.url,
+                    "State": d.state,
+                    "Statuses": [a.status for a in d.attempts],
+                    "Payload": d.payload,
+                }
+                for d in self.webhook_deliveries
+            ],
+        }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    sandbox: Sandbox
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the API client's session expects
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the page shows every request that mattered
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        sandbox = self.server.sandbox
+        parts = urlsplit(self.path)
+        try:
+            body = self._read_body(parts.path)
+        except Refusal as refusal:
+            self._reply(Answer.refusal(refusal))
+            return
+        if parts.path in ("", "/") and self.command == "GET":
+            page = render(
+                sandbox.state.snapshot(), api_url=sandbox.url, webhook_url=sandbox.webhook_target
+            )
+            self._reply(Answer(200, page, "text/html; charset=utf-8"))
+            return
+        if parts.path == "/sandbox/state.json" and self.command == "GET":
+            self._reply(Answer(200, sandbox.state_json()))
+            return
+        request = Request(
+            method=self.command,
+            path=parts.path,
+            query=dict(parse_qsl(parts.query)),
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=body,
+        )
+        self._reply(sandbox.api.handle(request))
+
+    def _read_body(self, path: str) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        limit = (
+            MAX_BATCH_BYTES
+            if path.rstrip("/").endswith(("batch", "Templates"))
+            else (MAX_MESSAGE_BYTES)
+        )
+        if length <= limit:
+            return self.rfile.read(length) if length else b""
+        # Drain what was sent (up to a bound) so the client reads the 413 instead of a reset.
+        remaining = min(length, _READ_LIMIT)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1024 * 1024))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+        if length > _READ_LIMIT:
+            self.close_connection = True
+        megabytes = limit // (1024 * 1024)
+        raise Refusal(300, f"The request exceeds the {megabytes} MB limit.", http_status=413)
+
+    def _reply(self, answer: Answer) -> None:
+        text = (
+            answer.body
+            if isinstance(answer.body, str) and "html" in answer.content_type
+            else (json.dumps(answer.body))
+        )
+        data = text.encode("utf-8")
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)

@@ -1,0 +1,166 @@
+"""Storing and dispatching webhooks: the part of the views that is not HTTP (replay uses it too).
+
+Transactions are where the subtle bugs live, so here is the whole story.
+
+* The dedup key is the SHA-256 of the raw body (a retry repeats the same body) under a unique
+  constraint; whether an event is new is decided by the database, never read-then-write.
+* Success path, one transaction and one commit: INSERT the ``WebhookEvent`` (already marked
+  processed), send the signal, receivers write their rows, COMMIT. If the commit happens, the row
+  and everything the receivers wrote are there together; if not, neither is.
+* Duplicate: the INSERT hits the unique key. On PostgreSQL a concurrent copy waits on the key
+  until the first transaction ends, so "exists" always means "committed". The transaction is
+  rolled back (PostgreSQL aborts it anyway) and a second one locks the existing row: processed or
+  ignored -> nothing to do; failed or rejected -> process it again (this is a retry).
+* A receiver raises: the transaction is rolled back (no half-written rows), then a new one
+  records the row as failed with the error and traceback, and the view answers 500 so Postmark
+  retries. The failure write never downgrades a row a concurrent copy managed to process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import events, signals, sql
+from .models import WebhookEvent
+
+Status = WebhookEvent.Status
+_DONE = (Status.PROCESSED, Status.IGNORED)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one webhook; ``http_status`` is what the view answers."""
+
+    http_status: int
+    reason: str
+    webhook_event: WebhookEvent | None = None
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def receive(
+    body: str,
+    payload: dict[str, Any],
+    *,
+    inbound: bool = False,
+    headers: dict[str, str] | None = None,
+    remote_addr: str | None = None,
+) -> Outcome:
+    """Store and process one webhook whose body is valid JSON (``payload`` is that JSON)."""
+    row = WebhookEvent(
+        body_sha256=hashlib.sha256(body.encode()).hexdigest(),
+        record_type=events.record_type_of(payload, inbound=inbound)[:64],
+        body=body,
+        headers=headers or {},
+        remote_addr=remote_addr,
+        received_at=timezone.now(),
+    )
+    try:
+        event = events.parse(payload, inbound=inbound)
+    except events.InvalidPayload as exc:
+        return _reject(row, str(exc))
+    if isinstance(event, events.Event):  # inbound mail's MessageID is not one of ours
+        row.message_id = event.message_id
+    try:
+        with transaction.atomic():
+            _mark_processed(row, event, now=row.received_at)
+            try:
+                # A savepoint only around the INSERT would cost two more round trips on every
+                # webhook; the rare duplicate pays for a rollback instead.
+                sql.insert(row)
+            except IntegrityError:
+                raise _Duplicate from None
+            dispatch(event, payload, row)
+    except _Duplicate:
+        return _process_existing(row.body_sha256, payload, inbound)
+    except Exception as exc:
+        return _record_failure(row, exc)
+    return _done(row)
+
+
+def replay(row_id: int) -> Outcome:
+    """Process a stored event again (failed or rejected ones; processed ones are left alone)."""
+    row = WebhookEvent.objects.get(pk=row_id)
+    try:
+        payload = json.loads(row.body)
+    except ValueError as exc:
+        return Outcome(400, f"stored body is not JSON: {exc}", row)
+    return _process_existing(row.body_sha256, payload, row.record_type == events.INBOUND)
+
+
+def dispatch(event: events.AnyEvent, payload: dict[str, Any], row: WebhookEvent) -> None:
+    """Send the event's signal; a receiver that raises propagates (the caller rolls back)."""
+    if event.signal_name is None:
+        return
+    signal = getattr(signals, event.signal_name)
+    signal.send(sender=type(event), event=event, payload=payload, webhook_event=row)
+
+
+def _mark_processed(row: WebhookEvent, event: events.AnyEvent, *, now: datetime) -> None:
+    row.status = Status.IGNORED if isinstance(event, events.UnknownEvent) else Status.PROCESSED
+    row.processed_at = now
+    row.attempts += 1
+    row.error = row.traceback = ""
+
+
+def _done(row: WebhookEvent) -> Outcome:
+    if row.status == Status.IGNORED:
+        return Outcome(200, f"ignored: unknown RecordType {row.record_type!r}", row)
+    return Outcome(200, "processed", row)
+
+
+def _process_existing(key: str, payload: dict[str, Any], inbound: bool) -> Outcome:
+    row = WebhookEvent.objects.get(body_sha256=key)  # for the failure record, should one be needed
+    try:
+        with transaction.atomic():
+            row = WebhookEvent.objects.select_for_update().get(body_sha256=key)
+            if row.status in _DONE:
+                return Outcome(200, "duplicate", row)
+            try:
+                event = events.parse(payload, inbound=inbound)
+            except events.InvalidPayload as exc:
+                row.status, row.error = Status.REJECTED, str(exc)
+                row.save(update_fields=["status", "error"])
+                return Outcome(400, str(exc), row)
+            _mark_processed(row, event, now=timezone.now())
+            row.save(update_fields=["status", "processed_at", "attempts", "error", "traceback"])
+            dispatch(event, payload, row)
+    except Exception as exc:
+        return _record_failure(row, exc)
+    return _done(row)
+
+
+def _reject(row: WebhookEvent, reason: str) -> Outcome:
+    """Keep a request that is not a usable event (for a later replay), and answer 400."""
+    row.status, row.error = Status.REJECTED, reason
+    WebhookEvent.objects.bulk_create([row], ignore_conflicts=True)
+    return Outcome(400, reason, row)
+
+
+def _record_failure(row: WebhookEvent, exc: BaseException) -> Outcome:
+    error = f"{type(exc).__name__}: {exc}"[:10000]
+    trace = "".join(traceback.format_exception(exc))
+    failed: dict[str, Any] = {"status": Status.FAILED, "error": error, "traceback": trace}
+    failed |= {"processed_at": timezone.now(), "attempts": row.attempts}
+    with transaction.atomic():
+        for name, value in failed.items():
+            setattr(row, name, value)
+        row.pk = None
+        WebhookEvent.objects.bulk_create([row], ignore_conflicts=True)
+        # Inserted just now, or there already (an earlier failure, or a concurrent copy): update
+        # it unless that copy has processed it meanwhile.
+        WebhookEvent.objects.filter(body_sha256=row.body_sha256).exclude(status__in=_DONE).update(
+            **failed
+        )
+    row = WebhookEvent.objects.get(body_sha256=row.body_sha256)
+    return Outcome(500, f"a receiver failed: {error}"[:500], row)

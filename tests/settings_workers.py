@@ -1,0 +1,50 @@
+"""Settings for the task-worker processes that tests/test_workers.py starts (and the processes
+that queue mail for them). They share the test run's PostgreSQL database, named by the test in
+POSTMARK_WORKER_DB_NAME, and use Redis database 3 for RQ.
+
+POSTMARK_WORKER_TASKS picks the task backend: "db" (django-tasks-db) or "rq" (django-tasks-rq).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from .settings import *  # noqa: F403
+from .settings import INSTALLED_APPS
+
+REDIS_URL = os.environ.get("POSTMARK_WORKER_REDIS_URL", "redis://127.0.0.1:6379/3")
+
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db", "django_rq"]
+if not importlib.util.find_spec("django.tasks"):  # Django 5.2: the backport is an app too
+    INSTALLED_APPS.append("django_tasks")
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+        "PORT": os.environ.get("PGPORT", "5432"),
+        "USER": os.environ.get("PGUSER", "postgres"),
+        "NAME": os.environ.get("POSTMARK_WORKER_DB_NAME", "test_tasks"),
+    }
+}
+
+TASKS = {
+    "db": {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}},
+    "rq": {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}},
+}[os.environ.get("POSTMARK_WORKER_TASKS", "db")]
+RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
+
+EMAIL_BACKEND = "postmark.backends.QueuedPostmarkBackend"
+POSTMARK_API_URL = os.environ.get("POSTMARK_API_URL", "http://127.0.0.1:9")
+POSTMARK_BATCH_SIZE = int(os.environ.get("POSTMARK_BATCH_SIZE", "500"))
+POSTMARK_MAX_RETRIES = 0
+POSTMARK_QUEUE_RETRY_DELAY = float(os.environ.get("POSTMARK_QUEUE_RETRY_DELAY", "30"))
+POSTMARK_TIMEOUT = (2.0, 30.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+}

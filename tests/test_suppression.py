@@ -1,0 +1,217 @@
+"""Suppressions: recorded from webhooks as Postmark records them, and honoured when sending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.mail import EmailMessage, get_connection
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from postmark import receivers, signals
+from postmark.message import PostmarkEmailMessage
+from postmark.models import Message, Suppression
+
+from . import webhook_payloads as payloads
+from .fake_postmark import FakePostmark
+from .webhook_helpers import post
+
+pytestmark = pytest.mark.django_db
+
+
+def suppressed() -> set[tuple[str, str, str, str]]:
+    return set(Suppression.objects.values_list("email", "message_stream", "reason", "origin"))
+
+
+# --- recorded from webhooks ---------------------------------------------------------------------
+
+
+def test_a_bounce_postmark_marks_inactive_suppresses_the_address(client: Client) -> None:
+    post(client, payloads.bounce(Email="John@Example.com", MessageStream="broadcast"))
+
+    row = Suppression.objects.get()
+    assert (row.email, row.message_stream, row.reason, row.origin) == (
+        "john@example.com",
+        "broadcast",
+        "HardBounce",
+        "Recipient",
+    )
+    assert row.suppressed_at.isoformat() == "2026-11-27T14:11:12.123456+00:00"
+
+
+def test_a_bounce_that_leaves_the_address_active_suppresses_nothing(client: Client) -> None:
+    post(client, payloads.bounce(Type="SoftBounce", TypeCode=4096, Inactive=False))
+
+    assert suppressed() == set()
+
+
+def test_a_manual_deactivation_is_recorded_as_a_manual_suppression(client: Client) -> None:
+    post(client, payloads.bounce(Type="ManuallyDeactivated", TypeCode=100002, MessageStream=""))
+
+    assert suppressed() == {("john@example.com", "outbound", "ManualSuppression", "Recipient")}
+
+
+def test_a_spam_complaint_suppresses_the_address(client: Client) -> None:
+    post(client, payloads.spam_complaint(Inactive=False))
+
+    assert suppressed() == {("john@example.com", "outbound", "SpamComplaint", "Recipient")}
+
+
+def test_a_subscription_change_suppresses_then_lifts(client: Client) -> None:
+    post(client, payloads.subscription_change(Origin="Customer"))
+    assert suppressed() == {("jane@example.com", "outbound", "ManualSuppression", "Customer")}
+
+    post(
+        client,
+        payloads.subscription_change(
+            SuppressSending=False, SuppressionReason=None, ChangedAt="2026-11-28T09:00:00Z"
+        ),
+    )
+
+    assert suppressed() == set()
+
+
+def test_a_lift_older_than_the_suppression_leaves_it(client: Client) -> None:
+    post(client, payloads.subscription_change())
+
+    post(
+        client,
+        payloads.subscription_change(SuppressSending=False, ChangedAt="2026-11-01T09:00:00Z"),
+    )
+
+    assert len(suppressed()) == 1
+
+
+def test_a_repeated_suppression_keeps_one_row_with_the_latest_reason(client: Client) -> None:
+    post(client, payloads.bounce())
+    post(client, payloads.spam_complaint())
+
+    assert suppressed() == {("john@example.com", "outbound", "SpamComplaint", "Recipient")}
+
+
+def test_suppressions_are_per_stream(client: Client) -> None:
+    post(client, payloads.bounce())
+    post(client, payloads.bounce(ID=2, MessageStream="broadcast"))
+
+    assert {row[1] for row in suppressed()} == {"outbound", "broadcast"}
+
+
+# --- honoured when sending ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def suppressions() -> None:
+    Suppression.objects.bulk_create(
+        [
+            Suppression(
+                email="gone@example.com",
+                message_stream="outbound",
+                reason="HardBounce",
+                suppressed_at="2026-11-27T10:00:00Z",
+            ),
+            Suppression(
+                email="only-broadcast@example.com",
+                message_stream="broadcast",
+                reason="ManualSuppression",
+                suppressed_at="2026-11-27T10:00:00Z",
+            ),
+        ]
+    )
+
+
+def test_a_suppressed_recipient_is_not_sent_to(
+    fake_postmark: FakePostmark, suppressions: None
+) -> None:
+    message = EmailMessage(
+        "Hi", "Body", to=["Gone <GONE@example.com>", "here@example.com"], cc=["gone@example.com"]
+    )
+
+    assert message.send() == 1
+
+    [sent] = fake_postmark.sent_messages
+    assert sent["To"] == "here@example.com" and "Cc" not in sent
+    assert message.suppressed_recipients == ["Gone <GONE@example.com>", "gone@example.com"]
+    assert message.postmark.status == "sent"
+
+
+def test_a_message_left_with_no_recipient_is_not_sent_and_shows_as_suppressed(
+    fake_postmark: FakePostmark, suppressions: None
+) -> None:
+    message = EmailMessage("Hi", "Body", to=["gone@example.com"])
+
+    assert message.send() == 0
+
+    assert fake_postmark.requests == []
+    assert message.postmark.status == "suppressed"
+    assert Message.objects.get().status == Message.Status.SUPPRESSED
+
+
+def test_a_suppression_on_another_stream_does_not_apply(
+    fake_postmark: FakePostmark, suppressions: None
+) -> None:
+    outbound = EmailMessage("Hi", "Body", to=["only-broadcast@example.com"])
+    broadcast = PostmarkEmailMessage(
+        "Hi", "Body", to=["only-broadcast@example.com"], message_stream="broadcast"
+    )
+
+    get_connection().send_messages([outbound, broadcast])
+
+    assert (outbound.postmark.status, broadcast.postmark.status) == ("sent", "suppressed")
+
+
+def test_one_query_per_batch_checks_every_recipient(
+    fake_postmark: FakePostmark, suppressions: None, settings: Any
+) -> None:
+    settings.POSTMARK_BATCH_SIZE = 100
+    messages = [
+        EmailMessage(
+            "Hi", "Body", to=[f"user{i}@example.com", "gone@example.com"], cc=[f"cc{i}@example.com"]
+        )
+        for i in range(250)
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        sent = get_connection().send_messages(messages)
+
+    lookups = [q["sql"] for q in queries if "postmark_suppression" in q["sql"]]
+    assert len(lookups) == 3  # 250 messages, batches of 100
+    assert sent == 250
+    assert all(m["To"].count("@") == 1 for m in fake_postmark.sent_messages)
+
+
+def test_with_the_setting_off_suppressed_recipients_are_sent_to(
+    fake_postmark: FakePostmark, suppressions: None
+) -> None:
+    signals.pre_send.disconnect(dispatch_uid="postmark.skip_suppressed_recipients")
+    try:
+        EmailMessage("Hi", "Body", to=["gone@example.com"]).send()
+    finally:
+        signals.pre_send.connect(
+            receivers.skip_suppressed_recipients, dispatch_uid="postmark.skip_suppressed_recipients"
+        )
+
+    assert len(fake_postmark.sent_messages) == 1
+
+
+def test_the_ready_hook_connects_each_receiver_only_when_its_setting_is_on(settings: Any) -> None:
+    from django.apps import apps
+
+    config = apps.get_app_config("postmark")
+    settings.POSTMARK_SKIP_SUPPRESSED = False
+    settings.POSTMARK_RECORD_SUPPRESSIONS = False
+    signals.pre_send.disconnect(dispatch_uid="postmark.skip_suppressed_recipients")
+    signals.bounce_received.disconnect(dispatch_uid="postmark.record_suppressions")
+    try:
+        config.ready()
+        assert not signals.pre_send.has_listeners() or all(
+            "skip_suppressed" not in str(key) for key, *_ in signals.pre_send.receivers
+        )
+        assert all(
+            "record_suppressions" not in str(k) for k, *_ in signals.bounce_received.receivers
+        )
+    finally:
+        settings.POSTMARK_SKIP_SUPPRESSED = settings.POSTMARK_RECORD_SUPPRESSIONS = True
+        config.ready()
+    assert any("skip_suppressed" in str(key) for key, *_ in signals.pre_send.receivers)

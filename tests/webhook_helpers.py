@@ -1,0 +1,27 @@
+"""Posting webhooks the way Postmark does: JSON, basic auth from the URL."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from django.test import Client
+
+AUTH = "Basic " + base64.b64encode(b"hook-user:hook-password").decode()
+BOUNCE_URL = "/postmark/bounce/"
+EVENTS_URL = "/postmark/events/"
+INBOUND_URL = "/postmark/inbound/"
+
+
+def post(
+    client: Client,
+    payload: Any,
+    url: str = BOUNCE_URL,
+    *,
+    auth: str | None = AUTH,
+    content_type: str = "application/json",
+) -> Any:
+    body = payload if isinstance(payload, bytes | str) else json.dumps(payload)
+    headers = {"HTTP_AUTHORIZATION": auth} if auth else {}
+    return client.post(url, body, content_type=content_type, **headers)
