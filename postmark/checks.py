@@ -36,7 +36,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
     from .views import webhook_credentials
 
-    if not webhook_credentials():
+    # One of the pair without the other is a mistake too: the views would expect an empty one.
+    half_set = bool(settings.POSTMARK_API_USER) != bool(settings.POSTMARK_API_PASSWORD)
+    if not webhook_credentials() or half_set:
         messages.append(
             Warning(
                 "POSTMARK_API_USER and POSTMARK_API_PASSWORD are not set: the webhook views accept "

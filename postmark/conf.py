@@ -99,7 +99,7 @@ class PostmarkConf(AppConf):
             value and not pairs
         ):
             raise ImproperlyConfigured(
-                'POSTMARK_WEBHOOK_CREDENTIALS must be a list of (user, password) pairs of '
+                "POSTMARK_WEBHOOK_CREDENTIALS must be a list of (user, password) pairs of "
                 'non-empty strings, e.g. [("postmark", "new-secret")].'
             )
         return pairs

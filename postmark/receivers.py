@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from django.core.mail import EmailMessage
@@ -161,7 +162,7 @@ def advance_message(event: Any, when: Any) -> None:
     if event.message_id is None:
         return
     status, stamp = _STATUS_BY_EVENT[type(event).__name__]
-    behind = [s for s in Message.Status.values if _PROGRESS.get(s, 0) < _PROGRESS[status]]
+    behind = _statuses_behind(status)
     now = timezone.now()
     sql.update_one(
         Message,
@@ -170,6 +171,13 @@ def advance_message(event: Any, when: Any) -> None:
         first={stamp: when or now},
         set_={"updated_at": now},
     )
+
+
+@cache
+def _statuses_behind(status: str) -> tuple[str, ...]:
+    from .models import Message
+
+    return tuple(s for s in Message.Status.values if _PROGRESS.get(s, 0) < _PROGRESS[status])
 
 
 def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:

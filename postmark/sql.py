@@ -166,31 +166,45 @@ def update_one(
     Returns the number of rows changed.
     """
     connection = _connection(model)
-    meta = model._meta
-    quote = connection.ops.quote_name
+    field, from_values, to_value = advance
+    key_field, key_value = key
+    sql = _update_sql(
+        model, connection.alias, key_field, field, len(from_values), tuple(first), tuple(set_)
+    )
+    by_name = {c.name: c for c in _columns(model)}
 
     def prep(name: str, value: Any) -> Any:
-        return meta.get_field(name).get_db_prep_save(value, connection)  # type: ignore[union-attr]
+        column = by_name[name]
+        if column.pass_through and isinstance(value, _PLAIN_TYPES):
+            return value
+        return column.field.get_db_prep_save(value, connection)
 
-    def column(name: str) -> str:
-        return quote(meta.get_field(name).column)  # type: ignore[union-attr]
-
-    field, from_values, to_value = advance
-    choices = ", ".join(["%s"] * len(from_values))
-    assignments = [f"{column(field)} = CASE WHEN {column(field)} IN ({choices}) THEN %s ELSE "]
-    assignments[0] += f"{column(field)} END"
-    params: list[Any] = [*(prep(field, v) for v in from_values), prep(field, to_value)]
-    for name, value in first.items():
-        assignments.append(f"{column(name)} = COALESCE({column(name)}, %s)")
-        params.append(prep(name, value))
-    for name, value in set_.items():
-        assignments.append(f"{column(name)} = %s")
-        params.append(prep(name, value))
-    key_field, key_value = key
+    params = [prep(field, value) for value in (*from_values, to_value)]
+    params += [prep(name, value) for name, value in (*first.items(), *set_.items())]
     params.append(prep(key_field, key_value))
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {column(key_field)} = %s"
-    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
+
+
+@lru_cache(maxsize=64)
+def _update_sql(
+    model: type[models.Model],
+    alias: str,
+    key: str,
+    advanced: str,
+    choices: int,
+    first: tuple[str, ...],
+    set_: tuple[str, ...],
+) -> str:
+    quote = connections[alias].ops.quote_name
+    column = {c.name: quote(str(c.field.column)) for c in _columns(model)}
+    placeholders = ", ".join(["%s"] * choices)
+    assignments = [
+        f"{column[advanced]} = CASE WHEN {column[advanced]} IN ({placeholders}) THEN %s "
+        f"ELSE {column[advanced]} END",
+        *(f"{column[name]} = COALESCE({column[name]}, %s)" for name in first),
+        *(f"{column[name]} = %s" for name in set_),
+    ]
+    table = quote(model._meta.db_table)
+    return f"UPDATE {table} SET {', '.join(assignments)} WHERE {column[key]} = %s"

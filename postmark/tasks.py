@@ -36,12 +36,22 @@ try:  # Django 6 ships the Tasks framework; the django-tasks package backports i
     from django.tasks.base import TaskResultStatus
     from django.tasks.exceptions import TaskResultDoesNotExist
 except ImportError:  # pragma: no cover - depends on the Django version
-    from django_tasks import (  # type: ignore[no-redef,assignment]
-        TaskResultStatus,
-        task,
-        task_backends,
-    )
-    from django_tasks.exceptions import TaskResultDoesNotExist  # type: ignore[no-redef,assignment]
+    try:
+        from django_tasks import (  # type: ignore[no-redef,assignment]
+            TaskResultStatus,
+            task,
+            task_backends,
+        )
+        from django_tasks.exceptions import (  # type: ignore[no-redef,assignment]
+            TaskResultDoesNotExist,
+        )
+    except ImportError as exc:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "Queued sending needs Django's Tasks framework: use Django 6, or "
+            "`pip install django-tasks` on Django 5.2."
+        ) from exc
 
 logger = logging.getLogger("postmark.tasks")
 
@@ -72,7 +82,8 @@ def is_safe_to_retry(error: PostmarkError) -> bool:
     return error.http_status in SAFE_TO_RETRY_STATUSES
 
 
-@task()
+# Defaults from settings: a task backend validates the queue name as soon as the task is made.
+@task(backend=settings.POSTMARK_QUEUE_TASK_BACKEND, queue_name=settings.POSTMARK_QUEUE_NAME)
 def send_queued_batch(batch_id: str) -> dict[str, str]:
     """Send one ``QueuedBatch``; safe to run any number of times for the same batch."""
     return {"batch": batch_id, "state": deliver(batch_id)}
@@ -127,7 +138,8 @@ def deliver(batch_id: str) -> str:
             retry_error = retry.error
             row.state = QueuedBatch.State.PENDING
             row.error = f"Attempt {row.attempts} failed, will retry: {retry.error}"
-            row.save(update_fields=["state", "error"])
+            row.enqueued_at = timezone.now()  # recovery leaves it to the coming retry task
+            row.save(update_fields=["state", "error", "enqueued_at"])
         else:
             results: list[PostmarkResult] = [m.postmark for m in messages]  # type: ignore[attr-defined]
             for entry, result in zip(row.messages, results, strict=True):
@@ -227,6 +239,12 @@ def _still_queued(task_id: str) -> bool:
     try:
         status = backend.get_result(task_id).status
     except TaskResultDoesNotExist:
+        return False
+    except Exception:
+        # Not knowing is no reason to leave the batch unsent: a duplicate task sends nothing.
+        logger.warning(
+            "Could not look up task %s; enqueuing its batch again.", task_id, exc_info=True
+        )
         return False
     return bool(status == TaskResultStatus.READY)
 

@@ -82,10 +82,10 @@ class Demo:
 
 
 @contextmanager
-def running_demo(tmp_path: Path) -> Iterator[Demo]:
+def running_demo(tmp_path: Path, **extra_env: str) -> Iterator[Demo]:
     site_port, sandbox_port = free_port(), free_port()
     database = tmp_path / "demo.sqlite3"
-    env = example_env(database)
+    env = dict(example_env(database), **extra_env)
     process = subprocess.Popen(
         [
             sys.executable,

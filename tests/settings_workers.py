@@ -29,11 +29,17 @@ DATABASES = {
     }
 }
 
-TASKS = {
-    "db": {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}},
-    "rq": {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}},
-}[os.environ.get("POSTMARK_WORKER_TASKS", "db")]
-RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
+# A queue name of each test run's own, so that runs sharing the Redis database (CI in a copy of
+# the tree, say) never take each other's jobs.
+QUEUE = os.environ.get("POSTMARK_WORKER_QUEUE", "default")
+TASK_BACKENDS = {
+    "db": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": [QUEUE]},
+    "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [QUEUE]},
+}
+TASKS = {"default": TASK_BACKENDS[os.environ.get("POSTMARK_WORKER_TASKS", "db")]}
+# django-tasks-rq looks task results up through django-rq's "default" connection.
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in (QUEUE, "default")}
+POSTMARK_QUEUE_NAME = QUEUE
 
 EMAIL_BACKEND = "postmark.backends.QueuedPostmarkBackend"
 POSTMARK_API_URL = os.environ.get("POSTMARK_API_URL", "http://127.0.0.1:9")

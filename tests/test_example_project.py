@@ -138,6 +138,17 @@ def test_bounce_testing_sends_from_the_page_show_each_bounce_and_then_suppressio
         assert bounces.status_code == 200 and f"hardbounce@{BOUNCE_TESTING}" in bounces.text
 
 
+def test_synchronous_backend_from_the_environment_needs_no_worker(tmp_path: Path) -> None:
+    backend = "postmark.backends.PostmarkBackend"
+    with running_demo(tmp_path, EXAMPLE_EMAIL_BACKEND=backend) as demo:
+        assert len(demo.leftover_processes()) == 2  # sandbox and site
+        flash = send_from_page(demo, requests.Session(), quick=f"hardbounce@{BOUNCE_TESTING}")
+        assert flash.endswith(": sent.")  # sent within the request
+        live = wait_for_live(demo, r'class="status bounced"')
+        assert backend in requests.get(demo.site + "/", timeout=10).text
+        assert f"hardbounce@{BOUNCE_TESTING}" in row_of(live, "bounced")
+
+
 def test_invalid_address_from_the_page_is_refused_without_sending(tmp_path: Path) -> None:
     with running_demo(tmp_path) as demo:
         flash = send_from_page(demo, requests.Session(), to="not an address", subject="s", body="b")

@@ -266,3 +266,23 @@ def test_attachments_are_kept_by_name_and_size_not_content(postmark_sandbox: San
     assert stored.payload["Attachments"] == [
         {"Name": "a.txt", "ContentType": "text/plain", "ContentLength": 3000}
     ]
+
+
+@pytest.mark.parametrize("length", ["abc", "-5"])
+def test_bad_content_length_is_400_not_a_dropped_connection(
+    postmark_sandbox: Sandbox, length: str
+) -> None:
+    import socket
+
+    host, port = postmark_sandbox.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(
+            b"POST /email HTTP/1.1\r\nHost: x\r\nX-Postmark-Server-Token: t\r\n"
+            b"Content-Type: application/json\r\nContent-Length: " + length.encode() + b"\r\n\r\n"
+        )
+        received = b""
+        while chunk := connection.recv(4096):  # the sandbox closes: the body's end is unknown
+            received += chunk
+        answer = received.decode()
+    assert answer.startswith("HTTP/1.1 400")
+    assert '"ErrorCode": 402' in answer

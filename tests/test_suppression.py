@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from postmark import receivers, signals
+from postmark.backends import PostmarkBackend
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message, Suppression
 
@@ -156,7 +157,7 @@ def test_a_suppression_on_another_stream_does_not_apply(
         "Hi", "Body", to=["only-broadcast@example.com"], message_stream="broadcast"
     )
 
-    get_connection().send_messages([outbound, broadcast])
+    PostmarkBackend().send_messages([outbound, broadcast])
 
     assert (outbound.postmark.status, broadcast.postmark.status) == ("sent", "suppressed")
 
@@ -173,7 +174,7 @@ def test_one_query_per_batch_checks_every_recipient(
     ]
 
     with CaptureQueriesContext(connection) as queries:
-        sent = get_connection().send_messages(messages)
+        sent = PostmarkBackend().send_messages(messages)
 
     lookups = [q["sql"] for q in queries if "postmark_suppression" in q["sql"]]
     assert len(lookups) == 3  # 250 messages, batches of 100

@@ -578,3 +578,32 @@ def test_on_other_databases_the_orm_writes_the_same_rows(
     message.refresh_from_db()
     assert message.status == Message.Status.BOUNCED and message.delivered_at is not None
     assert WebhookEvent.objects.count() == 3
+
+
+def test_fields_longer_than_their_columns_are_cut_not_refused(client: Client) -> None:
+    long = "x" * 5000
+
+    response = post(client, payloads.bounce(Type=long, Email=long, Tag=long, MessageStream=long))
+
+    assert response.status_code == 200
+    bounce = Bounce.objects.get()
+    assert (len(bounce.type), len(bounce.email), len(bounce.tag)) == (64, 254, 1000)
+    assert Suppression.objects.get().email == "x" * 254
+
+
+def test_a_user_without_a_password_makes_the_check_warn(settings: Any) -> None:
+    from postmark.checks import check_settings
+
+    settings.POSTMARK_API_PASSWORD = ""
+
+    assert "postmark.W001" in [m.id for m in check_settings()]
+
+
+@pytest.mark.parametrize("value", [["user:pass"], [("user", "")], [("user", "p", "x")], "abc"])
+def test_malformed_webhook_credentials_are_refused_naming_the_setting(value: Any) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from postmark.conf import PostmarkConf
+
+    with pytest.raises(ImproperlyConfigured, match="POSTMARK_WEBHOOK_CREDENTIALS"):
+        PostmarkConf().configure_webhook_credentials(value)

@@ -77,15 +77,15 @@ def stand_in() -> Iterator[FakePostmark]:
 def workers(
     request: Any, worker_database: str, stand_in: FakePostmark, tmp_path: Path
 ) -> Iterator[Workers]:
-    with connection.cursor() as cursor:
-        reset_queues(cursor.execute)
     pool = Workers(request.param, worker_database, stand_in.url, tmp_path, batch_size=2)
+    with connection.cursor() as cursor:
+        reset_queues(cursor.execute, pool.queue)
     try:
         yield pool
     finally:
         pool.close()
         with connection.cursor() as cursor:
-            reset_queues(cursor.execute)
+            reset_queues(cursor.execute, pool.queue)
 
 
 class Blocker:
@@ -146,7 +146,7 @@ def test_a_worker_killed_mid_batch_leaves_each_message_sent_once_or_unknown(
     assert len(stand_in.requests) == 3
 
 
-def _lose_task(engine: str) -> None:
+def _lose_task(engine: str, queue_name: str) -> None:
     """Leave the queue as a worker killed right after taking the task (before the claim) does."""
     if engine == "db":
         with connection.cursor() as cursor:
@@ -158,7 +158,7 @@ def _lose_task(engine: str) -> None:
 
     from .worker_processes import REDIS_URL
 
-    queue = Queue("default", connection=redis.Redis.from_url(REDIS_URL))
+    queue = Queue(queue_name, connection=redis.Redis.from_url(REDIS_URL))
     for job_id in queue.job_ids:
         job = Job.fetch(job_id, connection=queue.connection)
         queue.remove(job)
@@ -169,7 +169,7 @@ def test_a_batch_whose_worker_died_before_claiming_it_is_enqueued_again_and_sent
     workers: Workers, stand_in: FakePostmark
 ) -> None:
     assert workers.send(2) == 2
-    _lose_task(workers.engine)
+    _lose_task(workers.engine, workers.queue)
     workers.start()
     assert "0 batch(es) marked unknown, 1 enqueued again" in workers.run(
         "postmark_recover", "--stale-after=0"

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -36,9 +37,9 @@ print(mail.get_connection().send_messages(messages))
 """
 
 WORKER_COMMANDS = {
-    "db": ["db_worker", "--interval", "0.05", "--no-startup-delay"],
+    "db": ["db_worker", "--interval", "0.05", "--no-startup-delay", "--queue-name", "{queue}"],
     # RQ runs each job in a forked "work horse"; the scheduler runs deferred retries.
-    "rq": ["rqworker", "default", "--job-class", "django_tasks_rq.Job", "--with-scheduler"],
+    "rq": ["rqworker", "{queue}", "--job-class", "django_tasks_rq.Job", "--with-scheduler"],
 }
 
 
@@ -46,10 +47,18 @@ class Workers:
     """Starts, kills and cleans up worker processes for one task engine ("db" or "rq")."""
 
     def __init__(
-        self, engine: str, db_name: str, api_url: str, log_dir: Path, batch_size: int = 500
+        self,
+        engine: str,
+        db_name: str,
+        api_url: str,
+        log_dir: Path,
+        *,
+        batch_size: int = 500,
+        queue: str | None = None,
     ) -> None:
         self.engine = engine
         self.log_dir = log_dir
+        self.queue = queue or new_queue_name()
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings_workers",
@@ -59,6 +68,7 @@ class Workers:
             "POSTMARK_WORKER_REDIS_URL": REDIS_URL,
             "POSTMARK_API_URL": api_url,
             "POSTMARK_BATCH_SIZE": str(batch_size),
+            "POSTMARK_WORKER_QUEUE": self.queue,
         }
         self.processes: list[subprocess.Popen[bytes]] = []
         self._logs: list[IO[bytes]] = []
@@ -67,7 +77,12 @@ class Workers:
         log = open(self.log_dir / f"worker-{len(self.processes)}.log", "wb")  # noqa: SIM115
         self._logs.append(log)
         process = subprocess.Popen(
-            [sys.executable, "-m", "django", *WORKER_COMMANDS[self.engine]],
+            [
+                sys.executable,
+                "-m",
+                "django",
+                *(arg.format(queue=self.queue) for arg in WORKER_COMMANDS[self.engine]),
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -137,12 +152,20 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def reset_queues(cursor_execute: Callable[[str], object]) -> None:
-    """Empty both engines' queues: the DB backend's task table and Redis database 3."""
+def new_queue_name() -> str:
+    return f"postmark-{uuid.uuid4().hex[:12]}"
+
+
+def reset_queues(cursor_execute: Callable[[str], object], queue: str) -> None:
+    """Empty both engines' queues: the DB backend's task table (the test database is this run's
+    own) and this queue's keys in Redis (other runs may share the Redis database)."""
     import redis
 
     cursor_execute(f"DELETE FROM {TASK_TABLE}")
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    connection = redis.Redis.from_url(REDIS_URL)
+    keys = list(connection.scan_iter(f"rq:*{queue}*"))
+    if keys:
+        connection.delete(*keys)
 
 
 def wait_until(

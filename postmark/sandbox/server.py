@@ -205,7 +205,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(sandbox.api.handle(request))
 
     def _read_body(self, path: str) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True  # where this body ends is unknowable
+            raise Refusal(402, "Received invalid JSON input: bad Content-Length.", http_status=400)
         limit = (
             MAX_BATCH_BYTES
             if path.rstrip("/").endswith(("batch", "Templates"))

@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
 DB_NAME = "test_tasks_bench"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings_workers")
 os.environ["POSTMARK_WORKER_DB_NAME"] = DB_NAME
+QUEUE = os.environ.setdefault("POSTMARK_WORKER_QUEUE", f"postmark-bench-{os.getpid()}")
 
 from django.core import mail  # noqa: E402
 from django.http import HttpRequest, HttpResponse  # noqa: E402
@@ -122,9 +123,9 @@ def run() -> None:
 
 
 def tasks_setting(engine: str) -> dict[str, Any]:
-    if engine == "db":
-        return {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    return {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    from django.conf import settings
+
+    return {"default": settings.TASK_BACKENDS[engine]}
 
 
 def timed_request(client: Any, backend: str, repeat: int = 5) -> float:
@@ -146,7 +147,7 @@ def clear() -> None:
     from tests.worker_processes import reset_queues
 
     with connection.cursor() as cursor:
-        reset_queues(cursor.execute)
+        reset_queues(cursor.execute, QUEUE)
     QueuedBatch.objects.all().delete()
     Message.objects.all().delete()
 
@@ -160,7 +161,7 @@ def throughput(engine: str, worker_count: int, api_url: str) -> float:
 
     clear()
     with TemporaryDirectory() as logs:
-        workers = Workers(engine, DB_NAME, api_url, Path(logs))
+        workers = Workers(engine, DB_NAME, api_url, Path(logs), queue=QUEUE)
         try:
             for _ in range(worker_count):
                 workers.start()

@@ -7,13 +7,15 @@ against a minimal view that saves the raw body with one INSERT: same database, s
 Both views sit behind the same middleware and are called through Django's WSGI handler (the
 test client), each request with a body of its own (a new bounce ID, message and address), and a
 logged ``Message`` for each bounce so the status update has a row to change. Rounds alternate
-between the two views so that drift on the machine affects both alike. Target: >= 70%.
+between the two views, and the ratio quoted is the median over adjacent pairs of rounds, so that
+load from elsewhere on the machine affects both alike. Target: >= 70%.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUESTS_PER_ROUND = 100
-ROUNDS = 20
+REQUESTS_PER_ROUND = 50
+ROUNDS = 40
 TARGET = 0.70
 
 
@@ -96,22 +98,29 @@ def child(database: str) -> None:
         run("/raw/", bodies[-20:])  # warm up both paths (imports, prepared caches)
         run("/postmark/bounce/", bodies[-20:])
         elapsed = {"raw": 0.0, "hook": 0.0}
+        pair_ratios = []
         for r in range(ROUNDS):
             chunk = bodies[r * REQUESTS_PER_ROUND : (r + 1) * REQUESTS_PER_ROUND]
             other = bodies[total + r * REQUESTS_PER_ROUND : total + (r + 1) * REQUESTS_PER_ROUND]
             order = [("raw", "/raw/", other), ("hook", "/postmark/bounce/", chunk)]
+            pair = {}
             for name, url, requests in order if r % 2 else reversed(order):
-                elapsed[name] += run(url, requests)
+                pair[name] = run(url, requests)
+                elapsed[name] += pair[name]
+            pair_ratios.append(pair["raw"] / pair["hook"])
         from postmark.models import Bounce, Suppression, WebhookEvent
 
         assert Bounce.objects.count() == total + 20 and Suppression.objects.count() == total + 20
         assert WebhookEvent.objects.filter(status="processed").count() == total + 20
         raw_rate, hook_rate = total / elapsed["raw"], total / elapsed["hook"]
-        ratio = hook_rate / raw_rate
+        # Each round of one view is paired with the adjacent round of the other, so a burst of
+        # load from elsewhere on the machine hits both; the median pair is the figure to quote.
+        ratio = statistics.median(pair_ratios)
         print(
-            f"{connection.vendor:>10}: minimal view {raw_rate:7.0f}/s, bounce hook with default "
-            f"receivers {hook_rate:7.0f}/s, ratio {ratio:.0%} "
-            f"({'meets' if ratio >= TARGET else 'BELOW'} the {TARGET:.0%} target)"
+            f"{connection.vendor:>10}: minimal view {raw_rate:6.0f}/s, bounce hook with default "
+            f"receivers {hook_rate:6.0f}/s; ratio {ratio:.0%} (median of {ROUNDS} paired rounds, "
+            f"{min(pair_ratios):.0%}-{max(pair_ratios):.0%}; "
+            f"{'meets' if ratio >= TARGET else 'BELOW'} the {TARGET:.0%} target)"
         )
     finally:
         connection.creation.destroy_test_db(test_name, verbosity=0)
