@@ -119,4 +119,3 @@ class QueuedBatchAdmin(admin.ModelAdmin):
     @admin.display(description="messages")
     def message_count(self, obj: Any) -> int:
         return len(obj.messages)
-

@@ -8,7 +8,8 @@ Django's own metadata (table and column names, quoting), and values still go thr
 ``get_db_prep_save``, exactly as the ORM would prepare them.
 
 PostgreSQL and SQLite (3.35+: RETURNING, ON CONFLICT) get the compiled statements; any other
-database gets the equivalent ORM calls, so the app works wherever Django does.
+database gets the equivalent ORM calls, so the app works wherever Django does. As with
+``bulk_create``, no model signals (``post_save``) are sent: react to ``postmark.signals``.
 """
 
 from __future__ import annotations

@@ -164,6 +164,10 @@ def reset_queues(cursor_execute: Callable[[str], object], queue: str) -> None:
     cursor_execute(f"DELETE FROM {TASK_TABLE}")
     connection = redis.Redis.from_url(REDIS_URL)
     keys = list(connection.scan_iter(f"rq:*{queue}*"))
+    for job in connection.scan_iter("rq:job:*"):
+        if connection.type(job) == b"hash" and connection.hget(job, "origin") == queue.encode():
+            job_id = job.decode().rsplit(":", 1)[1]
+            keys += [job, f"rq:results:{job_id}", f"rq:executions:{job_id}"]
     if keys:
         connection.delete(*keys)
 
