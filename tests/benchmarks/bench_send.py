@@ -7,6 +7,13 @@ interleaved round by round so that machine noise hits all three alike:
 - bare:      ``PostmarkBackend.send_messages`` with every default receiver disconnected;
 - receivers: the same with the default receivers connected (the Message log into SQLite).
 
+Each is measured against two stand-ins in the same run:
+
+- minimal: a bare HTTP server in this process that parses the batch and answers "accepted";
+  the strictest setting, since all that is left to compare is client-side Python work;
+- sandbox: the project's own ``postmark.sandbox`` in a process of its own (it validates every
+  message as Postmark does), which is closer to a real server on the other end of a connection.
+
 It prints each throughput and the ratios (median of the rounds). Run it with ``make bench``.
 """
 
@@ -16,6 +23,7 @@ import gc
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -125,11 +133,38 @@ def timed(action: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
+def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
+    """The project's sandbox in its own process; returns it and its URL once it answers."""
+    code = (
+        "import sys; from postmark.sandbox import Sandbox; s = Sandbox(port=0);"
+        "print(s.url, flush=True); s.serve_forever()"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=ROOT, env=dict(os.environ)
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().decode().strip()
+    requests.get(url + "/", timeout=5).raise_for_status()
+    return process, url
+
+
 def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
     Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    minimal_url = f"http://127.0.0.1:{server.server_address[1]}"
+    sandbox, sandbox_url = start_sandbox()
     call_command("migrate", verbosity=0)
+    try:
+        for name, url in (("minimal", minimal_url), ("sandbox", sandbox_url)):
+            measure(name, url)
+    finally:
+        server.shutdown()
+        sandbox.terminate()
+        sandbox.wait()
+
+
+def measure(stand_in: str, url: str) -> None:
+    Message.objects.all().delete()
 
     payloads = [to_payload(m, Defaults()) for m in make_messages()]
     # "Pre-built JSON": the message objects, built beforehand, which requests serialises as it
@@ -155,10 +190,12 @@ def main() -> None:
             batch = make_messages()
             times["receivers"].append(timed(lambda: run_backend(batch)))  # noqa: B023
     assert Message.objects.count() == ROUNDS * MESSAGES, "the Message log did not run"
-    server.shutdown()
 
     median = {name: statistics.median(values) for name, values in times.items()}
-    print(f"bench_send: {MESSAGES} text+HTML messages with a 2 KB attachment, {ROUNDS} rounds")
+    print(
+        f"bench_send ({stand_in} stand-in): {MESSAGES} text+HTML messages with a 2 KB "
+        f"attachment, {ROUNDS} rounds"
+    )
     for name, seconds in median.items():
         print(
             f"  {name:<10} {MESSAGES / seconds:8.0f} messages/s  (median {seconds * 1000:.0f} ms)"
