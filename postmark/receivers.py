@@ -12,7 +12,7 @@ from django.core.mail import EmailMessage
 from . import sql
 from .bulk import bulk_insert
 from .conf import settings
-from .message import SENT, Defaults, PostmarkResult
+from .message import SENT, SUPPRESSED, Defaults, PostmarkResult, bare_address
 
 
 def store_sent_messages(
@@ -34,12 +34,19 @@ def _message_row(
     message: EmailMessage, result: PostmarkResult, defaults: Defaults, store_bodies: bool
 ) -> dict[str, Any]:
     metadata = {**defaults.metadata, **(getattr(message, "metadata", None) or {})}
+    # Set by skip_suppressed_recipients: the log says who was left out and why.
+    suppressed = getattr(message, "suppressed_recipients", None) or []
+    # Postmark's text also matters for an accepted message when it dropped inactive addresses.
+    error = result.message if result.status != SENT or result.inactive_recipients else ""
+    if suppressed:
+        error = f"{error} Suppressed recipients: {', '.join(suppressed)}.".strip()
     row = {
         "message_id": _uuid_or_none(result.message_id),
         "status": result.status,
         "message_stream": getattr(message, "message_stream", None) or defaults.message_stream or "",
         "from_email": str(message.from_email or ""),
-        "to": ", ".join(message.to),
+        "to": ", ".join(message.to)
+        or (", ".join(suppressed) if result.status == SUPPRESSED else ""),
         "cc": ", ".join(message.cc),
         "bcc": ", ".join(message.bcc),
         "subject": str(message.subject or ""),
@@ -48,8 +55,7 @@ def _message_row(
         "metadata": {str(k): "" if v is None else str(v) for k, v in metadata.items()},
         "submitted_at": result.submitted_at,
         "error_code": result.error_code or None,
-        # Postmark's text also matters for an accepted message when it dropped inactive addresses.
-        "error": result.message if result.status != SENT or result.inactive_recipients else "",
+        "error": error,
     }
     if store_bodies:
         bodies = _bodies(message)
@@ -235,8 +241,6 @@ def skip_suppressed_recipients(
     The dropped addresses are listed on the message as ``suppressed_recipients``; a message left
     with none gets a "suppressed" result from the backend and is not sent.
     """
-    from email.utils import parseaddr
-
     from .models import Suppression
 
     default_stream = settings.POSTMARK_MESSAGE_STREAM or _DEFAULT_STREAM
@@ -244,10 +248,7 @@ def skip_suppressed_recipients(
     def stream_of(message: EmailMessage) -> str:
         return getattr(message, "message_stream", None) or default_stream
 
-    def address_of(recipient: str) -> str:
-        return parseaddr(str(recipient))[1].lower()
-
-    addresses = {address_of(r) for message in messages for r in message.recipients()}
+    addresses = {bare_address(str(r)) for message in messages for r in message.recipients()}
     addresses.discard("")
     if not addresses:
         return
@@ -264,9 +265,11 @@ def skip_suppressed_recipients(
         dropped: list[str] = []
         for kind in ("to", "cc", "bcc"):
             recipients = list(getattr(message, kind) or [])
-            kept = [r for r in recipients if (address_of(r), stream) not in suppressed]
+            kept = [r for r in recipients if (bare_address(str(r)), stream) not in suppressed]
             if len(kept) != len(recipients):
-                dropped.extend(r for r in recipients if (address_of(r), stream) in suppressed)
+                dropped.extend(
+                    r for r in recipients if (bare_address(str(r)), stream) in suppressed
+                )
                 setattr(message, kind, kept)
         if dropped:
             message.suppressed_recipients = dropped  # type: ignore[attr-defined]

@@ -272,6 +272,9 @@ def message_entry(
             if getattr(message, name, None) is not None
         },
     }
+    suppressed = getattr(message, "suppressed_recipients", None)
+    if suppressed:
+        envelope["suppressed_recipients"] = [str(address) for address in suppressed]
     if payload is None:
         envelope["body"] = str(message.body or "")
         envelope["content_subtype"] = message.content_subtype
@@ -301,6 +304,8 @@ def rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
         **envelope["options"],
     )
     message.content_subtype = subtype
+    if envelope.get("suppressed_recipients"):
+        message.suppressed_recipients = envelope["suppressed_recipients"]  # type: ignore[attr-defined]
     for content, mimetype in alternatives:
         message.attach_alternative(content, mimetype)
     if entry.get("result") is not None:

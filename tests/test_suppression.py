@@ -146,7 +146,21 @@ def test_a_message_left_with_no_recipient_is_not_sent_and_shows_as_suppressed(
 
     assert fake_postmark.requests == []
     assert message.postmark.status == "suppressed"
-    assert Message.objects.get().status == Message.Status.SUPPRESSED
+    row = Message.objects.get()
+    assert row.status == Message.Status.SUPPRESSED
+    # The log still says who the message was for, and why it did not go.
+    assert row.to == "gone@example.com"
+    assert "Suppressed recipients: gone@example.com" in row.error
+
+
+def test_the_log_names_the_recipients_a_partly_suppressed_message_left_out(
+    fake_postmark: FakePostmark, suppressions: None
+) -> None:
+    EmailMessage("Hi", "Body", to=["here@example.com", "gone@example.com"]).send()
+
+    row = Message.objects.get()
+    assert (row.status, row.to) == ("sent", "here@example.com")
+    assert row.error == "Suppressed recipients: gone@example.com."
 
 
 def test_a_suppression_on_another_stream_does_not_apply(
