@@ -15,6 +15,7 @@ database gets the equivalent ORM calls, so the app works wherever Django does. A
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -43,6 +44,9 @@ class _Column(NamedTuple):
     pass_through: bool
     max_length: int | None
     now: bool  # auto_now or auto_now_add
+    # A plain DateTimeField: for an aware datetime its get_db_prep_save comes down to the
+    # backend's adapt_datetimefield_value, called directly (a third of the per-value cost).
+    plain_datetime: bool
 
 
 def _connection(model: type[models.Model]) -> Any:
@@ -59,6 +63,7 @@ def _columns(model: type[models.Model]) -> tuple[_Column, ...]:
             field.get_internal_type() in _PASS_THROUGH,
             getattr(field, "max_length", None),
             bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)),
+            type(field) is models.DateTimeField,
         )
         for field in model._meta.concrete_fields
         if not isinstance(field, models.AutoField)
@@ -83,8 +88,14 @@ def _values(model: type[models.Model], values: Mapping[str, Any], connection: An
                 value = value[: column.max_length]
             params.append(value)
         else:
-            params.append(column.field.get_db_prep_save(value, connection))
+            params.append(_prep(column, value, connection))
     return params
+
+
+def _prep(column: _Column, value: Any, connection: Any) -> Any:
+    if column.plain_datetime and type(value) is datetime and value.tzinfo is not None:
+        return connection.ops.adapt_datetimefield_value(value)
+    return column.field.get_db_prep_save(value, connection)
 
 
 @lru_cache(maxsize=64)
@@ -178,7 +189,7 @@ def update_one(
         column = by_name[name]
         if column.pass_through and isinstance(value, _PLAIN_TYPES):
             return value
-        return column.field.get_db_prep_save(value, connection)
+        return _prep(column, value, connection)
 
     params = [prep(field, value) for value in (*from_values, to_value)]
     params += [prep(name, value) for name, value in (*first.items(), *set_.items())]

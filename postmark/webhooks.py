@@ -7,6 +7,8 @@ Transactions are where the subtle bugs live, so here is the whole story.
 * Success path, one transaction and one commit: INSERT the ``WebhookEvent`` (already marked
   processed), send the signal, receivers write their rows, COMMIT. If the commit happens, the row
   and everything the receivers wrote are there together; if not, neither is.
+* A receiver that catches a database error on PostgreSQL leaves the transaction aborted, and a
+  COMMIT would silently roll it back; ``dispatch`` checks for that and fails like any receiver.
 * Duplicate: the INSERT hits the unique key. On PostgreSQL a concurrent copy waits on the key
   until the first transaction ends, so "exists" always means "committed". The transaction is
   rolled back (PostgreSQL aborts it anyway) and a second one locks the existing row: processed or
@@ -104,6 +106,25 @@ def dispatch(event: events.AnyEvent, payload: dict[str, Any], row: WebhookEvent)
         return
     signal = getattr(signals, event.signal_name)
     signal.send(sender=type(event), event=event, payload=payload, webhook_event=row)
+    _raise_if_transaction_aborted()
+
+
+# libpq's PQTransactionStatus for "in a failed transaction block" (psycopg 2 and 3 alike).
+_PQTRANS_INERROR = 3
+
+
+def _raise_if_transaction_aborted() -> None:
+    """A receiver that caught its own database error on PostgreSQL leaves the transaction
+    aborted; the COMMIT would then quietly roll back every write while the view answered 200."""
+    from django.db import DatabaseError, connection
+
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return
+    if connection.connection.info.transaction_status == _PQTRANS_INERROR:
+        raise DatabaseError(
+            "A receiver caught a database error and carried on, but PostgreSQL has aborted the "
+            "transaction: nothing the receivers wrote can be committed."
+        )
 
 
 def _mark_processed(row: WebhookEvent, event: events.AnyEvent, *, now: datetime) -> None:

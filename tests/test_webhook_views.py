@@ -266,6 +266,67 @@ def test_a_default_receiver_turned_off_writes_nothing(client: Client, settings: 
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
 
 
+def test_a_receiver_after_the_defaults_sees_what_they_wrote(client: Client) -> None:
+    message = sent_message()
+    seen: list[Any] = []
+
+    def reader(**kwargs: Any) -> None:
+        seen.append(Bounce.objects.values_list("postmark_id", flat=True).first())
+        seen.append(Suppression.objects.values_list("email", flat=True).first())
+        seen.append(Message.objects.get(pk=message.pk).status)
+        Message.objects.filter(pk=message.pk).update(subject="seen")  # a write of its own
+
+    signals.bounce_received.connect(reader, weak=False)
+    try:
+        assert post(client, payloads.bounce()).status_code == 200
+    finally:
+        signals.bounce_received.disconnect(reader)
+
+    assert seen == [4323372036854775807, "john@example.com", Message.Status.BOUNCED]
+    message.refresh_from_db()
+    assert (message.status, message.subject) == (Message.Status.BOUNCED, "seen")
+
+
+@pytest.mark.parametrize(
+    "committing",
+    [
+        False,
+        # Outside a test transaction the webhook's own is the outermost: COMMIT, not a savepoint.
+        pytest.param(True, marks=pytest.mark.django_db(transaction=True), id="committing"),
+    ],
+)
+def test_a_receiver_that_swallows_a_database_error_still_fails_the_webhook(
+    client: Client, committing: bool
+) -> None:
+    import contextlib
+
+    from django.db import DatabaseError, connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite does not abort a transaction on a failed statement")
+    message = sent_message()
+
+    def swallower(**kwargs: Any) -> None:
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+
+    signals.bounce_received.connect(swallower, weak=False)
+    try:
+        response = post(client, payloads.bounce())
+    finally:
+        signals.bounce_received.disconnect(swallower)
+
+    assert response.status_code == 500
+    row = WebhookEvent.objects.get()
+    assert row.status == WebhookEvent.Status.FAILED and "aborted the transaction" in row.error
+    assert not Bounce.objects.exists() and not Suppression.objects.exists()
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+
+    assert post(client, payloads.bounce()).status_code == 200  # Postmark's retry
+    assert Bounce.objects.count() == 1
+
+
 # --- failure, retry, replay ---------------------------------------------------------------------
 
 
