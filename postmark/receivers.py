@@ -10,7 +10,6 @@ from typing import Any
 from django.core.mail import EmailMessage
 
 from . import sql
-from .bulk import bulk_insert
 from .conf import settings
 from .message import SENT, SUPPRESSED, Defaults, PostmarkResult, bare_address
 
@@ -27,7 +26,7 @@ def store_sent_messages(
         _message_row(message, result, defaults, store_bodies)
         for message, result in zip(messages, results, strict=True)
     ]
-    bulk_insert(Message, rows)
+    sql.bulk_insert(Message, rows)
 
 
 def _message_row(
