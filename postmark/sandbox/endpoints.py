@@ -142,22 +142,10 @@ class PostmarkAPI:
                 raise Refusal(406, INACTIVE.format(", ".join(inactive)))
             test = request.headers.get("x-postmark-server-token") == TEST_TOKEN
             message = SentMessage(
+                **vars(valid),
                 message_id=str(uuid.uuid4()),
                 submitted_at=now(),
                 endpoint=request.path,
-                stream=valid.stream,
-                sender=valid.sender,
-                to=valid.to,
-                cc=valid.cc,
-                bcc=valid.bcc,
-                subject=valid.subject,
-                tag=valid.tag,
-                metadata=valid.metadata,
-                headers=valid.headers,
-                text_body=valid.text_body,
-                html_body=valid.html_body,
-                attachments=valid.attachments,
-                payload=valid.payload,
                 test=test,
                 outcomes={address: "inactive" for address in inactive},
             )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from .bouncing import BounceType
+from .validation import ValidMessage
 
 # Postmark answers SubmittedAt in US Eastern time and webhooks in UTC, both with 7 fractional
 # digits; playing both shapes keeps clients honest about parsing offsets and long fractions.
@@ -29,33 +30,16 @@ def postmark_timestamp(moment: datetime, *, eastern: bool = False) -> str:
 
 
 @dataclass
-class SentMessage:
+class SentMessage(ValidMessage):
     """One message the sandbox accepted (one item of a batch is one message)."""
 
     message_id: str
     submitted_at: datetime
     endpoint: str
-    stream: str
-    sender: str
-    to: list[str]
-    cc: list[str]
-    bcc: list[str]
-    subject: str
-    tag: str
-    metadata: dict[str, str]
-    headers: list[tuple[str, str]]
-    text_body: str
-    html_body: str
-    attachments: list[str]  # file names
-    payload: dict[str, Any]
     #: Sent with the token POSTMARK_API_TEST: validated and answered, never "delivered".
     test: bool = False
     #: What became of each recipient: "delivered", a bounce type name, or "inactive" (dropped).
     outcomes: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def recipients(self) -> list[str]:
-        return self.to + self.cc + self.bcc
 
 
 @dataclass
