@@ -43,18 +43,23 @@ TEMPLATES = [
     }
 ]
 
-if os.environ.get("POSTMARK_TEST_DATABASE", "sqlite") == "postgres":
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
-            "PORT": os.environ.get("PGPORT", "5432"),
-            "USER": os.environ.get("PGUSER", "postgres"),
-            "NAME": os.environ.get("PGDATABASE", "test"),
-            # Parallel runs on one server each need their own test database.
-            "TEST": {"NAME": os.environ.get("POSTMARK_TEST_DB_NAME", "test_django_postmark")},
-        }
+
+def postgres_database(**overrides: object) -> dict[str, object]:
+    """The machine's PostgreSQL (PGHOST, PGPORT, PGUSER and PGDATABASE override the defaults)."""
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+        "PORT": os.environ.get("PGPORT", "5432"),
+        "USER": os.environ.get("PGUSER", "postgres"),
+        "NAME": os.environ.get("PGDATABASE", "test"),
+        **overrides,
     }
+
+
+if os.environ.get("POSTMARK_TEST_DATABASE", "sqlite") == "postgres":
+    # Parallel runs on one server each need their own test database.
+    test_name = os.environ.get("POSTMARK_TEST_DB_NAME", "test_django_postmark")
+    DATABASES = {"default": postgres_database(TEST={"NAME": test_name})}
 else:
     DATABASES = {
         "default": {

@@ -11,7 +11,7 @@ import importlib.util
 import os
 
 from .settings import *  # noqa: F403
-from .settings import INSTALLED_APPS
+from .settings import INSTALLED_APPS, postgres_database
 
 REDIS_URL = os.environ.get("POSTMARK_WORKER_REDIS_URL", "redis://127.0.0.1:6379/3")
 
@@ -20,13 +20,7 @@ if not importlib.util.find_spec("django.tasks"):  # Django 5.2: the backport is 
     INSTALLED_APPS.append("django_tasks")
 
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "HOST": os.environ.get("PGHOST", "127.0.0.1"),
-        "PORT": os.environ.get("PGPORT", "5432"),
-        "USER": os.environ.get("PGUSER", "postgres"),
-        "NAME": os.environ.get("POSTMARK_WORKER_DB_NAME", "test_tasks"),
-    }
+    "default": postgres_database(NAME=os.environ.get("POSTMARK_WORKER_DB_NAME", "test_tasks"))
 }
 
 # A queue name of each test run's own, so that runs sharing the Redis database (CI in a copy of
