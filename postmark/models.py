@@ -23,7 +23,7 @@ class Message(models.Model):
     message_id = models.UUIDField(
         "Postmark MessageID", null=True, blank=True, unique=True, editable=False
     )
-    status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
     message_stream = models.CharField(max_length=100, blank=True)
     from_email = models.CharField(max_length=500)
     to = models.TextField(blank=True)
@@ -47,6 +47,10 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # Index choices, here and below: every index is written on each webhook, so only the ones
+        # that serve a lookup or an ordering are kept. Meta.indexes rather than db_index=True,
+        # which on PostgreSQL adds a second (LIKE) index to every text column.
+        indexes = [models.Index(fields=["status"], name="postmark_message_status")]
 
     def __str__(self) -> str:
         return f"{self.subject or '(no subject)'} to {self.to or self.cc or self.bcc}"
@@ -85,9 +89,9 @@ class WebhookEvent(models.Model):
         REJECTED = "rejected"
 
     #: SHA-256 of the raw body: Postmark repeats the same body when it retries.
-    body_sha256 = models.CharField(max_length=64, unique=True, editable=False)
-    record_type = models.CharField(max_length=64, blank=True, db_index=True)
-    status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
+    body_sha256 = models.CharField(max_length=64, editable=False)
+    record_type = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
     body = models.TextField()
     #: The request headers, without Authorization and Cookie.
     headers = models.JSONField(default=dict, blank=True)
@@ -102,6 +106,17 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["body_sha256"], name="postmark_webhookevent_unique")
+        ]
+        # Only the events that need attention (to replay) are indexed by status.
+        indexes = [
+            models.Index(
+                fields=["status"],
+                name="postmark_webhookevent_retry",
+                condition=models.Q(status__in=["failed", "rejected"]),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.record_type or 'webhook'} received {self.received_at:%Y-%m-%d %H:%M:%S}"
@@ -113,13 +128,13 @@ class Bounce(models.Model):
     postmark_id = models.BigIntegerField("Postmark bounce ID", unique=True)
     #: "Bounce" or "SpamComplaint".
     record_type = models.CharField(max_length=32, default="Bounce")
-    type = models.CharField(max_length=64, db_index=True)
+    type = models.CharField(max_length=64)
     type_code = models.BigIntegerField(null=True, blank=True)
     name = models.CharField(max_length=200, blank=True)
     message = _message_link("bounces")
     server_id = models.BigIntegerField(null=True, blank=True)
-    message_stream = models.CharField(max_length=100, blank=True, db_index=True)
-    email = models.CharField(max_length=254, blank=True, db_index=True)
+    message_stream = models.CharField(max_length=100, blank=True)
+    email = models.CharField(max_length=254, blank=True)
     from_email = models.CharField(max_length=500, blank=True)
     subject = models.TextField(blank=True)
     tag = models.CharField(max_length=1000, blank=True)
@@ -127,7 +142,7 @@ class Bounce(models.Model):
     details = models.TextField(blank=True)
     bounced_at = models.DateTimeField(null=True, blank=True, db_index=True)
     #: Postmark deactivated the address (it will not send to it again until reactivated).
-    inactive = models.BooleanField(default=False, db_index=True)
+    inactive = models.BooleanField(default=False)
     can_activate = models.BooleanField(default=False)
     dump_available = models.BooleanField(default=False)
     content = models.TextField(blank=True)
@@ -137,6 +152,7 @@ class Bounce(models.Model):
 
     class Meta:
         ordering = ["-bounced_at", "-pk"]
+        indexes = [models.Index(fields=["email"], name="postmark_bounce_email")]
 
     def __str__(self) -> str:
         return f"{self.type} for {self.email or '(no address)'}"
@@ -192,7 +208,7 @@ class QueuedBatch(models.Model):
         UNKNOWN = "unknown", "unknown (Postmark may have accepted it)"
 
     id = models.UUIDField(primary_key=True, editable=False)
-    state = models.CharField(max_length=16, choices=State.choices, db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices)
     template = models.BooleanField(default=False)
     #: One entry per message: ``{"envelope": {...}, "payload": {...} | None, "result": {...}}``.
     messages = models.JSONField(default=list)
@@ -206,6 +222,7 @@ class QueuedBatch(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state"], name="postmark_queuedbatch_state")]
         verbose_name_plural = "queued batches"
 
     def __str__(self) -> str:

@@ -79,12 +79,20 @@ def child(database: str) -> None:
             key = "serial" if connection.vendor == "postgresql" else "integer"
             cursor.execute(f"CREATE TABLE bench_raw (id {key} PRIMARY KEY, body text NOT NULL)")
         total = REQUESTS_PER_ROUND * ROUNDS
-        message_ids = [str(uuid.uuid4()) for _ in range(total * 2)]
+        views = {"hook": "/postmark/bounce/", "raw": "/raw/", "floor": "/floor/"}
+        # Each view gets bodies (bounce IDs, messages, addresses) of its own, and 20 to warm up.
+        count = (total + 20) * len(views)
+        message_ids = [str(uuid.uuid4()) for _ in range(count)]
         Message.objects.bulk_create(
             Message(message_id=m, status="sent", from_email="s@example.com", to="u@example.com")
             for m in message_ids
         )
-        bodies = [bounce(n, message_ids[n]) for n in range(total * 2)]
+        bodies = {
+            name: [
+                bounce(n, message_ids[n]) for n in range(i * (total + 20), (i + 1) * (total + 20))
+            ]
+            for i, name in enumerate(views)
+        }
         client = Client()
         auth = {"HTTP_AUTHORIZATION": "Basic aG9vay11c2VyOmhvb2stcGFzc3dvcmQ="}
 
@@ -95,32 +103,35 @@ def child(database: str) -> None:
                 assert response.status_code == 200, response.content
             return time.perf_counter() - start
 
-        run("/raw/", bodies[-20:])  # warm up both paths (imports, prepared caches)
-        run("/postmark/bounce/", bodies[-20:])
-        elapsed = {"raw": 0.0, "hook": 0.0}
-        pair_ratios = []
+        for name, url in views.items():  # warm up every path (imports, caches)
+            run(url, bodies[name][-20:])
+        elapsed = dict.fromkeys(views, 0.0)
+        ratios: dict[str, list[float]] = {"hook": [], "floor": []}
         for r in range(ROUNDS):
-            chunk = bodies[r * REQUESTS_PER_ROUND : (r + 1) * REQUESTS_PER_ROUND]
-            other = bodies[total + r * REQUESTS_PER_ROUND : total + (r + 1) * REQUESTS_PER_ROUND]
-            order = [("raw", "/raw/", other), ("hook", "/postmark/bounce/", chunk)]
-            pair = {}
-            for name, url, requests in order if r % 2 else reversed(order):
-                pair[name] = run(url, requests)
-                elapsed[name] += pair[name]
-            pair_ratios.append(pair["raw"] / pair["hook"])
+            chunk = slice(r * REQUESTS_PER_ROUND, (r + 1) * REQUESTS_PER_ROUND)
+            order = list(views)[r % 3 :] + list(views)[: r % 3]  # each view goes first in turn
+            spent = {name: run(views[name], bodies[name][chunk]) for name in order}
+            for name, seconds in spent.items():
+                elapsed[name] += seconds
+            for name in ratios:
+                ratios[name].append(spent["raw"] / spent[name])
         from postmark.models import Bounce, Suppression, WebhookEvent
 
-        assert Bounce.objects.count() == total + 20 and Suppression.objects.count() == total + 20
-        assert WebhookEvent.objects.filter(status="processed").count() == total + 20
-        raw_rate, hook_rate = total / elapsed["raw"], total / elapsed["hook"]
-        # Each round of one view is paired with the adjacent round of the other, so a burst of
-        # load from elsewhere on the machine hits both; the median pair is the figure to quote.
-        ratio = statistics.median(pair_ratios)
+        written = (total + 20) * 2  # the hook's and the floor's
+        assert Bounce.objects.count() == written and Suppression.objects.count() == written
+        assert WebhookEvent.objects.filter(status="processed").count() == written
+        assert Message.objects.filter(status="bounced").count() == written
+        rate = {name: total / seconds for name, seconds in elapsed.items()}
+        # Each round runs the three views back to back, so a burst of load from elsewhere on the
+        # machine hits all of them; the median of the per-round ratios is the figure to quote.
+        hook, floor = statistics.median(ratios["hook"]), statistics.median(ratios["floor"])
         print(
-            f"{connection.vendor:>10}: minimal view {raw_rate:6.0f}/s, bounce hook with default "
-            f"receivers {hook_rate:6.0f}/s; ratio {ratio:.0%} (median of {ROUNDS} paired rounds, "
-            f"{min(pair_ratios):.0%}-{max(pair_ratios):.0%}; "
-            f"{'meets' if ratio >= TARGET else 'BELOW'} the {TARGET:.0%} target)"
+            f"{connection.vendor:>10}: minimal view {rate['raw']:6.0f}/s, bounce hook with default "
+            f"receivers {rate['hook']:6.0f}/s; ratio {hook:.0%} (median of {ROUNDS} rounds, "
+            f"{min(ratios['hook']):.0%}-{max(ratios['hook']):.0%}; "
+            f"{'meets' if hook >= TARGET else 'BELOW'} the {TARGET:.0%} target)\n"
+            f"{'':>10}  floor (the same rows, SQL typed in, no signals) {rate['floor']:6.0f}/s; "
+            f"ratio {floor:.0%}"
         )
     finally:
         connection.creation.destroy_test_db(test_name, verbosity=0)
@@ -140,11 +151,80 @@ def raw_view(request: Any) -> Any:
     return HttpResponse("ok\n")
 
 
+# The floor: the same four rows the hook writes for an inactive hard bounce, by the shortest path
+# anything could take. It parses the JSON and writes with SQL typed in here: no authentication,
+# no typed event, no signal, no WebhookEvent object, timestamps passed through as text. On
+# PostgreSQL the four writes are one statement (data-modifying CTEs) in autocommit, one round trip
+# and one commit; SQLite, which has no such CTEs, runs four statements in one transaction.
+_FLOOR_EVENT = (
+    "INSERT INTO postmark_webhookevent (body_sha256, record_type, status, body, headers,"
+    " remote_addr, received_at, processed_at, attempts, error, traceback, message_id)"
+    " VALUES (%s, 'Bounce', 'processed', %s, '{}', '127.0.0.1', %s, %s, 1, '', '', %s)"
+)
+_FLOOR_BOUNCE = (
+    "INSERT INTO postmark_bounce (postmark_id, record_type, type, type_code, name, message_id,"
+    " server_id, message_stream, email, from_email, subject, tag, description, details,"
+    " bounced_at, inactive, can_activate, dump_available, content, metadata, created_at,"
+    " updated_at) VALUES (%s, 'Bounce', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    " %s, %s, '', %s, %s, %s) ON CONFLICT (postmark_id) DO UPDATE SET updated_at = %s"
+)
+_FLOOR_MESSAGE = (
+    "UPDATE postmark_message SET status = 'bounced', bounced_at = COALESCE(bounced_at, %s),"
+    " updated_at = %s WHERE message_id = %s AND status IN ('sent', 'delivered', 'opened')"
+)
+_FLOOR_SUPPRESSION = (
+    "INSERT INTO postmark_suppression (email, message_stream, reason, origin, suppressed_at,"
+    " created_at) VALUES (%s, %s, 'HardBounce', 'Recipient', %s, %s)"
+    " ON CONFLICT (email, message_stream) DO UPDATE SET suppressed_at = EXCLUDED.suppressed_at"
+)
+
+
+def floor_view(request: Any) -> Any:
+    import hashlib
+
+    from django.db import connection, transaction
+    from django.http import HttpResponse
+
+    body = request.body.decode()
+    p = json.loads(body)
+    now = time.strftime("%Y-%m-%d %H:%M:%S+00:00", time.gmtime())
+    message_id = (
+        p["MessageID"] if connection.vendor == "postgresql" else p["MessageID"].replace("-", "")
+    )
+    event = [hashlib.sha256(request.body).hexdigest(), body, now, now, message_id]
+    bounce = [
+        p["ID"], p["Type"], p["TypeCode"], p["Name"], message_id, p["ServerID"],
+        p["MessageStream"], p["Email"], p["From"], p["Subject"], p["Tag"], p["Description"],
+        p["Details"], p["BouncedAt"], p["Inactive"], p["CanActivate"], p["DumpAvailable"],
+        json.dumps(p["Metadata"]), now, now, now,
+    ]  # fmt: skip
+    update = [p["BouncedAt"], now, message_id]
+    suppression = [p["Email"].lower(), p["MessageStream"], p["BouncedAt"], now]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH e AS ({_FLOOR_EVENT}), b AS ({_FLOOR_BOUNCE}), m AS ({_FLOOR_MESSAGE}) "
+                f"{_FLOOR_SUPPRESSION}",
+                event + bounce + update + suppression,
+            )
+        else:
+            with transaction.atomic():
+                cursor.execute(_FLOOR_EVENT, event)
+                cursor.execute(_FLOOR_BOUNCE, bounce)
+                cursor.execute(_FLOOR_MESSAGE, update)
+                cursor.execute(_FLOOR_SUPPRESSION, suppression)
+    return HttpResponse("ok\n")
+
+
 def _urlpatterns() -> list[Any]:
     from django.urls import include, path
     from django.views.decorators.csrf import csrf_exempt
 
-    return [path("raw/", csrf_exempt(raw_view)), path("postmark/", include("postmark.urls"))]
+    return [
+        path("raw/", csrf_exempt(raw_view)),
+        path("floor/", csrf_exempt(floor_view)),
+        path("postmark/", include("postmark.urls")),
+    ]
 
 
 def __getattr__(name: str) -> Any:
