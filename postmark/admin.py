@@ -61,12 +61,40 @@ class BounceAdmin(admin.ModelAdmin):
         return False
 
 
+class _InForce(admin.SimpleListFilter):
+    title = "in force"
+    parameter_name = "in_force"
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        return [("yes", "suppressed"), ("no", "lifted")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        active = Suppression.objects.active().values("pk")
+        if self.value() == "yes":
+            return queryset.filter(pk__in=active)
+        if self.value() == "no":
+            return queryset.exclude(pk__in=active)
+        return queryset
+
+
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ("email", "message_stream", "reason", "origin", "suppressed_at")
-    list_filter = ("reason", "origin", "message_stream", "suppressed_at")
+    list_display = (
+        "email",
+        "message_stream",
+        "in_force",
+        "reason",
+        "origin",
+        "suppressed_at",
+        "lifted_at",
+    )
+    list_filter = (_InForce, "reason", "origin", "message_stream", "suppressed_at")
     search_fields = ("email",)
     date_hierarchy = "suppressed_at"
+
+    @admin.display(boolean=True, description="in force")
+    def in_force(self, row: Suppression) -> bool:
+        return row.active
 
 
 @admin.register(WebhookEvent)

@@ -158,8 +158,23 @@ class Bounce(models.Model):
         return f"{self.type} for {self.email or '(no address)'}"
 
 
+class SuppressionQuerySet(models.QuerySet["Suppression"]):
+    def active(self) -> SuppressionQuerySet:
+        """The suppressions in force: suppressed, and not lifted since."""
+        return self.filter(suppressed_at__isnull=False).filter(
+            models.Q(lifted_at__isnull=True) | models.Q(lifted_at__lt=models.F("suppressed_at"))
+        )
+
+
 class Suppression(models.Model):
-    """An address Postmark will not send to on a stream; ``pre_send`` drops it from messages."""
+    """An address on a stream, as Postmark's suppression list has it: ``pre_send`` drops the
+    addresses of ``Suppression.objects.active()`` from messages.
+
+    A lift keeps the row (with ``lifted_at``) rather than deleting it, and each kind of event
+    only overwrites an older one of its kind: webhooks can arrive out of order (Postmark retries
+    a failed one later), and an old suppression arriving after a newer lift must not bring the
+    suppression back.
+    """
 
     class Reason(models.TextChoices):
         HARD_BOUNCE = "HardBounce", "hard bounce"
@@ -174,11 +189,16 @@ class Suppression(models.Model):
     #: Stored lowercased; Postmark compares addresses case-insensitively.
     email = models.CharField(max_length=254)
     message_stream = models.CharField(max_length=100, default="outbound")
-    reason = models.CharField(max_length=32, choices=Reason.choices)
+    #: Of the latest suppression (blank if the address was only ever lifted here).
+    reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
     origin = models.CharField(max_length=32, choices=Origin.choices, blank=True)
-    #: When Postmark suppressed the address (from the event), not when the row was written.
-    suppressed_at = models.DateTimeField()
+    #: When Postmark last suppressed the address (from the event), not when the row was written.
+    suppressed_at = models.DateTimeField(null=True, blank=True)
+    #: When Postmark last lifted it; the suppression is in force only if it is newer than this.
+    lifted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SuppressionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-suppressed_at", "-pk"]
@@ -190,6 +210,12 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} on {self.message_stream}"
+
+    @property
+    def active(self) -> bool:
+        return self.suppressed_at is not None and (
+            self.lifted_at is None or self.lifted_at < self.suppressed_at
+        )
 
 
 class QueuedBatch(models.Model):

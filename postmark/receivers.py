@@ -187,7 +187,13 @@ def _statuses_behind(status: str) -> tuple[str, ...]:
 
 def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
     """``bounce_received``, ``spam_complaint_received``, ``subscription_change_received``: keep
-    ``Suppression`` rows as Postmark keeps its suppression list."""
+    ``Suppression`` rows as Postmark keeps its suppression list.
+
+    One upsert each, which changes the row only if the event is not older than the last one of
+    its kind (suppression or lift): webhooks may arrive out of order.
+    """
+    from django.utils import timezone
+
     from .events import SpamComplaintEvent, SubscriptionChangeEvent
     from .models import Suppression
 
@@ -195,12 +201,12 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
     if isinstance(event, SubscriptionChangeEvent):
         email, when = event.recipient, event.changed_at
         if not event.suppress_sending:
-            # Reactivated: lift what was suppressed up to then (a late, older "suppress" that
-            # arrives after a newer "lift" is the one case this cannot order).
-            lifted = Suppression.objects.filter(email=email.lower()[:254], message_stream=stream)
-            if when is not None:
-                lifted = lifted.filter(suppressed_at__lte=when)
-            lifted.delete()
+            if email:
+                lift = {"email": email.lower(), "message_stream": stream}
+                lift["lifted_at"] = when or timezone.now()
+                sql.upsert(
+                    Suppression, lift, ["email", "message_stream"], ["lifted_at"], newer="lifted_at"
+                )
             return
         reason = event.suppression_reason or Suppression.Reason.MANUAL
         origin = event.origin
@@ -219,8 +225,6 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
         return
     if not email:
         return  # an Unsubscribe bounce has arrived without an Email
-    from django.utils import timezone
-
     row = {
         "email": email.lower(),
         "message_stream": stream,
@@ -229,7 +233,7 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
         "suppressed_at": when or timezone.now(),
     }
     updated = ["reason", "origin", "suppressed_at"]
-    sql.upsert(Suppression, row, ["email", "message_stream"], updated)
+    sql.upsert(Suppression, row, ["email", "message_stream"], updated, newer="suppressed_at")
 
 
 def skip_suppressed_recipients(
@@ -253,9 +257,9 @@ def skip_suppressed_recipients(
         return
     streams = {stream_of(message) for message in messages}
     suppressed = set(
-        Suppression.objects.filter(email__in=addresses, message_stream__in=streams).values_list(
-            "email", "message_stream"
-        )
+        Suppression.objects.active()
+        .filter(email__in=addresses, message_stream__in=streams)
+        .values_list("email", "message_stream")
     )
     if not suppressed:
         return

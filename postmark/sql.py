@@ -126,11 +126,13 @@ def _insert_sql(
     conflict: tuple[str, ...],
     update: tuple[str, ...],
     returning: bool = True,
+    newer: str | None = None,
 ) -> str:
     quote = connections[alias].ops.quote_name
+    table = quote(model._meta.db_table)
     column_of = {c.name: quote(str(c.field.column)) for c in _columns(model)}
     sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(column_of.values())}) "
+        f"INSERT INTO {table} ({', '.join(column_of.values())}) "
         f"VALUES ({', '.join(['%s'] * len(column_of))})"
     )
     if conflict:
@@ -139,6 +141,9 @@ def _insert_sql(
             f"{column_of[name]} = EXCLUDED.{column_of[name]}" for name in update
         )
         sql += f" ON CONFLICT ({targets}) DO UPDATE SET {assignments}"
+        if newer:
+            column = column_of[newer]
+            sql += f" WHERE {table}.{column} IS NULL OR {table}.{column} <= EXCLUDED.{column}"
     if not returning:
         return sql
     return f"{sql} RETURNING {quote(str(model._meta.pk.column))}"  # type: ignore[union-attr]
@@ -196,10 +201,16 @@ def upsert(
     values: Mapping[str, Any],
     unique_fields: Sequence[str],
     update_fields: Sequence[str],
+    *,
+    newer: str | None = None,
 ) -> None:
     """INSERT a row (field name -> value), or UPDATE ``update_fields`` of the row that has the
-    same ``unique_fields``."""
+    same ``unique_fields``; with ``newer`` (a field), only if the row's value of that field is
+    missing or not later than the one given (so that an older event cannot undo a newer one)."""
     connection = _connection(model)
+    if connection.vendor not in _COMPILED_VENDORS and newer:
+        _upsert_if_newer(model, values, unique_fields, update_fields, newer)
+        return
     if connection.vendor not in _COMPILED_VENDORS:
         model._default_manager.bulk_create(
             [
@@ -212,9 +223,33 @@ def upsert(
             update_fields=list(update_fields),
         )
         return
-    sql = _insert_sql(model, connection.alias, tuple(unique_fields), tuple(update_fields))
+    sql = _insert_sql(
+        model, connection.alias, tuple(unique_fields), tuple(update_fields), newer=newer
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, _values(model, values, connection))
+
+
+def _upsert_if_newer(
+    model: type[models.Model],
+    values: Mapping[str, Any],
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str],
+    newer: str,
+) -> None:
+    # The ORM has no conditional upsert: lock the row (creating it if need be), then compare.
+    keys = {name: values[name] for name in unique_fields}
+    defaults = {name: value for name, value in values.items() if name not in keys}
+    with transaction.atomic(using=router.db_for_write(model)):
+        row, created = model._default_manager.select_for_update().get_or_create(
+            **keys, defaults=defaults
+        )
+        current = getattr(row, newer)
+        if created or (current is not None and current > values[newer]):
+            return
+        for name in update_fields:
+            setattr(row, name, values[name])
+        row.save(update_fields=list(update_fields))
 
 
 def update_one(

@@ -23,7 +23,15 @@ pytestmark = pytest.mark.django_db
 
 
 def suppressed() -> set[tuple[str, str, str, str]]:
-    return set(Suppression.objects.values_list("email", "message_stream", "reason", "origin"))
+    """The suppressions in force."""
+    rows = Suppression.objects.active()
+    return set(rows.values_list("email", "message_stream", "reason", "origin"))
+
+
+def lift(changed_at: str, recipient: str = "Jane@Example.com") -> dict[str, Any]:
+    return payloads.subscription_change(
+        SuppressSending=False, SuppressionReason=None, ChangedAt=changed_at, Recipient=recipient
+    )
 
 
 # --- recorded from webhooks ---------------------------------------------------------------------
@@ -64,14 +72,12 @@ def test_a_subscription_change_suppresses_then_lifts(client: Client) -> None:
     post(client, payloads.subscription_change(Origin="Customer"))
     assert suppressed() == {("jane@example.com", "outbound", "ManualSuppression", "Customer")}
 
-    post(
-        client,
-        payloads.subscription_change(
-            SuppressSending=False, SuppressionReason=None, ChangedAt="2026-11-28T09:00:00Z"
-        ),
-    )
+    post(client, lift("2026-11-28T09:00:00Z"))
 
     assert suppressed() == set()
+    # The row stays, lifted, so that a late copy of an older suppression cannot revive it.
+    row = Suppression.objects.get()
+    assert not row.active and row.lifted_at.isoformat() == "2026-11-28T09:00:00+00:00"
 
 
 def test_a_lift_older_than_the_suppression_leaves_it(client: Client) -> None:
@@ -85,11 +91,74 @@ def test_a_lift_older_than_the_suppression_leaves_it(client: Client) -> None:
     assert len(suppressed()) == 1
 
 
-def test_a_repeated_suppression_keeps_one_row_with_the_latest_reason(client: Client) -> None:
+def test_a_lift_that_arrives_before_an_older_suppression_keeps_the_address_lifted(
+    client: Client,
+) -> None:
+    # Postmark retries a webhook that failed, so the suppression (15:00) can arrive after the
+    # lift (16:00) that undid it.
+    post(client, lift("2026-11-27T16:00:00Z"))
+    post(client, payloads.subscription_change(ChangedAt="2026-11-27T15:00:00Z"))
+
+    assert suppressed() == set()
+    row = Suppression.objects.get()
+    assert row.suppressed_at.isoformat() == "2026-11-27T15:00:00+00:00"
+
+
+def test_an_old_bounce_delivered_again_after_a_lift_does_not_suppress_again(
+    client: Client,
+) -> None:
+    post(client, payloads.bounce())  # bounced at 14:11 UTC
+    post(client, lift("2026-11-27T15:00:00Z", "john@example.com"))
+    post(client, payloads.bounce(ID=2, BouncedAt="2026-11-27T14:30:00Z"))
+
+    assert suppressed() == set()
+
+
+def test_a_suppression_newer_than_the_lift_suppresses_again(client: Client) -> None:
     post(client, payloads.bounce())
-    post(client, payloads.spam_complaint())
+    post(client, lift("2026-11-27T15:00:00Z", "john@example.com"))
+    post(client, payloads.spam_complaint(BouncedAt="2026-11-27T16:00:00Z"))
 
     assert suppressed() == {("john@example.com", "outbound", "SpamComplaint", "Recipient")}
+
+
+def test_a_lift_older_than_an_earlier_lift_changes_nothing(client: Client) -> None:
+    post(client, lift("2026-11-27T16:00:00Z"))
+    post(client, lift("2026-11-27T12:00:00Z"))
+
+    assert Suppression.objects.get().lifted_at.isoformat() == "2026-11-27T16:00:00+00:00"
+
+
+def test_on_other_databases_the_orm_applies_events_in_the_same_order(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postmark import sql
+
+    # PostgreSQL and SQLite get a conditional upsert; any other database a locked row.
+    monkeypatch.setattr(sql, "_COMPILED_VENDORS", frozenset())
+
+    post(client, lift("2026-11-27T16:00:00Z"))
+    post(client, payloads.subscription_change(ChangedAt="2026-11-27T15:00:00Z"))
+    assert suppressed() == set()
+
+    post(client, payloads.subscription_change(ChangedAt="2026-11-27T17:00:00Z", Origin="Admin"))
+    post(client, payloads.subscription_change(ChangedAt="2026-11-27T15:30:00Z"))
+    post(client, lift("2026-11-27T12:00:00Z"))
+    assert suppressed() == {("jane@example.com", "outbound", "ManualSuppression", "Admin")}
+
+
+def test_a_repeated_suppression_keeps_one_row_with_the_latest_reason(client: Client) -> None:
+    post(client, payloads.bounce())  # 14:11 UTC
+    post(client, payloads.spam_complaint(BouncedAt="2026-11-27T15:00:00Z"))
+
+    assert suppressed() == {("john@example.com", "outbound", "SpamComplaint", "Recipient")}
+
+
+def test_an_older_suppression_arriving_late_leaves_the_newer_reason(client: Client) -> None:
+    post(client, payloads.bounce())  # 14:11 UTC
+    post(client, payloads.spam_complaint())  # 14:00 UTC
+
+    assert suppressed() == {("john@example.com", "outbound", "HardBounce", "Recipient")}
 
 
 def test_suppressions_are_per_stream(client: Client) -> None:
@@ -161,6 +230,17 @@ def test_the_log_names_the_recipients_a_partly_suppressed_message_left_out(
     row = Message.objects.get()
     assert (row.status, row.to) == ("sent", "here@example.com")
     assert row.error == "Suppressed recipients: gone@example.com."
+
+
+def test_a_lifted_suppression_no_longer_applies(
+    fake_postmark: FakePostmark, suppressions: None
+) -> None:
+    Suppression.objects.filter(email="gone@example.com").update(lifted_at="2026-11-27T11:00:00Z")
+
+    message = EmailMessage("Hi", "Body", to=["gone@example.com"])
+
+    assert message.send() == 1
+    assert fake_postmark.sent_messages[0]["To"] == "gone@example.com"
 
 
 def test_a_suppression_on_another_stream_does_not_apply(

@@ -41,6 +41,7 @@ def received(client: Client) -> None:
         "/admin/postmark/bounce/?q=not-a-number",
         "/admin/postmark/suppression/",
         "/admin/postmark/suppression/?q=john",
+        "/admin/postmark/suppression/?in_force=yes",
         "/admin/postmark/webhookevent/",
         "/admin/postmark/webhookevent/?status=rejected",
         f"/admin/postmark/webhookevent/?q={payloads.MESSAGE_ID}",
@@ -51,6 +52,22 @@ def test_admin_lists_render(admin_client: Client, received: None, url: str) -> N
 
     assert response.status_code == 200
     assert b"0 results" not in response.content or "q=not-a-number" in url
+
+
+def test_suppressions_are_filtered_by_whether_they_are_in_force(
+    admin_client: Client, received: None
+) -> None:
+    lift = payloads.subscription_change(
+        Recipient="john@example.com", SuppressSending=False, ChangedAt="2026-11-28T00:00:00Z"
+    )
+    post(admin_client, lift)
+    post(admin_client, payloads.subscription_change())  # jane, suppressed
+
+    in_force = admin_client.get("/admin/postmark/suppression/?in_force=yes").content.decode()
+    lifted = admin_client.get("/admin/postmark/suppression/?in_force=no").content.decode()
+
+    assert "jane@example.com" in in_force and "john@example.com" not in in_force
+    assert "john@example.com" in lifted and "jane@example.com" not in lifted
 
 
 def test_a_bounce_is_found_by_address_and_by_message_id(

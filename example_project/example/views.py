@@ -65,5 +65,5 @@ def _live() -> dict[str, object]:
     return {
         "sent_messages": Message.objects.order_by("-created_at", "-pk")[:SHOWN],
         "bounces": Bounce.objects.order_by("-pk")[:SHOWN],
-        "suppressions": Suppression.objects.order_by("-pk")[:SHOWN],
+        "suppressions": Suppression.objects.active().order_by("-pk")[:SHOWN],
     }
