@@ -202,11 +202,13 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
         email, when = event.recipient, event.changed_at
         if not event.suppress_sending:
             if email:
-                lift = {"email": email.lower(), "message_stream": stream}
-                lift["lifted_at"] = when or timezone.now()
-                sql.upsert(
-                    Suppression, lift, ["email", "message_stream"], ["lifted_at"], newer="lifted_at"
-                )
+                lift = {
+                    "email": email.lower(),
+                    "message_stream": stream,
+                    "lifted_at": when or timezone.now(),
+                }
+                keys = ["email", "message_stream"]
+                sql.upsert(Suppression, lift, keys, ["lifted_at"], newer="lifted_at")
             return
         reason = event.suppression_reason or Suppression.Reason.MANUAL
         origin = event.origin
