@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.test import Client
@@ -12,7 +11,7 @@ from postmark import signals
 from postmark.models import Bounce, Message, WebhookEvent
 
 from . import webhook_payloads as payloads
-from .webhook_helpers import post
+from .webhook_helpers import failing_receiver, post
 
 pytestmark = pytest.mark.django_db
 
@@ -107,15 +106,8 @@ def test_a_webhook_event_page_is_read_only(admin_client: Client, received: None)
 
 @pytest.fixture
 def broken() -> Iterator[list[int]]:
-    mended: list[int] = []
-
-    def receiver(**kwargs: Any) -> None:
-        if not mended:
-            raise RuntimeError("broken for now")
-
-    signals.delivery_received.connect(receiver, weak=False)
-    yield mended
-    signals.delivery_received.disconnect(receiver)
+    with failing_receiver(signals.delivery_received, "broken for now") as mended:
+        yield mended
 
 
 def test_the_reprocess_action_processes_failed_events(

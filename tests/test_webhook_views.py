@@ -15,7 +15,7 @@ from postmark import events, signals
 from postmark.models import Bounce, Message, Suppression, WebhookEvent
 
 from . import webhook_payloads as payloads
-from .webhook_helpers import AUTH, BOUNCE_URL, EVENTS_URL, INBOUND_URL, post
+from .webhook_helpers import AUTH, BOUNCE_URL, EVENTS_URL, INBOUND_URL, failing_receiver, post
 
 pytestmark = pytest.mark.django_db
 
@@ -332,16 +332,8 @@ def test_a_receiver_that_swallows_a_database_error_still_fails_the_webhook(
 
 @pytest.fixture
 def broken_receiver() -> Iterator[list[int]]:
-    """A receiver that raises while the list it yields is empty; append to mend it."""
-    mended: list[int] = []
-
-    def receiver(**kwargs: Any) -> None:
-        if not mended:
-            raise RuntimeError("the receiver is broken")
-
-    signals.bounce_received.connect(receiver, weak=False)
-    yield mended
-    signals.bounce_received.disconnect(receiver)
+    with failing_receiver(signals.bounce_received, "the receiver is broken") as mended:
+        yield mended
 
 
 def test_a_failing_receiver_gets_a_500_rolls_back_and_keeps_the_error(

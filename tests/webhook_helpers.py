@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.dispatch import Signal
 from django.test import Client
 
 AUTH = "Basic " + base64.b64encode(b"hook-user:hook-password").decode()
@@ -25,3 +28,20 @@ def post(
     body = payload if isinstance(payload, bytes | str) else json.dumps(payload)
     headers = {"HTTP_AUTHORIZATION": auth} if auth else {}
     return client.post(url, body, content_type=content_type, **headers)
+
+
+@contextmanager
+def failing_receiver(signal: Signal, error: str) -> Iterator[list[int]]:
+    """Connects a receiver that raises RuntimeError(error) while the list it yields is empty;
+    append to the list to mend it."""
+    mended: list[int] = []
+
+    def receiver(**kwargs: Any) -> None:
+        if not mended:
+            raise RuntimeError(error)
+
+    signal.connect(receiver, weak=False)
+    try:
+        yield mended
+    finally:
+        signal.disconnect(receiver)
