@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import pytest
 from django.core import mail
 
-from .fake_postmark import FakePostmark, start
+from tests.support.fake_postmark import FakePostmark, start
 
 if TYPE_CHECKING:
     from postmark.sandbox import Sandbox

@@ -1,4 +1,4 @@
-"""Settings for the task-worker processes that tests/test_workers.py starts (and the processes
+"""Settings for the task-worker processes that tests/queue/test_workers.py starts (and the processes
 that queue mail for them). They share the test run's PostgreSQL database, named by the test in
 POSTMARK_WORKER_DB_NAME, and use Redis database 3 for RQ.
 

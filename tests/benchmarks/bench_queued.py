@@ -76,7 +76,7 @@ def run() -> None:
     from django.test import Client
     from django.test.utils import override_settings
 
-    from tests.fake_postmark import FakePostmark, Received, Reply, start
+    from tests.support.fake_postmark import FakePostmark, Received, Reply, start
 
     class SlowPostmark(FakePostmark):
         latency = 0.0
@@ -144,7 +144,7 @@ def clear() -> None:
     from django.db import connection
 
     from postmark.models import Message, QueuedBatch
-    from tests.worker_processes import reset_queues
+    from tests.support.worker_processes import reset_queues
 
     with connection.cursor() as cursor:
         reset_queues(cursor.execute, QUEUE)
@@ -157,7 +157,7 @@ def throughput(engine: str, worker_count: int, api_url: str) -> float:
     from django.db import transaction
 
     from postmark.models import QueuedBatch
-    from tests.worker_processes import Workers, wait_until
+    from tests.support.worker_processes import Workers, wait_until
 
     clear()
     with TemporaryDirectory() as logs:

@@ -1,0 +1,193 @@
+"""The example project as ``make demo`` runs it: real sandbox, worker and site processes on free
+ports with a temporary SQLite database, driven over HTTP as a browser would (without one)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.example_demo import BOUNCE_TESTING, DEMO, Demo, example_env, free_port, running_demo
+
+pytestmark = pytest.mark.worker
+
+MANAGE = DEMO.parent / "manage.py"
+
+
+def send_from_page(demo: Demo, session: requests.Session, **fields: str) -> str:
+    """Submit the page's form (with its CSRF token); the flash message shown afterwards."""
+    page = session.get(demo.site + "/", timeout=10).text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None, page
+    answer = session.post(
+        demo.site + "/send/",
+        data={"csrfmiddlewaretoken": token.group(1), **fields},
+        headers={"Referer": demo.site + "/"},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    flashes = re.findall(r'class="flash[^"]*">([^<]+)<', answer.text)
+    assert flashes, answer.text
+    return str(flashes[-1])
+
+
+def wait_for_live(demo: Demo, pattern: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        live = requests.get(demo.site + "/live/", timeout=10).text
+        if re.search(pattern, live, re.S):
+            return live
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{pattern!r} never appeared on the page:\n{live}")
+        time.sleep(0.3)
+
+
+def row_of(live: str, address: str) -> str:
+    rows = [row for row in re.findall(r"<tr>.*?</tr>", live, re.S) if address in row]
+    assert rows, live
+    return rows[0]
+
+
+def test_example_project_passes_its_checks_with_default_settings(tmp_path: Path) -> None:
+    env = example_env(tmp_path / "db.sqlite3")  # the defaults alone must work
+    checked = subprocess.run(
+        [sys.executable, str(MANAGE), "check", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_demo_admin_prints_a_login_that_works(tmp_path: Path) -> None:
+    env = example_env(tmp_path / "db.sqlite3")
+    run = [sys.executable, str(MANAGE)]
+    subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
+    first = subprocess.run([*run, "demo_admin"], env=env, capture_output=True, text=True)
+    again = subprocess.run([*run, "demo_admin"], env=env, capture_output=True, text=True)
+    assert first.stdout == again.stdout == "Admin login: admin / postmark-demo\n"
+    script = (
+        "from django.contrib.auth import authenticate; "
+        "print(authenticate(username='admin', password='postmark-demo').is_superuser)"
+    )
+    shell = subprocess.run([*run, "shell", "-c", script], env=env, capture_output=True, text=True)
+    assert shell.stdout.strip().endswith("True"), shell.stderr
+
+
+def test_bounce_testing_sends_from_the_page_show_each_bounce_and_then_suppression(
+    tmp_path: Path,
+) -> None:
+    with running_demo(tmp_path) as demo:
+        session = requests.Session()
+        kinds = {
+            "hardbounce": "HardBounce",
+            "softbounce": "SoftBounce",
+            "transient": "Transient",
+            "spamcomplaint": "SpamComplaint",
+        }
+        for local in kinds:
+            flash = send_from_page(demo, session, quick=f"{local}@{BOUNCE_TESTING}")
+            assert "queued" in flash or "sent" in flash, flash
+        send_from_page(demo, session, to="alice@example.com", subject="Hi", body="Hello")
+        wait_for_live(demo, r'class="status delivered"')
+        for bounce_type in kinds.values():
+            live = wait_for_live(demo, rf'class="bounce-type">{bounce_type}<')
+        statuses = {
+            local: re.search(r'class="status (\w+)"', row_of(live, f"{local}@")).group(1)  # type: ignore[union-attr]
+            for local in kinds
+        }
+        assert statuses == {
+            "hardbounce": "bounced",
+            "softbounce": "bounced",
+            "transient": "bounced",
+            "spamcomplaint": "complained",
+        }
+        assert 'class="status delivered"' in row_of(live, "alice@example.com")
+
+        # The hard-bounced address is now suppressed: a second send never reaches Postmark.
+        flash = send_from_page(demo, session, quick=f"hardbounce@{BOUNCE_TESTING}")
+        assert "suppressed" in flash
+        wait_for_live(demo, r'class="status suppressed"')
+        suppressions = re.search(r'<table id="suppressions">.*?</table>', live, re.S)
+        assert suppressions is not None and f"hardbounce@{BOUNCE_TESTING}" in suppressions.group()
+        sent_to_sandbox = [m["To"] for m in demo.sandbox_state()["messages"]]
+        assert sent_to_sandbox.count([f"hardbounce@{BOUNCE_TESTING}"]) == 1
+
+        # The admin shows the same bounce.
+        admin = requests.Session()
+        login = admin.get(demo.site + "/admin/login/", timeout=10).text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login)
+        assert token is not None
+        admin.post(
+            demo.site + "/admin/login/?next=/admin/",
+            data={
+                "csrfmiddlewaretoken": token.group(1),
+                "username": demo.username,
+                "password": demo.password,
+            },
+            headers={"Referer": demo.site + "/admin/login/"},
+            timeout=10,
+        )
+        bounces = admin.get(demo.site + "/admin/postmark/bounce/", timeout=10)
+        assert bounces.status_code == 200 and f"hardbounce@{BOUNCE_TESTING}" in bounces.text
+
+
+def test_synchronous_backend_from_the_environment_needs_no_worker(tmp_path: Path) -> None:
+    backend = "postmark.backends.PostmarkBackend"
+    with running_demo(tmp_path, EXAMPLE_EMAIL_BACKEND=backend) as demo:
+        assert len(demo.leftover_processes()) == 2  # sandbox and site
+        flash = send_from_page(demo, requests.Session(), quick=f"hardbounce@{BOUNCE_TESTING}")
+        assert flash.endswith(": sent.")  # sent within the request
+        live = wait_for_live(demo, r'class="status bounced"')
+        assert backend in requests.get(demo.site + "/", timeout=10).text
+        assert f"hardbounce@{BOUNCE_TESTING}" in row_of(live, "bounced")
+
+
+def test_invalid_address_from_the_page_is_refused_without_sending(tmp_path: Path) -> None:
+    with running_demo(tmp_path) as demo:
+        flash = send_from_page(demo, requests.Session(), to="not an address", subject="s", body="b")
+        assert "valid email address" in flash
+        assert demo.sandbox_state()["messages"] == []
+
+
+def test_ctrl_c_stops_every_process_and_the_demo_runs_again_at_once(tmp_path: Path) -> None:
+    with running_demo(tmp_path / "first") as demo:
+        assert len(demo.leftover_processes()) == 3  # sandbox, site, worker
+        assert demo.stop() == 0
+        assert demo.leftover_processes() == []
+        assert any("Stopped: sandbox, site, worker." in line for line in demo.output)
+    with running_demo(tmp_path / "second") as again:
+        assert requests.get(again.site + "/", timeout=10).status_code == 200
+
+
+def test_killed_demo_leaves_no_orphans(tmp_path: Path) -> None:
+    with running_demo(tmp_path) as demo:
+        demo.process.kill()  # no chance to clean up: the children die with it (Linux)
+        demo.process.wait()
+        deadline = time.monotonic() + 15
+        while demo.leftover_processes() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert demo.leftover_processes() == []
+
+
+def test_demo_refuses_a_port_already_taken(tmp_path: Path) -> None:
+    import socket
+
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        run = subprocess.run(
+            [sys.executable, str(DEMO), "--port", str(port), "--sandbox-port", str(free_port())],
+            env=example_env(tmp_path / "db.sqlite3"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 2 and f"Port {port} is taken" in run.stderr

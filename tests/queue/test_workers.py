@@ -1,0 +1,203 @@
+"""Queued sending with real worker processes: django-tasks-db's ``db_worker`` on PostgreSQL and
+RQ's ``rqworker`` on Redis, each killed with SIGKILL in the middle of a batch and restarted.
+
+Every test runs once per engine: switching the task backend must change nothing else.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from postmark.models import Message, QueuedBatch
+
+from tests.support.fake_postmark import FakePostmark, Received, Reply, default_reply, start
+from tests.support.worker_processes import TASK_TABLE, Workers, reset_queues, wait_until
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not ON_POSTGRES,
+        reason="worker processes share the test database, which needs PostgreSQL: "
+        "run with POSTMARK_TEST_DATABASE=postgres",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+ENGINES = [
+    "db",
+    pytest.param(
+        "rq",
+        marks=pytest.mark.skipif(
+            not _redis_reachable(), reason="RQ tests need Redis on 127.0.0.1:6379"
+        ),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def worker_database(django_db_setup: None, django_db_blocker: Any) -> str:
+    """The test database's name, with the DB task backend's tables added to it."""
+    with django_db_blocker.unblock():
+        name = str(connection.settings_dict["NAME"])
+    Workers("db", name, "http://127.0.0.1:9", Path(".")).run("migrate", "--noinput")
+    return name
+
+
+@pytest.fixture
+def stand_in() -> Iterator[FakePostmark]:
+    fake = FakePostmark()
+    server, _ = start(fake)
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(params=ENGINES)
+def workers(
+    request: Any, worker_database: str, stand_in: FakePostmark, tmp_path: Path
+) -> Iterator[Workers]:
+    pool = Workers(request.param, worker_database, stand_in.url, tmp_path, batch_size=2)
+    with connection.cursor() as cursor:
+        reset_queues(cursor.execute, pool.queue)
+    try:
+        yield pool
+    finally:
+        pool.close()
+        with connection.cursor() as cursor:
+            reset_queues(cursor.execute, pool.queue)
+
+
+class Blocker:
+    """A reply that holds the first request until the test lets it go (or kills the worker)."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, received: Received) -> Reply:
+        self.arrived.set()
+        self.release.wait(timeout=60)
+        return default_reply(received)
+
+
+def batches_in(state: str) -> int:
+    return QueuedBatch.objects.filter(state=state).count()
+
+
+def recipients(fake: FakePostmark) -> Counter[str]:
+    return Counter(message["To"] for message in fake.sent_messages)
+
+
+def test_a_worker_killed_mid_batch_leaves_each_message_sent_once_or_unknown(
+    workers: Workers, stand_in: FakePostmark
+) -> None:
+    blocker = Blocker()
+    stand_in.script(blocker)
+    assert workers.send(5) == 5  # three batches: 2 + 2 + 1
+    first = workers.start()
+    assert blocker.arrived.wait(timeout=60), workers.logs()
+    # Committed before the request went out: the durable mark that Postmark may have it.
+    assert batches_in("sending") == 1
+    in_flight = {m["To"] for m in stand_in.sent_messages}
+
+    workers.kill(first)
+    blocker.release.set()
+    workers.start()  # the restarted worker sends the other batches
+    wait_until(lambda: batches_in("sent") == 2, 60, "the other batches", workers)
+    assert batches_in("sending") == 1  # nobody sends the abandoned batch again on their own
+
+    # The dead worker's row lock goes with its database connection; recovery then settles it.
+    wait_until(
+        lambda: "1 batch(es) marked unknown" in workers.run("postmark_recover", "--stale-after=0"),
+        30,
+        "postmark_recover to see the abandoned batch",
+    )
+    assert recipients(stand_in) == Counter({f"user{n}@example.com": 1 for n in range(5)})
+    assert len(stand_in.requests) == 3
+    logged = {m.to: m.status for m in Message.objects.all()}
+    assert logged == {
+        f"user{n}@example.com": "unknown" if f"user{n}@example.com" in in_flight else "sent"
+        for n in range(5)
+    }
+    assert "0 batch(es) marked unknown, 0 enqueued again" in workers.run(
+        "postmark_recover", "--stale-after=0"
+    )
+    assert len(stand_in.requests) == 3
+
+
+def _lose_task(engine: str, queue_name: str) -> None:
+    """Leave the queue as a worker killed right after taking the task (before the claim) does."""
+    if engine == "db":
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {TASK_TABLE} SET status = 'RUNNING'")
+        return
+    import redis
+    from rq import Queue
+    from rq.job import Job, JobStatus
+
+    from tests.support.worker_processes import REDIS_URL
+
+    queue = Queue(queue_name, connection=redis.Redis.from_url(REDIS_URL))
+    for job_id in queue.job_ids:
+        job = Job.fetch(job_id, connection=queue.connection)
+        queue.remove(job)
+        job.set_status(JobStatus.STARTED)
+
+
+def test_a_batch_whose_worker_died_before_claiming_it_is_enqueued_again_and_sent_once(
+    workers: Workers, stand_in: FakePostmark
+) -> None:
+    assert workers.send(2) == 2
+    _lose_task(workers.engine, workers.queue)
+    workers.start()
+    assert "0 batch(es) marked unknown, 1 enqueued again" in workers.run(
+        "postmark_recover", "--stale-after=0"
+    )
+    wait_until(lambda: batches_in("sent") == 1, 60, "the re-enqueued batch", workers)
+    assert recipients(stand_in) == Counter({"user0@example.com": 1, "user1@example.com": 1})
+    assert sorted(Message.objects.values_list("status", flat=True)) == ["sent", "sent"]
+
+
+def test_two_workers_send_every_message_exactly_once(
+    workers: Workers, stand_in: FakePostmark
+) -> None:
+    assert workers.send(40) == 40
+    workers.start()
+    workers.start()
+    wait_until(lambda: batches_in("sent") == 20, 90, "every batch", workers)
+    assert recipients(stand_in) == Counter({f"user{n}@example.com": 1 for n in range(40)})
+    assert Message.objects.filter(status="sent").count() == 40
+
+
+def test_a_batch_postmark_refused_for_now_is_sent_by_a_later_attempt(
+    workers: Workers, stand_in: FakePostmark
+) -> None:
+    workers.env["POSTMARK_QUEUE_RETRY_DELAY"] = "0.5"
+    stand_in.script(Reply(503, {"ErrorCode": 0, "Message": "Planned maintenance"}))
+    assert workers.send(1) == 1
+    workers.start()
+    wait_until(lambda: batches_in("sent") == 1, 60, "the retried batch", workers)
+    assert len(stand_in.requests) == 2
+    assert QueuedBatch.objects.get().attempts == 2
+    assert list(Message.objects.values_list("status", flat=True)) == ["sent"]

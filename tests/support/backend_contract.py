@@ -1,0 +1,132 @@
+"""Behaviours every django-postmark email backend must have, as a mixin of pytest tests.
+
+Django's own mail backends share one set of tests; ours do the same. To check a backend,
+subclass ``BackendContract`` in a ``test_*.py`` module::
+
+    class TestQueuedBackend(BackendContract):
+        backend = "postmark.backends.QueuedPostmarkBackend"
+
+        def deliver(self) -> None:
+            run_pending_tasks()  # whatever makes queued work reach Postmark
+
+The tests use the ``fake_postmark`` fixture (a loopback Postmark) and the database. ``deliver()``
+runs after each send and before the test looks at what Postmark received; a backend that sends
+at once needs nothing there. ``sent_count(n)`` is what ``send_messages`` returns for ``n``
+accepted messages (a queued backend may report them once queued: the same number).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+
+from postmark.exceptions import UnsupportedMessageError
+
+from tests.support.fake_postmark import FakePostmark
+
+
+@pytest.mark.django_db
+class BackendContract:
+    backend: str = "postmark.backends.PostmarkBackend"
+
+    def deliver(self) -> None:
+        """Make pending work reach Postmark (nothing to do for a backend that sends at once)."""
+
+    def connection(self, **kwargs: Any) -> Any:
+        return get_connection(self.backend, **kwargs)
+
+    @staticmethod
+    def message(n: int = 0, **kwargs: Any) -> EmailMessage:
+        return EmailMessage(
+            f"Subject {n}", f"Body {n}", "from@example.com", [f"to{n}@example.com"], **kwargs
+        )
+
+    def test_sending_nothing_returns_zero_and_posts_nothing(
+        self, fake_postmark: FakePostmark
+    ) -> None:
+        assert self.connection().send_messages([]) == 0
+        self.deliver()
+        assert fake_postmark.requests == []
+
+    def test_send_messages_returns_the_number_sent(self, fake_postmark: FakePostmark) -> None:
+        assert self.connection().send_messages([self.message(i) for i in range(3)]) == 3
+        self.deliver()
+        assert sorted(m["To"] for m in fake_postmark.sent_messages) == [
+            "to0@example.com",
+            "to1@example.com",
+            "to2@example.com",
+        ]
+
+    def test_send_mail_through_settings_backend(
+        self, fake_postmark: FakePostmark, settings
+    ) -> None:  # type: ignore[no-untyped-def]
+        settings.EMAIL_BACKEND = self.backend
+        assert mail.send_mail("Hi", "Body", "from@example.com", ["to@example.com"]) == 1
+        self.deliver()
+        [posted] = fake_postmark.sent_messages
+        assert (posted["Subject"], posted["TextBody"], posted["To"]) == (
+            "Hi",
+            "Body",
+            "to@example.com",
+        )
+
+    def test_send_mass_mail_counts_every_message(
+        self, fake_postmark: FakePostmark, settings
+    ) -> None:  # type: ignore[no-untyped-def]
+        settings.EMAIL_BACKEND = self.backend
+        datatuple = [
+            ("s1", "b1", "f@example.com", ["a@example.com"]),
+            ("s2", "b2", None, ["b@example.com"]),
+        ]
+        assert mail.send_mass_mail(datatuple) == 2
+        self.deliver()
+        assert len(fake_postmark.sent_messages) == 2
+
+    def test_usable_as_a_context_manager(self, fake_postmark: FakePostmark) -> None:
+        with self.connection() as connection:
+            assert connection.send_messages([self.message(1)]) == 1
+            assert connection.send_messages([self.message(2)]) == 1
+        self.deliver()
+        assert len(fake_postmark.sent_messages) == 2
+
+    def test_close_without_open_is_harmless(self) -> None:
+        self.connection().close()
+
+    def test_message_without_recipients_is_not_sent(self, fake_postmark: FakePostmark) -> None:
+        nobody = EmailMessage("s", "b", "from@example.com", [])
+        assert self.connection().send_messages([nobody]) == 0
+        self.deliver()
+        assert fake_postmark.sent_messages == []
+
+    def test_every_message_carries_a_result(self, fake_postmark: FakePostmark) -> None:
+        messages = [self.message(1), EmailMessage("s", "b", "from@example.com", [])]
+        self.connection().send_messages(messages)
+        self.deliver()
+        assert all(getattr(m, "postmark", None) is not None for m in messages)
+
+    def test_unicode_survives(self, fake_postmark: FakePostmark) -> None:
+        message = EmailMultiAlternatives(
+            "Grüße ✉", "Ça va", "Zoë <z@example.com>", ["Jürgen <j@example.com>"]
+        )
+        message.attach_alternative("<p>日本語</p>", "text/html")
+        assert self.connection().send_messages([message]) == 1
+        self.deliver()
+        [posted] = fake_postmark.sent_messages
+        assert (posted["Subject"], posted["From"], posted["HtmlBody"]) == (
+            "Grüße ✉",
+            "Zoë <z@example.com>",
+            "<p>日本語</p>",
+        )
+
+    def test_what_postmark_cannot_carry_is_refused_up_front(
+        self, fake_postmark: FakePostmark
+    ) -> None:
+        bad = EmailMultiAlternatives("s", "b", "from@example.com", ["to@example.com"])
+        bad.attach_alternative("BEGIN:VCALENDAR", "text/calendar")
+        with pytest.raises(UnsupportedMessageError):
+            self.connection().send_messages([self.message(1), bad])
+        self.deliver()
+        assert fake_postmark.sent_messages == []

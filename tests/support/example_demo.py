@@ -1,0 +1,130 @@
+"""Runs ``example_project/demo.py`` (the real processes of ``make demo``) on free ports with a
+temporary SQLite database, for the example-project and browser tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+DEMO = Path(__file__).resolve().parents[2] / "example_project" / "demo.py"
+BOUNCE_TESTING = "bounce-testing.postmarkapp.com"
+
+
+def example_env(database: Path) -> dict[str, str]:
+    """The environment of a fresh shell: no test settings, no POSTMARK_* from the suite."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "DJANGO_SETTINGS_MODULE" and not name.startswith(("POSTMARK_", "EXAMPLE_"))
+    }
+    return dict(env, EXAMPLE_DATABASE=str(database), PYTHONUNBUFFERED="1")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Demo:
+    process: subprocess.Popen[str]
+    site: str
+    sandbox: str
+    username: str
+    password: str
+    database: Path
+    output: list[str]
+
+    def stop(self) -> int:
+        """Ctrl-C, as a person would; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        returncode = self.process.wait(timeout=30)
+        assert self.process.stdout is not None
+        self.output.extend(self.process.stdout.read().splitlines())
+        return returncode
+
+    def leftover_processes(self) -> list[int]:
+        """Processes other than demo.py still running with this demo's database in their
+        environment (demo.py passes it to every child)."""
+        marker = f"EXAMPLE_DATABASE={self.database}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == self.process.pid:
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if marker in environ.split(b"\0") and state != "Z":
+                found.append(int(entry.name))
+        return found
+
+    def sandbox_state(self) -> dict[str, list[dict[str, object]]]:
+        state: dict[str, list[dict[str, object]]] = requests.get(
+            self.sandbox + "/sandbox/state.json", timeout=5
+        ).json()
+        return state
+
+
+@contextmanager
+def running_demo(tmp_path: Path, **extra_env: str) -> Iterator[Demo]:
+    site_port, sandbox_port = free_port(), free_port()
+    database = tmp_path / "demo.sqlite3"
+    env = dict(example_env(database), **extra_env)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(DEMO),
+            "--port",
+            str(site_port),
+            "--sandbox-port",
+            str(sandbox_port),
+            "--log-dir",
+            str(tmp_path / "logs"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    deadline = time.monotonic() + 90
+    while not any("Ctrl-C stops everything" in line for line in output):
+        line = process.stdout.readline()
+        if (not line and process.poll() is not None) or time.monotonic() > deadline:
+            process.kill()
+            logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+            raise AssertionError("The demo did not start:\n" + "".join(output) + logs)
+        output.append(line)
+    login = re.search(r"\((\S+) / (\S+)\)", "".join(output))
+    assert login is not None, output
+    demo = Demo(
+        process,
+        f"http://127.0.0.1:{site_port}",
+        f"http://127.0.0.1:{sandbox_port}",
+        login.group(1),
+        login.group(2),
+        database,
+        output,
+    )
+    try:
+        yield demo
+    finally:
+        if process.poll() is None:
+            demo.stop()

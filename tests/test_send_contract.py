@@ -1,9 +1,0 @@
-"""PostmarkBackend keeps the contract every backend of this app keeps."""
-
-from __future__ import annotations
-
-from .backend_contract import BackendContract
-
-
-class TestPostmarkBackend(BackendContract):
-    backend = "postmark.backends.PostmarkBackend"
