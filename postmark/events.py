@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from django.core.mail import EmailMultiAlternatives
 
+from .facts import BOUNCE_TYPES, BounceType
 from .timestamps import parse_timestamp
 
 INBOUND = "Inbound"
@@ -28,44 +29,6 @@ INBOUND = "Inbound"
 class InvalidPayload(ValueError):
     """The JSON is not a usable event; the message says which field is wrong, for the 400."""
 
-
-@dataclass(frozen=True)
-class BounceType:
-    name: str
-    code: int
-    #: Whether the message did not reach the recipient (as opposed to an auto-reply, a
-    #: subscribe/unsubscribe request or a challenge that also arrive as "bounces").
-    failed_delivery: bool
-
-
-#: Postmark's bounce types, by Type (the name is what to route on; the code is informative).
-BOUNCE_TYPES: dict[str, BounceType] = {
-    t.name: t
-    for t in (
-        BounceType("HardBounce", 1, True),
-        BounceType("Transient", 2, True),
-        BounceType("Unsubscribe", 16, False),
-        BounceType("Subscribe", 32, False),
-        BounceType("AutoResponder", 64, False),
-        BounceType("AddressChange", 128, False),
-        BounceType("DnsError", 256, True),
-        BounceType("SpamNotification", 512, True),
-        BounceType("OpenRelayTest", 1024, False),
-        BounceType("Unknown", 2048, True),
-        BounceType("SoftBounce", 4096, True),
-        BounceType("VirusNotification", 8192, True),
-        BounceType("ChallengeVerification", 16384, False),
-        BounceType("BadEmailAddress", 100000, True),
-        BounceType("SpamComplaint", 100001, True),
-        BounceType("ManuallyDeactivated", 100002, True),
-        BounceType("Unconfirmed", 100003, True),
-        BounceType("Blocked", 100006, True),
-        BounceType("SMTPApiError", 100007, True),
-        BounceType("InboundError", 100008, False),
-        BounceType("DMARCPolicy", 100009, True),
-        BounceType("TemplateRenderingFailed", 100010, True),
-    )
-}
 
 _INT64 = 2**63
 

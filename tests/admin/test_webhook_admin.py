@@ -9,7 +9,6 @@ from django.test import Client
 
 from postmark import signals
 from postmark.models import Bounce, Message, WebhookEvent
-
 from tests.support import webhook_payloads as payloads
 from tests.support.webhook_helpers import failing_receiver, post
 

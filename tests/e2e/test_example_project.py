@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.example_demo import BOUNCE_TESTING, DEMO, Demo, example_env, free_port, running_demo
+from tests.support.example_demo import (
+    BOUNCE_TESTING,
+    DEMO,
+    Demo,
+    example_env,
+    free_port,
+    running_demo,
+)
 
 pytestmark = pytest.mark.worker
 

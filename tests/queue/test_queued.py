@@ -23,7 +23,6 @@ from postmark.exceptions import BatchError, UnsupportedMessageError
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message, QueuedBatch
 from postmark.tasks import send_queued_batch, task_backends
-
 from tests.support.fake_postmark import FakePostmark, Reply
 
 QUEUED_BACKEND = "postmark.backends.QueuedPostmarkBackend"

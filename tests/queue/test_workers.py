@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import connection
 
 from postmark.models import Message, QueuedBatch
-
 from tests.support.fake_postmark import FakePostmark, Received, Reply, default_reply, start
 from tests.support.worker_processes import TASK_TABLE, Workers, reset_queues, wait_until
 

@@ -8,7 +8,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from postmark.models import Message
-
 from tests.support.fake_postmark import FakePostmark
 
 pytestmark = pytest.mark.django_db

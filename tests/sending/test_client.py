@@ -10,7 +10,6 @@ from django.core.exceptions import ImproperlyConfigured
 from postmark import exceptions
 from postmark.api import Client
 from postmark.exceptions import api_error, parse_inactive_recipients
-
 from tests.support.fake_postmark import FakePostmark, Received, Reply
 
 

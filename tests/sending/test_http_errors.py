@@ -11,7 +11,6 @@ from django.core.mail import EmailMessage, get_connection
 
 from postmark import exceptions
 from postmark.message import PostmarkResult
-
 from tests.support.fake_postmark import FakePostmark, Reply, start
 
 pytestmark = pytest.mark.django_db

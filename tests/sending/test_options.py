@@ -9,7 +9,6 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connectio
 
 from postmark.exceptions import UnsupportedMessageError
 from postmark.message import PostmarkEmailMessage, PostmarkEmailMultiAlternatives
-
 from tests.support.fake_postmark import FakePostmark
 
 pytestmark = pytest.mark.django_db

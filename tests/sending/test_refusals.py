@@ -6,7 +6,6 @@ import pytest
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 
 from postmark.exceptions import UnsupportedMessageError
-
 from tests.support.fake_postmark import FakePostmark
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,6 @@ from postmark import signals
 from postmark.backends import PostmarkBackend
 from postmark.exceptions import UnauthorizedError
 from postmark.models import Message
-
 from tests.support.fake_postmark import FakePostmark, Reply
 
 pytestmark = pytest.mark.django_db

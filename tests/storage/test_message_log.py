@@ -16,7 +16,6 @@ from django.test.utils import CaptureQueriesContext
 
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message
-
 from tests.support.fake_postmark import FakePostmark, Reply
 
 pytestmark = pytest.mark.django_db

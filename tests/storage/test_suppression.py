@@ -14,7 +14,6 @@ from postmark import receivers, signals
 from postmark.backends import PostmarkBackend
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message, Suppression
-
 from tests.support import webhook_payloads as payloads
 from tests.support.fake_postmark import FakePostmark
 from tests.support.webhook_helpers import post

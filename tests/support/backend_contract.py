@@ -24,7 +24,6 @@ from django.core import mail
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 
 from postmark.exceptions import UnsupportedMessageError
-
 from tests.support.fake_postmark import FakePostmark
 
 

@@ -19,7 +19,6 @@ from django.conf import settings
 
 from postmark import signals
 from postmark.models import Bounce, Suppression, WebhookEvent
-
 from tests.support import webhook_payloads as payloads
 
 pytestmark = [

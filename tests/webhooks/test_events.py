@@ -9,7 +9,6 @@ import pytest
 
 from postmark import events
 from postmark.events import InvalidPayload, parse
-
 from tests.support import webhook_payloads as payloads
 
 

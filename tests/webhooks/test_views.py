@@ -13,9 +13,15 @@ from django.test import Client
 
 from postmark import events, signals
 from postmark.models import Bounce, Message, Suppression, WebhookEvent
-
 from tests.support import webhook_payloads as payloads
-from tests.support.webhook_helpers import AUTH, BOUNCE_URL, EVENTS_URL, INBOUND_URL, failing_receiver, post
+from tests.support.webhook_helpers import (
+    AUTH,
+    BOUNCE_URL,
+    EVENTS_URL,
+    INBOUND_URL,
+    failing_receiver,
+    post,
+)
 
 pytestmark = pytest.mark.django_db
 
