@@ -11,7 +11,7 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
 from . import signals
-from .api import Client
+from .client import Client
 from .conf import settings
 from .exceptions import (
     BatchError,

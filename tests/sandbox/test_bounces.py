@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from postmark.api import Client
+from postmark.client import Client
 from postmark.exceptions import InvalidRequestError
 from postmark.sandbox import Sandbox
 from postmark.sandbox.bouncing import BOUNCE_TYPES

@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.core.mail import EmailMessage, send_mail
 
-from postmark.api import Client
+from postmark.client import Client
 from postmark.exceptions import InactiveRecipientsError, InvalidRequestError, UnauthorizedError
 from postmark.sandbox import Sandbox
 from postmark.timestamps import parse_timestamp

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from postmark import exceptions
-from postmark.api import Client
+from postmark.client import Client
 from postmark.exceptions import api_error, parse_inactive_recipients
 from tests.support.fake_postmark import FakePostmark, Received, Reply
 
