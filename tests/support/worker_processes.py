@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/3"
+REDIS_URL = os.environ.get("POSTMARK_WORKER_REDIS_URL", "redis://127.0.0.1:6379/3")
 TASK_TABLE = "django_tasks_database_dbtaskresult"
 
 # Queues messages the way an application would: through EMAIL_BACKEND, in a process of its own.
