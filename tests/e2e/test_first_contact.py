@@ -34,7 +34,9 @@ django.setup()
 APP = ["django.contrib.contenttypes", "django.contrib.auth", "postmark"]
 
 
-def run_django(code: str, *, apps: list[str] = APP, path: Path | None = None, **extra: object) -> str:
+def run_django(
+    code: str, *, apps: list[str] = APP, path: Path | None = None, **extra: object
+) -> str:
     """Run ``code`` after ``django.setup()`` with these settings; stdout and stderr together."""
     script = SETTINGS.format(apps=apps, extra=extra) + textwrap.dedent(code)
     pythonpath = [str(path)] if path else []
@@ -112,7 +114,9 @@ def test_an_init_overwritten_by_another_postmark_stops_django_setup_with_a_clear
 
 
 def test_importing_another_postmark_packages_name_says_which_package_this_is() -> None:
-    with pytest.raises(ImportError, match="PMMail is python-postmark's. This 'postmark' is django-postmark"):
+    with pytest.raises(
+        ImportError, match="PMMail is python-postmark's. This 'postmark' is django-postmark"
+    ):
         from postmark import PMMail  # type: ignore[attr-defined]  # noqa: F401
 
 
