@@ -115,7 +115,7 @@ def test_an_init_overwritten_by_another_postmark_stops_django_setup_with_a_clear
 
 def test_importing_another_postmark_packages_name_says_which_package_this_is() -> None:
     with pytest.raises(
-        ImportError, match="PMMail is python-postmark's. This 'postmark' is django-postmark"
+        ImportError, match=r"PMMail is python-postmark's\. This 'postmark' is django-postmark"
     ):
         from postmark import PMMail  # type: ignore[attr-defined]  # noqa: F401
 
