@@ -70,7 +70,8 @@ def check_import_name(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
         return []
     return [
         Error(
-            f"{', '.join(others)} also installed a package named 'postmark', over this app's.",
+            f"{', '.join(others)} also installed a package named 'postmark': it and this app "
+            "overwrite each other's files.",
             hint=REMEDY,
             id="postmark.E010",
         )

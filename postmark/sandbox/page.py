@@ -45,7 +45,8 @@ td code{white-space:nowrap}
 @media (max-width:760px){header nav{margin-left:0} body{font-size:14px}
 thead{display:none} table,tbody,tr,td{display:block;width:100%}
 tr{padding:.55rem 0;border-bottom:1px solid var(--line)} tr:last-child{border-bottom:0}
-td{border:0;padding:.05rem 0} td:empty{display:none} td code{white-space:normal;word-break:break-all}}
+td{border:0;padding:.05rem 0} td:empty{display:none}
+td code{white-space:normal;word-break:break-all}}
 """
 
 
@@ -151,26 +152,27 @@ def _outcome(outcome: str) -> str:
 def _delivery_row(delivery: WebhookDelivery) -> Sequence[str]:
     payload = delivery.payload
     about = escape(str(payload.get("Email") or payload.get("Recipient") or ""))
-    attempts = " ".join(
-        _badge(str(a.status), "ok" if a.status == 200 else "bad")
-        if a.status is not None
-        else _badge(f"no answer: {a.error}", "bad")
+    # One badge for every attempt, coloured by the last: "500, 503, 200" reads as a recovery.
+    attempts = ", ".join(
+        str(a.status) if a.status is not None else f"no answer ({a.error})"
         for a in delivery.attempts
     )
+    last_ok = bool(delivery.attempts) and delivery.attempts[-1].status == 200
     css = {"delivered": "ok", "failed": "bad"}.get(delivery.state, "wait")
     return (
         str(delivery.id),
         escape(delivery.record_type),
         about,
         _badge(delivery.state, css),
-        attempts or "none yet",
+        _badge(attempts, "ok" if last_ok else "bad") if attempts else "none yet",
     )
 
 
 def _time(moment: datetime) -> str:
     """A time a person reads at a glance; Postmark's own form is kept in the tooltip."""
     shown = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return f'<time datetime="{postmark_timestamp(moment)}" title="{postmark_timestamp(moment)}">{shown}</time>'
+    exact = postmark_timestamp(moment)
+    return f'<time datetime="{exact}" title="{exact}">{shown}</time>'
 
 
 def _badge(text: str, css: str) -> str:

@@ -85,7 +85,7 @@ def test_another_postmark_distribution_installed_alongside_fails_the_system_chec
         path=tmp_path,
     )
     assert "postmark.E010" in output
-    assert f"{other} also installed a package named 'postmark'" in output
+    assert f"{other} also installed a package named 'postmark': it and this app" in output
     assert "pip uninstall" in output
 
 
