@@ -87,6 +87,23 @@ def test_demo_admin_prints_a_login_that_works(tmp_path: Path) -> None:
     assert shell.stdout.strip().endswith("True"), shell.stderr
 
 
+def test_a_queued_message_is_listed_before_any_worker_sends_it(tmp_path: Path) -> None:
+    env = example_env(tmp_path / "db.sqlite3")  # no worker runs: the batch stays pending
+    run = [sys.executable, str(MANAGE)]
+    subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
+    script = (
+        "from django.test import Client; "
+        "from django.core.mail import send_mail; "
+        "send_mail('Waiting', 'b', None, ['ann@example.com']); "
+        "print(Client(HTTP_HOST='127.0.0.1').get('/live/').content.decode())"
+    )
+    shell = subprocess.run([*run, "shell", "-c", script], env=env, capture_output=True, text=True)
+    row = row_of(shell.stdout, "ann@example.com")
+    assert 'class="status badge queued"' in row and "Waiting" in row, shell.stdout + shell.stderr
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row)
+    assert "/admin/postmark/queuedbatch/" in row  # its link goes to the batch until it is sent
+
+
 def test_bounce_testing_sends_from_the_page_show_each_bounce_and_then_suppression(
     tmp_path: Path,
 ) -> None:
