@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test lint bench clean demo
+.PHONY: test lint bench clean demo demo-reset dist
 
 $(VENV)/.installed: setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,24 @@ $(VENV)/.installed: setup.cfg setup.py
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## make demo: the example site, the local Postmark sandbox and a task worker (Ctrl-C stops all)
+## make demo: the example site, the local Postmark sandbox and a task worker (Ctrl-C stops all).
+## Ports: EXAMPLE_PORT (8000) and EXAMPLE_SANDBOX_PORT (8025), e.g. EXAMPLE_PORT=8001 make demo.
+DEMO_ARGS ?=
 demo: $(VENV)/.installed
-	$(PY) example_project/demo.py
+	$(PY) example_project/demo.py $(DEMO_ARGS)
+
+## make demo-reset: the same, after deleting the demo's database and logs (a fresh start)
+demo-reset: $(VENV)/.installed
+	$(PY) example_project/demo.py --reset $(DEMO_ARGS)
+
+## make dist: the sdist and the wheel in dist/, checked as CI checks them
+dist: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[release]'
+	rm -rf dist build
+	$(PY) -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+	$(VENV)/bin/check-wheel-contents dist/*.whl
+	$(PY) .ci/check_dist.py dist
 
 ## make lint: ruff and mypy, as CI runs them
 lint: $(VENV)/.installed
@@ -30,5 +45,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	@for script in tests/benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
+## make clean: the venv, build output, caches, and the demo's database and logs
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf example_project/db.sqlite3 example_project/db.sqlite3-* example_project/logs

@@ -2,7 +2,8 @@
 """``make demo``: migrate, then run the Postmark sandbox, the task worker and the example site
 together until Ctrl-C (or SIGTERM), which stops all three. Run it again right away if you like.
 
-    python example_project/demo.py [--port 8000] [--sandbox-port 8025]
+    python example_project/demo.py [--port 8000] [--sandbox-port 8025] [--reset]
+    EXAMPLE_PORT=8000 EXAMPLE_SANDBOX_PORT=8025 make demo      # the same, through make
 
 Each child runs in its own session so that Ctrl-C reaches only this script, which then stops
 them in order; on Linux a child also dies with this script if it is killed outright.
@@ -39,7 +40,15 @@ def main(argv: list[str] | None = None) -> int:
         "--sandbox-port", type=int, default=int(os.environ.get("EXAMPLE_SANDBOX_PORT", 8025))
     )
     parser.add_argument("--log-dir", type=Path, default=HERE / "logs")
+    parser.add_argument(
+        "--reset", action="store_true", help="start afresh: delete the database and the logs"
+    )
     args = parser.parse_args(argv)
+    print(
+        f"Site on port {args.port} (EXAMPLE_PORT or --port), sandbox on port "
+        f"{args.sandbox_port} (EXAMPLE_SANDBOX_PORT or --sandbox-port).",
+        flush=True,
+    )
 
     user = os.environ.get("POSTMARK_API_USER") or "postmark"
     password = os.environ.get("POSTMARK_API_PASSWORD") or "sandbox-webhook-password"
@@ -55,16 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     site = f"http://{args.host}:{args.port}"
     webhook_url = f"http://{user}:{password}@{args.host}:{args.port}/postmark/bounce/"
-    args.log_dir.mkdir(parents=True, exist_ok=True)
-
     for port in (args.port, args.sandbox_port):
         if _listening(args.host, port):
             print(
-                f"Port {port} is taken: is a demo still running? Pick another with --port "
-                "or --sandbox-port.",
+                f"Port {port} is taken: is a demo still running? Pick others, e.g. "
+                "EXAMPLE_PORT=8001 EXAMPLE_SANDBOX_PORT=8026 make demo.",
                 file=sys.stderr,
             )
             return 2
+    if args.reset:
+        _reset(env, args.log_dir)
+    args.log_dir.mkdir(parents=True, exist_ok=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise Stop
@@ -134,6 +144,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup
         _stop_all(children)
+
+
+def _reset(env: dict[str, str], log_dir: Path) -> None:
+    """Forget every message, bounce and suppression: the sandbox keeps nothing between runs,
+    so the database (and its WAL files) and the logs are all there is."""
+    database = Path(env.get("EXAMPLE_DATABASE") or HERE / "db.sqlite3")
+    for path in (database, *database.parent.glob(database.name + "-*")):
+        path.unlink(missing_ok=True)
+    for log in log_dir.glob("*.log"):
+        log.unlink()
+    print(f"Reset: removed {database} and the logs.", flush=True)
 
 
 def _backend(env: dict[str, str]) -> str:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+from .installation import require_own_package
+
 
 class PostmarkConfig(AppConfig):
     name = "postmark"
@@ -9,6 +11,7 @@ class PostmarkConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        require_own_package()  # before importing what another `postmark` may have overwritten
         from . import checks, receivers, signals  # noqa: F401  (checks registers itself)
         from .conf import settings
 

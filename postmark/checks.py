@@ -7,6 +7,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from .conf import settings
+from .installation import REMEDY, other_distributions
 from .message import TRACK_LINKS_VALUES
 
 
@@ -59,3 +60,19 @@ def _email_backends() -> list[str]:
     if settings.is_overridden("EMAIL_BACKEND"):
         return [str(getattr(settings, "EMAIL_BACKEND", ""))]
     return []
+
+
+@register()
+def check_import_name(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Another distribution's ``postmark`` package installed over or beside this one."""
+    others = other_distributions()
+    if not others:
+        return []
+    return [
+        Error(
+            f"{', '.join(others)} also installed a package named 'postmark': it and this app "
+            "overwrite each other's files.",
+            hint=REMEDY,
+            id="postmark.E010",
+        )
+    ]

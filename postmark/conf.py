@@ -9,6 +9,9 @@ from typing import Any
 
 from appconf import AppConf
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from .installation import require_installed_app
 
 __all__ = ["PostmarkConf", "settings"]
 
@@ -67,9 +70,13 @@ class PostmarkConf(AppConf):
 
     # --- Webhooks ----------------------------------------------------------------------------
     #: Basic-auth credentials the webhook views require (put them in the webhook URL:
-    #: ``https://user:pass@host/postmark/bounce/``).
+    #: ``https://user:pass@host/postmark/bounce/``). Not API credentials, whatever the names
+    #: (the original app's) suggest: the API takes only API_KEY.
     API_USER: str | None = None
     API_PASSWORD: str | None = None
+    #: Clearer names for API_USER and API_PASSWORD; either spelling works, not both at once.
+    WEBHOOK_USER: str | None = None
+    WEBHOOK_PASSWORD: str | None = None
     #: More accepted (user, password) pairs, to rotate credentials without refusing webhooks:
     #: add the new pair here, change the URL in Postmark, then retire the old pair.
     WEBHOOK_CREDENTIALS: list[tuple[str, str]] = []
@@ -88,9 +95,21 @@ class PostmarkConf(AppConf):
     class Meta:
         prefix = "postmark"
 
-    def configure_webhook_credentials(self, value: Any) -> list[tuple[str, str]]:
-        from django.core.exceptions import ImproperlyConfigured
+    def configure(self) -> dict[str, Any]:
+        # The views read API_USER/API_PASSWORD only: each alias is resolved into its name here.
+        data: dict[str, Any] = self.configured_data
+        for alias, name in (("WEBHOOK_USER", "API_USER"), ("WEBHOOK_PASSWORD", "API_PASSWORD")):
+            if data[alias] is None:
+                continue
+            if data[name] is not None and data[name] != data[alias]:
+                raise ImproperlyConfigured(
+                    f"POSTMARK_{alias} and POSTMARK_{name} are two names for one setting, and "
+                    "they differ: set only one of them."
+                )
+            data[name] = data[alias]
+        return data
 
+    def configure_webhook_credentials(self, value: Any) -> list[tuple[str, str]]:
         try:
             pairs = [(user, password) for user, password in value]
         except (TypeError, ValueError):
@@ -105,8 +124,11 @@ class PostmarkConf(AppConf):
         return pairs
 
     def configure_batch_size(self, value: Any) -> int:
-        from django.core.exceptions import ImproperlyConfigured
-
         if not isinstance(value, int) or not 1 <= value <= 500:
             raise ImproperlyConfigured("POSTMARK_BATCH_SIZE must be a whole number from 1 to 500.")
         return value
+
+
+# Every part of the app reads its settings from here, the backends first of all: the one place
+# to say that the app itself is missing from INSTALLED_APPS.
+require_installed_app()

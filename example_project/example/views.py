@@ -2,28 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.mail import EmailMessage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from postmark.exceptions import PostmarkError
-from postmark.models import Bounce, Message, Suppression
+from postmark.models import Bounce, Message, QueuedBatch, Suppression
 
 from .forms import BOUNCE_TESTING, SendForm, bounce_testing_address
 
 SHOWN = 20
+REAL_POSTMARK = "api.postmarkapp.com"
+
+
+@dataclass
+class Row:
+    """One line of the messages table: a logged Message, or one still waiting in its batch."""
+
+    created_at: datetime
+    to: str
+    subject: str
+    status: str
+    answer: str
+    message_id: str
+    admin_url: str
 
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
+    api_url = settings.POSTMARK_API_URL
     context = {
         "form": SendForm(),
         "quick": [(name, bounce_testing_address(name)) for name in BOUNCE_TESTING],
-        "api_url": settings.POSTMARK_API_URL,
+        "api_url": api_url,
+        # The sandbox serves its own page at the API's root; real Postmark does not.
+        "sandbox_url": None
+        if urlsplit(api_url).hostname == REAL_POSTMARK
+        else api_url.rstrip("/") + "/",
         "backend": settings.EMAIL_BACKEND,
+        "time_zone": settings.TIME_ZONE,
         **_live(),
     }
     return render(request, "example/index.html", context)
@@ -63,7 +88,37 @@ def send(request: HttpRequest) -> HttpResponse:
 
 def _live() -> dict[str, object]:
     return {
-        "sent_messages": Message.objects.order_by("-created_at", "-pk")[:SHOWN],
+        "rows": _message_rows(),
+        "shown": SHOWN,
         "bounces": Bounce.objects.order_by("-pk")[:SHOWN],
         "suppressions": Suppression.objects.active().order_by("-pk")[:SHOWN],
     }
+
+
+def _message_rows() -> list[Row]:
+    """Logged messages, and the queued ones a worker has not sent yet: the Message log is
+    written when a batch is sent, and a message just queued must show at once."""
+    rows = [
+        Row(
+            m.created_at,
+            m.to,
+            m.subject,
+            m.status,
+            m.error,
+            str(m.message_id or ""),
+            reverse("admin:postmark_message_change", args=[m.pk]),
+        )
+        for m in Message.objects.order_by("-created_at", "-pk")[:SHOWN]
+    ]
+    waiting = QueuedBatch.objects.filter(
+        state__in=[QueuedBatch.State.PENDING, QueuedBatch.State.SENDING]
+    ).order_by("-created_at")[:SHOWN]
+    for batch in waiting:
+        url = reverse("admin:postmark_queuedbatch_change", args=[batch.pk])
+        status = "queued" if batch.state == QueuedBatch.State.PENDING else "sending"
+        for entry in batch.messages:
+            envelope = entry["envelope"]
+            to = ", ".join(envelope.get("to", []))
+            rows.append(Row(batch.created_at, to, envelope.get("subject", ""), status, "", "", url))
+    rows.sort(key=lambda row: row.created_at, reverse=True)
+    return rows[:SHOWN]

@@ -3,17 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from .state import Bounce, SentMessage, Suppression, WebhookDelivery, postmark_timestamp
 
 _STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
-table{border-collapse:collapse;width:100%;margin-bottom:2em}
-th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#f4f4f4} .bad{color:#b00020;font-weight:600} .ok{color:#11772d}
-code{font-size:12px}
+:root{--ink:#1d2330;--muted:#5f6b7a;--line:#e3e7ee;--paper:#f7f6f2;--ok:#0f7b3f;--ok-bg:#e3f6ea;
+--bad:#b4232c;--bad-bg:#fde8ea;--wait:#3b4a9e;--wait-bg:#e8ecff;--band:#6b4e16}
+*{box-sizing:border-box}
+body{margin:0;background:var(--paper);color:var(--ink);
+font:14.5px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+a{color:#3b5bdb;text-decoration:none} a:hover{text-decoration:underline}
+code{font:12.5px/1.4 ui-monospace,Menlo,Consolas,monospace}
+header{background:var(--band);color:#fff}
+header .inner,main{max-width:80rem;margin:0 auto;padding:0 1.25rem}
+header .inner{display:flex;flex-wrap:wrap;gap:.4rem 1.5rem;align-items:center;padding-top:.9rem;
+padding-bottom:.9rem}
+header h1{font-size:1.15rem;margin:0;font-weight:650}
+header nav{margin-left:auto;display:flex;gap:1rem} header nav a{color:#ffe7b3;font-weight:500}
+.facts{color:var(--muted);margin:1rem 0 0;font-size:13.5px}
+.facts code{background:#ecebe4;padding:.1rem .35rem;border-radius:4px;word-break:break-all}
+section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:1rem 1.25rem;
+margin:1.25rem 0}
+h2{font-size:1.05rem;margin:0 0 .7rem}
+.wrap{overflow-x:auto;margin:0 -1.25rem;padding:0 1.25rem}
+table{border-collapse:collapse;width:100%;font-size:13.5px}
+th{text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);
+font-weight:600;border-bottom:1px solid var(--line);padding:.4rem .6rem}
+td{border-bottom:1px solid var(--line);padding:.5rem .6rem;vertical-align:top}
+tr:last-child td{border-bottom:0}
+td.empty{color:var(--muted);text-align:center;padding:1.1rem}
+time{white-space:nowrap;color:var(--muted);font-variant-numeric:tabular-nums}
+.badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;font-size:12px;font-weight:600;
+white-space:nowrap;background:#eceff5;color:var(--muted)}
+.ok{background:var(--ok-bg);color:var(--ok)} .bad{background:var(--bad-bg);color:var(--bad)}
+.wait{background:var(--wait-bg);color:var(--wait)}
+td code{white-space:nowrap}
+@media (max-width:760px){header nav{margin-left:0} body{font-size:14px}
+thead{display:none} table,tbody,tr,td{display:block;width:100%}
+tr{padding:.55rem 0;border-bottom:1px solid var(--line)} tr:last-child{border-bottom:0}
+td{border:0;padding:.05rem 0} td:empty{display:none}
+td code{white-space:normal;word-break:break-all}}
 """
 
 
@@ -23,102 +56,136 @@ def render(snapshot: dict[str, list[Any]], *, api_url: str, webhook_url: str | N
     suppressions: list[Suppression] = snapshot["suppressions"][::-1]
     deliveries: list[WebhookDelivery] = snapshot["webhook_deliveries"][::-1]
     hook = escape(webhook_url) if webhook_url else "not configured (events are only shown here)"
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="3">
-<title>Postmark sandbox</title><style>{_STYLE}</style></head><body>
-<h1>Postmark sandbox</h1>
-<p>API: <code>{escape(api_url)}</code> &middot; webhooks to: <code>{hook}</code></p>
-<h2 id="messages">Messages ({len(messages)})</h2>
-{
-        _table(
-            ("Submitted", "MessageID", "Stream", "From", "Recipients", "Subject", "Tag"),
+    sections = [
+        _section(
+            "messages",
+            f"Messages ({len(messages)})",
+            ("Submitted", "To", "Subject", "From", "Stream", "Tag", "MessageID"),
             (_message_row(m) for m in messages),
-        )
-    }
-<h2 id="bounces">Bounces ({len(bounces)})</h2>
-{
-        _table(
-            ("ID", "Bounced at", "Type", "Email", "Inactive", "MessageID"),
+        ),
+        _section(
+            "bounces",
+            f"Bounces ({len(bounces)})",
+            ("Bounced at", "Type", "Email", "Inactive", "ID", "MessageID"),
+            (_bounce_row(b) for b in bounces),
+        ),
+        _section(
+            "suppressions",
+            f"Suppressions ({len(suppressions)})",
+            ("Since", "Email", "Stream", "Reason", "Origin"),
             (
                 (
-                    str(b.id),
-                    postmark_timestamp(b.bounced_at),
-                    escape(b.bounce_type.name),
-                    escape(b.email),
-                    "yes" if b.inactive else "no",
-                    escape(b.message.message_id),
-                )
-                for b in bounces
-            ),
-        )
-    }
-<h2 id="suppressions">Suppressions ({len(suppressions)})</h2>
-{
-        _table(
-            ("Email", "Stream", "Reason", "Origin", "Since"),
-            (
-                (
+                    _time(s.created_at),
                     escape(s.email),
                     escape(s.stream),
-                    escape(s.reason),
+                    _badge(s.reason, "bad"),
                     escape(s.origin),
-                    postmark_timestamp(s.created_at),
                 )
                 for s in suppressions
             ),
-        )
-    }
-<h2 id="webhooks">Webhook deliveries ({len(deliveries)})</h2>
-{
-        _table(
+        ),
+        _section(
+            "webhooks",
+            f"Webhook deliveries ({len(deliveries)})",
             ("#", "Record type", "About", "State", "Attempts (HTTP status)"),
             (_delivery_row(d) for d in deliveries),
-        )
-    }
-</body></html>"""
+        ),
+    ]
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="3">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Postmark sandbox</title><style>{_STYLE}</style></head><body>
+<header><div class="inner"><h1>Postmark sandbox</h1><nav>{_site_links(webhook_url)}</nav></div>
+</header>
+<main>
+<p class="facts">API: <code>{escape(api_url)}</code> &middot; webhooks to: <code>{hook}</code>
+&middot; times in UTC; the page refreshes itself.</p>
+{"".join(sections)}
+</main></body></html>"""
+
+
+def _site_links(webhook_url: str | None) -> str:
+    """Links back to the site that receives the webhooks (the demo's, say), if there is one."""
+    if not webhook_url:
+        return ""
+    parts = urlsplit(webhook_url.split(" ", 1)[0])
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    site = escape(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/")
+    return (
+        f'<a href="{site}" id="site-link">&larr; The site</a><a href="{site}admin/">Its admin</a>'
+    )
 
 
 def _message_row(message: SentMessage) -> Sequence[str]:
     # A message sent with the test token has no outcome: Postmark delivers nothing for it.
     outcomes = "<br>".join(
-        f"{escape(address)}: {_outcome(message.outcomes.get(address, 'test token: not sent'))}"
+        f"{escape(address)} {_outcome(message.outcomes.get(address, 'test token: not sent'))}"
         for address in message.recipients
     )
     return (
-        postmark_timestamp(message.submitted_at),
-        f"<code>{escape(message.message_id)}</code>",
-        escape(message.stream),
-        escape(message.sender),
+        _time(message.submitted_at),
         outcomes,
         escape(message.subject),
+        escape(message.sender),
+        escape(message.stream),
         escape(message.tag),
+        f"<code>{escape(message.message_id)}</code>",
+    )
+
+
+def _bounce_row(bounce: Bounce) -> Sequence[str]:
+    return (
+        _time(bounce.bounced_at),
+        _badge(bounce.bounce_type.name, "bad"),
+        escape(bounce.email),
+        _badge("inactive", "bad") if bounce.inactive else _badge("active", ""),
+        str(bounce.id),
+        f"<code>{escape(bounce.message.message_id)}</code>",
     )
 
 
 def _outcome(outcome: str) -> str:
-    css = "ok" if outcome == "delivered" else "bad"
-    return f'<span class="{css}">{escape(outcome)}</span>'
+    return _badge(outcome, "ok" if outcome == "delivered" else "bad")
 
 
 def _delivery_row(delivery: WebhookDelivery) -> Sequence[str]:
     payload = delivery.payload
     about = escape(str(payload.get("Email") or payload.get("Recipient") or ""))
+    # One badge for every attempt, coloured by the last: "500, 503, 200" reads as a recovery.
     attempts = ", ".join(
-        str(attempt.status) if attempt.status is not None else f"none ({escape(attempt.error)})"
-        for attempt in delivery.attempts
+        str(a.status) if a.status is not None else f"no answer ({a.error})"
+        for a in delivery.attempts
     )
-    css = {"delivered": "ok", "failed": "bad"}.get(delivery.state, "")
+    last_ok = bool(delivery.attempts) and delivery.attempts[-1].status == 200
+    css = {"delivered": "ok", "failed": "bad"}.get(delivery.state, "wait")
     return (
         str(delivery.id),
         escape(delivery.record_type),
         about,
-        f'<span class="{css}">{escape(delivery.state)}</span>',
-        attempts or "none yet",
+        _badge(delivery.state, css),
+        _badge(attempts, "ok" if last_ok else "bad") if attempts else "none yet",
     )
 
 
-def _table(headings: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def _time(moment: datetime) -> str:
+    """A time a person reads at a glance; Postmark's own form is kept in the tooltip."""
+    shown = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    exact = postmark_timestamp(moment)
+    return f'<time datetime="{exact}" title="{exact}">{shown}</time>'
+
+
+def _badge(text: str, css: str) -> str:
+    return f'<span class="badge {css}">{escape(text)}</span>'
+
+
+def _section(
+    anchor: str, title: str, headings: Sequence[str], rows: Iterable[Sequence[str]]
+) -> str:
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     head = "".join(f"<th>{escape(heading)}</th>" for heading in headings)
-    empty = f'<tr><td colspan="{len(headings)}">nothing yet</td></tr>'
-    return f"<table><tr>{head}</tr>{body or empty}</table>"
+    empty = f'<tr><td colspan="{len(headings)}" class="empty">nothing yet</td></tr>'
+    return (
+        f'<section><h2 id="{anchor}">{escape(title)}</h2><div class="wrap"><table>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body or empty}</tbody></table></div></section>"
+    )

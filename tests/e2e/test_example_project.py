@@ -87,6 +87,23 @@ def test_demo_admin_prints_a_login_that_works(tmp_path: Path) -> None:
     assert shell.stdout.strip().endswith("True"), shell.stderr
 
 
+def test_a_queued_message_is_listed_before_any_worker_sends_it(tmp_path: Path) -> None:
+    env = example_env(tmp_path / "db.sqlite3")  # no worker runs: the batch stays pending
+    run = [sys.executable, str(MANAGE)]
+    subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
+    script = (
+        "from django.test import Client; "
+        "from django.core.mail import send_mail; "
+        "send_mail('Waiting', 'b', None, ['ann@example.com']); "
+        "print(Client(HTTP_HOST='127.0.0.1').get('/live/').content.decode())"
+    )
+    shell = subprocess.run([*run, "shell", "-c", script], env=env, capture_output=True, text=True)
+    row = row_of(shell.stdout, "ann@example.com")
+    assert 'class="status badge queued"' in row and "Waiting" in row, shell.stdout + shell.stderr
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row)
+    assert "/admin/postmark/queuedbatch/" in row  # its link goes to the batch until it is sent
+
+
 def test_bounce_testing_sends_from_the_page_show_each_bounce_and_then_suppression(
     tmp_path: Path,
 ) -> None:
@@ -102,11 +119,11 @@ def test_bounce_testing_sends_from_the_page_show_each_bounce_and_then_suppressio
             flash = send_from_page(demo, session, quick=f"{local}@{BOUNCE_TESTING}")
             assert "queued" in flash or "sent" in flash, flash
         send_from_page(demo, session, to="alice@example.com", subject="Hi", body="Hello")
-        wait_for_live(demo, r'class="status delivered"')
+        wait_for_live(demo, r'class="status badge delivered"')
         for bounce_type in kinds.values():
-            live = wait_for_live(demo, rf'class="bounce-type">{bounce_type}<')
+            live = wait_for_live(demo, rf'class="admin-link bounce-type">{bounce_type}<')
         statuses = {
-            local: re.search(r'class="status (\w+)"', row_of(live, f"{local}@")).group(1)  # type: ignore[union-attr]
+            local: re.search(r'class="status badge (\w+)"', row_of(live, f"{local}@")).group(1)  # type: ignore[union-attr]
             for local in kinds
         }
         assert statuses == {
@@ -115,12 +132,12 @@ def test_bounce_testing_sends_from_the_page_show_each_bounce_and_then_suppressio
             "transient": "bounced",
             "spamcomplaint": "complained",
         }
-        assert 'class="status delivered"' in row_of(live, "alice@example.com")
+        assert 'class="status badge delivered"' in row_of(live, "alice@example.com")
 
         # The hard-bounced address is now suppressed: a second send never reaches Postmark.
         flash = send_from_page(demo, session, quick=f"hardbounce@{BOUNCE_TESTING}")
         assert "suppressed" in flash
-        wait_for_live(demo, r'class="status suppressed"')
+        wait_for_live(demo, r'class="status badge suppressed"')
         suppressions = re.search(r'<table id="suppressions">.*?</table>', live, re.S)
         assert suppressions is not None and f"hardbounce@{BOUNCE_TESTING}" in suppressions.group()
         sent_to_sandbox = [m["To"] for m in demo.sandbox_state()["messages"]]
@@ -151,7 +168,7 @@ def test_synchronous_backend_from_the_environment_needs_no_worker(tmp_path: Path
         assert len(demo.leftover_processes()) == 2  # sandbox and site
         flash = send_from_page(demo, requests.Session(), quick=f"hardbounce@{BOUNCE_TESTING}")
         assert flash.endswith(": sent.")  # sent within the request
-        live = wait_for_live(demo, r'class="status bounced"')
+        live = wait_for_live(demo, r'class="status badge bounced"')
         assert backend in requests.get(demo.site + "/", timeout=10).text
         assert f"hardbounce@{BOUNCE_TESTING}" in row_of(live, "bounced")
 
@@ -171,6 +188,19 @@ def test_ctrl_c_stops_every_process_and_the_demo_runs_again_at_once(tmp_path: Pa
         assert any("Stopped: sandbox, site, worker." in line for line in demo.output)
     with running_demo(tmp_path / "second") as again:
         assert requests.get(again.site + "/", timeout=10).status_code == 200
+
+
+def test_demo_says_how_to_choose_its_ports_and_reset_starts_afresh(tmp_path: Path) -> None:
+    with running_demo(tmp_path) as demo:
+        send_from_page(demo, requests.Session(), to="ann@example.com", subject="Old", body="b")
+        wait_for_live(demo, r"Old")
+    assert any("EXAMPLE_PORT or --port" in line for line in demo.output), demo.output
+    assert any("EXAMPLE_SANDBOX_PORT or --sandbox-port" in line for line in demo.output)
+    with running_demo(tmp_path) as kept:
+        assert "Old" in requests.get(kept.site + "/live/", timeout=10).text
+    with running_demo(tmp_path, "--reset") as fresh:
+        assert any("Reset: removed" in line for line in fresh.output)
+        assert "Nothing sent yet" in requests.get(fresh.site + "/live/", timeout=10).text
 
 
 def test_killed_demo_leaves_no_orphans(tmp_path: Path) -> None:

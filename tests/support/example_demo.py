@@ -17,7 +17,8 @@ from pathlib import Path
 
 import requests
 
-DEMO = Path(__file__).resolve().parents[2] / "example_project" / "demo.py"
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "example_project" / "demo.py"
 BOUNCE_TESTING = "bounce-testing.postmarkapp.com"
 
 
@@ -82,7 +83,9 @@ class Demo:
 
 
 @contextmanager
-def running_demo(tmp_path: Path, **extra_env: str) -> Iterator[Demo]:
+def running_demo(tmp_path: Path, *flags: str, **extra_env: str) -> Iterator[Demo]:
+    """demo.py with these flags (``--reset``) and environment; the database is in tmp_path, so
+    running it again on the same tmp_path finds the same messages."""
     site_port, sandbox_port = free_port(), free_port()
     database = tmp_path / "demo.sqlite3"
     env = dict(example_env(database), **extra_env)
@@ -96,6 +99,7 @@ def running_demo(tmp_path: Path, **extra_env: str) -> Iterator[Demo]:
             str(sandbox_port),
             "--log-dir",
             str(tmp_path / "logs"),
+            *flags,
         ],
         env=env,
         stdout=subprocess.PIPE,
