@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import hypothesis
 import pytest
 from django.core import mail
 
@@ -47,3 +49,10 @@ def postmark_sandbox(settings: pytest.FixtureRequest) -> Iterator[Sandbox]:
         yield sandbox
     finally:
         sandbox.stop()
+
+
+# Hypothesis: a few examples per property by default, to keep the suite fast; many more with
+# HYPOTHESIS_PROFILE=fuzz.
+hypothesis.settings.register_profile("default", max_examples=30, deadline=None)
+hypothesis.settings.register_profile("fuzz", max_examples=2000, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
