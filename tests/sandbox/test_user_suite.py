@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import django
 import pytest
 
 SETTINGS = """
@@ -56,6 +57,12 @@ def test_after_the_sandbox_the_settings_are_the_projects_again(settings):
     assert settings.POSTMARK_API_URL == "https://api.postmarkapp.com"
 """
 
+# The same project on Django 6.1's MAILERS (where EMAIL_BACKEND may not be set at all).
+SETTINGS_WITH_MAILERS = SETTINGS.replace(
+    'EMAIL_BACKEND = "postmark.backends.PostmarkBackend"',
+    'MAILERS = {"default": {"BACKEND": "postmark.backends.PostmarkBackend"}}',
+)
+
 UNITTEST_TESTS = """
 from django.core import mail
 from django.test import TestCase
@@ -81,6 +88,7 @@ def user_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shop.mkdir()
     (shop / "__init__.py").write_text("")
     (shop / "settings.py").write_text(SETTINGS)
+    (shop / "settings_mailers.py").write_text(SETTINGS_WITH_MAILERS)
     (shop / "test_mail.py").write_text(PYTEST_TESTS)
     (shop / "test_mixin.py").write_text(UNITTEST_TESTS)
     return root
@@ -117,3 +125,16 @@ def test_a_users_django_test_run_gets_the_sandbox_from_the_mixin(user_project: P
     done = run(user_project, "-m", "django", "test", "shop.test_mixin", "--settings=shop.settings")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Ran 1 test" in done.stderr and "OK" in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(django.VERSION < (6, 1), reason="MAILERS is new in Django 6.1")
+def test_a_users_suite_on_mailers_gets_the_sandbox_too(user_project: Path) -> None:
+    sandbox_tests = "shop/test_mail.py::test_the_welcome_mail_reaches_postmark"
+    pytest_run = run(
+        user_project, "-m", "pytest", "-q", "--ds=shop.settings_mailers", sandbox_tests
+    )
+    assert re.search(r"^1 passed", pytest_run.stdout, re.M), pytest_run.stdout + pytest_run.stderr
+    test_run = run(
+        user_project, "-m", "django", "test", "shop.test_mixin", "--settings=shop.settings_mailers"
+    )
+    assert test_run.returncode == 0 and "Ran 1 test" in test_run.stderr, test_run.stderr
