@@ -1,7 +1,8 @@
 """Queued sending on Celery with RabbitMQ (django-tasks-fennel as the Tasks backend), with real
-``celery worker`` processes killed with SIGKILL in the middle of a batch: the crash scenarios
-tests/queue/test_workers.py proves for the database queue and RQ, plus what RabbitMQ adds (a
-task whose worker died is handed to the next worker, and never sends a claimed batch again).
+``celery worker`` processes killed with SIGKILL in the middle of a batch. The scenarios are those
+of tests/queue/test_workers.py, run here on Celery workers (a lost task is played by purging the
+RabbitMQ queue), plus what RabbitMQ adds: a task whose worker died is handed to the next worker,
+and never sends a batch that was already claimed.
 """
 
 from __future__ import annotations
@@ -14,25 +15,20 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
-from postmark.models import Message, QueuedBatch
-from tests.queue.test_workers import ON_POSTGRES, Blocker, batches_in, recipients, stand_in
-from tests.support.fake_postmark import FakePostmark, Reply
+from postmark.models import QueuedBatch
+from tests.queue import test_workers as engines
+from tests.queue.test_workers import batches_in, recipients, stand_in
+from tests.support.fake_postmark import FakePostmark
 from tests.support.worker_processes import CeleryWorkers, rabbitmq_reachable, wait_until
 
 __all__ = ["stand_in"]  # the fixture, shared with the other engines' tests
 
+# The other engines' marks (PostgreSQL, transactional tests), and a broker to talk to.
 pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not ON_POSTGRES,
-        reason="worker processes share the test database, which needs PostgreSQL: "
-        "run with POSTMARK_TEST_DATABASE=postgres",
-    ),
+    *engines.pytestmark,
     pytest.mark.skipif(
         not rabbitmq_reachable(), reason="Celery tests need RabbitMQ on 127.0.0.1:5672"
     ),
-    pytest.mark.django_db(transaction=True),
 ]
 
 REDELIVERED_BUT_CLAIMED = "not sent by this task: it is sending"
@@ -55,38 +51,12 @@ def workers(
 def test_a_worker_killed_mid_batch_leaves_each_message_sent_once_or_unknown(
     workers: CeleryWorkers, stand_in: FakePostmark
 ) -> None:
-    blocker = Blocker()
-    stand_in.script(blocker)
-    assert workers.send(5) == 5  # three batches: 2 + 2 + 1
-    first = workers.start()
-    assert blocker.arrived.wait(timeout=60), workers.logs()
-    assert batches_in("sending") == 1
-    in_flight = {m["To"] for m in stand_in.sent_messages}
-
-    workers.kill(first)
-    blocker.release.set()
-    workers.start()
-    wait_until(lambda: batches_in("sent") == 2, 60, "the other batches", workers)
-    # RabbitMQ gave the dead worker's unacknowledged task to the new worker, which saw the
-    # batch claimed and left it alone.
+    engines.test_a_worker_killed_mid_batch_leaves_each_message_sent_once_or_unknown(
+        workers, stand_in
+    )
+    # RabbitMQ gave the killed worker's unacknowledged task to the new worker, which found the
+    # batch claimed and left it alone (recovery then marked it unknown).
     wait_until(lambda: REDELIVERED_BUT_CLAIMED in workers.logs(), 30, "the redelivery", workers)
-    assert batches_in("sending") == 1
-
-    wait_until(
-        lambda: "1 batch(es) marked unknown" in workers.run("postmark_recover", "--stale-after=0"),
-        30,
-        "postmark_recover to see the abandoned batch",
-    )
-    assert recipients(stand_in) == Counter({f"user{n}@example.com": 1 for n in range(5)})
-    assert len(stand_in.requests) == 3
-    logged = {m.to: m.status for m in Message.objects.all()}
-    assert logged == {
-        f"user{n}@example.com": "unknown" if f"user{n}@example.com" in in_flight else "sent"
-        for n in range(5)
-    }
-    assert "0 batch(es) marked unknown, 0 enqueued again" in workers.run(
-        "postmark_recover", "--stale-after=0"
-    )
     assert len(stand_in.requests) == 3
 
 
@@ -120,38 +90,26 @@ def _waiting_backend() -> int | None:
 
 
 def test_a_batch_whose_task_was_lost_is_enqueued_again_by_recovery_and_sent_once(
-    workers: CeleryWorkers, stand_in: FakePostmark
+    workers: CeleryWorkers, stand_in: FakePostmark, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert workers.send(2) == 2
-    assert workers.purge() == 1  # the task is gone, as if its worker had taken it and died
-    workers.start()
-    assert "0 batch(es) marked unknown, 1 enqueued again" in workers.run(
-        "postmark_recover", "--stale-after=0"
+    def lose_task(engine: str, queue: str) -> None:
+        # The task leaves RabbitMQ unacknowledged by anyone, as if its worker took it and died
+        # without late acknowledgement.
+        assert workers.purge() == 1
+
+    monkeypatch.setattr(engines, "_lose_task", lose_task)
+    engines.test_a_batch_whose_worker_died_before_claiming_it_is_enqueued_again_and_sent_once(
+        workers, stand_in
     )
-    wait_until(lambda: batches_in("sent") == 1, 60, "the re-enqueued batch", workers)
-    assert recipients(stand_in) == Counter({"user0@example.com": 1, "user1@example.com": 1})
-    assert sorted(Message.objects.values_list("status", flat=True)) == ["sent", "sent"]
 
 
 def test_two_workers_send_every_message_exactly_once(
     workers: CeleryWorkers, stand_in: FakePostmark
 ) -> None:
-    assert workers.send(40) == 40
-    workers.start()
-    workers.start()
-    wait_until(lambda: batches_in("sent") == 20, 90, "every batch", workers)
-    assert recipients(stand_in) == Counter({f"user{n}@example.com": 1 for n in range(40)})
-    assert Message.objects.filter(status="sent").count() == 40
+    engines.test_two_workers_send_every_message_exactly_once(workers, stand_in)
 
 
 def test_a_batch_postmark_refused_for_now_is_sent_by_a_later_attempt(
     workers: CeleryWorkers, stand_in: FakePostmark
 ) -> None:
-    workers.env["POSTMARK_QUEUE_RETRY_DELAY"] = "0.5"
-    stand_in.script(Reply(503, {"ErrorCode": 0, "Message": "Planned maintenance"}))
-    assert workers.send(1) == 1
-    workers.start()
-    wait_until(lambda: batches_in("sent") == 1, 60, "the retried batch", workers)
-    assert len(stand_in.requests) == 2
-    assert QueuedBatch.objects.get().attempts == 2
-    assert list(Message.objects.values_list("status", flat=True)) == ["sent"]
+    engines.test_a_batch_postmark_refused_for_now_is_sent_by_a_later_attempt(workers, stand_in)

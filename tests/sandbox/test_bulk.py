@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,7 +15,7 @@ from hypothesis import strategies as st
 from postmark.facts import ERROR_BULK_NOT_ENABLED
 from postmark.sandbox import Sandbox
 from tests.sandbox.test_sending import post, refused
-from tests.support.fake_postmark import FakePostmark, start
+from tests.support.fake_postmark import FakePostmark
 
 SHARED = {
     "From": "news@example.com",
@@ -50,16 +48,6 @@ def status(sandbox: Sandbox, bulk_id: str) -> requests.Response:
     )
 
 
-@pytest.fixture
-def webhook_receiver() -> Iterator[FakePostmark]:
-    """Stands where the app's webhook view would: records every POST, answers 200."""
-    receiver = FakePostmark()
-    server, _ = start(receiver)
-    yield receiver
-    server.shutdown()
-    server.server_close()
-
-
 def test_a_bulk_request_is_one_message_per_recipient_with_its_own_model_filled_in(
     postmark_sandbox: Sandbox,
 ) -> None:
@@ -79,17 +67,16 @@ def test_a_bulk_request_is_one_message_per_recipient_with_its_own_model_filled_i
 
 
 def test_each_recipients_webhook_carries_that_recipients_metadata(
-    webhook_receiver: FakePostmark,
+    fake_postmark: FakePostmark,
 ) -> None:
-    with Sandbox(webhook_url=webhook_receiver.url + "/hook", webhook_delay=0.0) as sandbox:
+    with Sandbox(webhook_url=fake_postmark.url + "/hook", webhook_delay=0.0) as sandbox:
         messages = [recipient(n) for n in range(3)]
         messages.append(recipient(3, To="hardbounce@bounce-testing.postmarkapp.com"))
         assert post(sandbox, "/email/bulk", bulk(*messages)).status_code == 200
         deliveries = sandbox.wait_for_webhooks()
     assert {d.state for d in deliveries} == {"delivered"}
     posted = {
-        (r.body["RecordType"], r.body["Metadata"]["recipient-id"])
-        for r in webhook_receiver.requests
+        (r.body["RecordType"], r.body["Metadata"]["recipient-id"]) for r in fake_postmark.requests
     }
     expected = {
         ("Delivery", "id-0"),
@@ -146,8 +133,8 @@ def test_a_template_bulk_request_keeps_each_recipients_model(postmark_sandbox: S
     assert second.payload["TemplateModel"] == {}
 
 
-def test_with_the_test_token_nothing_is_delivered(webhook_receiver: FakePostmark) -> None:
-    with Sandbox(webhook_url=webhook_receiver.url, webhook_delay=0.0) as sandbox:
+def test_with_the_test_token_nothing_is_delivered(fake_postmark: FakePostmark) -> None:
+    with Sandbox(webhook_url=fake_postmark.url, webhook_delay=0.0) as sandbox:
         answer = post(sandbox, "/email/bulk", bulk(recipient(1)), token="POSTMARK_API_TEST")
         assert answer.status_code == 200
         assert sandbox.wait_for_webhooks() == []
