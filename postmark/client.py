@@ -231,6 +231,22 @@ class Client:
         statuses: list[Any] = answer.get("Suppressions") or []
         return statuses
 
+    # --- Bulk API (broadcast streams; Postmark's support enables it per account) ----------------
+
+    def send_bulk(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /email/bulk``: the content once, ``Messages`` with one object per recipient
+        message. The answer is ``{"ID", "Status": "Accepted", "SubmittedAt"}``: no MessageID per
+        recipient, so put what links each one back (an id of your own) in its ``Metadata``."""
+        answer: dict[str, Any] = self.request("POST", "/email/bulk", json_body=payload)
+        return answer
+
+    def get_bulk_status(self, bulk_id: str) -> dict[str, Any]:
+        """``GET /email/bulk/{id}``: ``{"Id", "SubmittedAt", "TotalMessages",
+        "PercentageCompleted", "Status", "Subject"}``; Status is Accepted, Processing, Completed
+        or Failed."""
+        answer: dict[str, Any] = self.request("GET", f"/email/bulk/{quote(str(bulk_id), safe='')}")
+        return answer
+
 
 # One encoder for every request: json.dumps(cls=...) would build a new one per call, which
 # costs more than encoding a small message object. No spaces after separators: a 500-message

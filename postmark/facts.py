@@ -30,6 +30,9 @@ RETRYABLE_STATUSES = frozenset({429, 503})
 ERROR_BAD_TOKEN = 10
 ERROR_INACTIVE_RECIPIENTS = 406
 ERROR_CANNOT_ACTIVATE = 1003
+#: The Bulk API is not enabled for the account (Postmark's support enables it on request).
+#: Other clients report 14; unverified.
+ERROR_BULK_NOT_ENABLED = 14
 
 
 @dataclass(frozen=True)

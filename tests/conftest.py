@@ -1,15 +1,13 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
+import hypothesis
 import pytest
 from django.core import mail
 
 from tests.support.fake_postmark import FakePostmark, start
-
-if TYPE_CHECKING:
-    from postmark.sandbox import Sandbox
 
 
 @pytest.fixture
@@ -32,18 +30,8 @@ def _postmark_backend(settings: pytest.FixtureRequest) -> None:
     mail.outbox = []
 
 
-@pytest.fixture
-def postmark_sandbox(settings: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    """The local Postmark stand-in on a free loopback port; POSTMARK_API_URL points at it.
-
-    It accepts any token and posts no webhooks until a test sets ``.webhooks.url``; webhooks go
-    out at once and failures are retried after 50 and 100 ms.
-    """
-    from postmark.sandbox import Sandbox
-
-    sandbox = Sandbox(webhook_delay=0.0, retry_delays=(0.05, 0.1)).start()
-    settings.POSTMARK_API_URL = sandbox.url  # type: ignore[attr-defined]
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+# Hypothesis: a few examples per property by default, to keep the suite fast; many more with
+# HYPOTHESIS_PROFILE=fuzz.
+hypothesis.settings.register_profile("default", max_examples=30, deadline=None)
+hypothesis.settings.register_profile("fuzz", max_examples=2000, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .bulk import BulkAPI
 from .endpoints import Answer, PostmarkAPI, Request
 from .page import render
 from .state import Bounce, SandboxState, SentMessage, Suppression, WebhookDelivery
@@ -45,6 +46,10 @@ class Sandbox:
             self.state, webhook_url, delay=webhook_delay, retry_delays=retry_delays
         )
         self.api = PostmarkAPI(self.state, self.webhooks, token)
+        # The Bulk API (bulk.py); ``sandbox.bulk.enabled = False`` refuses it as Postmark does
+        # for an account without it.
+        self.bulk = BulkAPI(self.api)
+        self.api.routes += self.bulk.routes()
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sandbox = self
         self.host = host
@@ -214,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise Refusal(402, "Received invalid JSON input: bad Content-Length.", http_status=400)
         limit = (
             MAX_BATCH_BYTES
-            if path.rstrip("/").endswith(("batch", "Templates"))
+            if path.rstrip("/").endswith(("batch", "Templates", "bulk"))
             else (MAX_MESSAGE_BYTES)
         )
         if length <= limit:

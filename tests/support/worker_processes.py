@@ -16,7 +16,9 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import kombu
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("POSTMARK_WORKER_REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -181,3 +183,64 @@ def wait_until(
             logs = workers.logs() if workers is not None else ""
             raise AssertionError(f"Timed out after {timeout}s waiting for {what}.\n{logs}")
         time.sleep(0.05)
+
+
+# --- Celery on RabbitMQ (tests/queue/test_celery_workers.py) -----------------------------------
+
+CELERY_BROKER_URL = os.environ.get(
+    "POSTMARK_CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"
+)
+
+
+class CeleryWorkers(Workers):
+    """``celery worker`` processes (django-tasks-fennel's app) with tests.settings_celery.
+
+    Each worker runs one prefork child, as a small production worker would, under a node name of
+    its own; a kill reaches the child too (see ``Workers.kill``).
+    """
+
+    def __init__(self, db_name: str, api_url: str, log_dir: Path, **options: Any) -> None:
+        super().__init__("celery", db_name, api_url, log_dir, **options)
+        self.env["DJANGO_SETTINGS_MODULE"] = "tests.settings_celery"
+        # tests.settings_celery replaces the TASKS of its base, which wants a name it knows.
+        self.env["POSTMARK_WORKER_TASKS"] = "db"
+        self.env["POSTMARK_CELERY_BROKER_URL"] = CELERY_BROKER_URL
+
+    def start(self) -> subprocess.Popen[bytes]:
+        number = len(self.processes)
+        log = open(self.log_dir / f"worker-{number}.log", "wb")  # noqa: SIM115
+        self._logs.append(log)
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "django_tasks_fennel.app", "worker"),
+                *("--queues", self.queue, "--hostname", f"{self.queue}-{number}@%h"),
+                *("--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"),
+                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def purge(self) -> int:
+        """Drop every task waiting in this queue, as if a worker had taken them and died;
+        return how many there were."""
+        with kombu.Connection(CELERY_BROKER_URL) as connection:
+            return int(kombu.Queue(self.queue, channel=connection.default_channel).purge() or 0)
+
+    def delete_queue(self) -> None:
+        with kombu.Connection(CELERY_BROKER_URL) as connection:
+            kombu.Queue(self.queue, channel=connection.default_channel).delete()
+
+
+def rabbitmq_reachable() -> bool:
+    try:
+        with kombu.Connection(CELERY_BROKER_URL, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception:  # kombu raises whatever the transport does when nobody answers
+        return False
+    return True

@@ -1,0 +1,10 @@
+"""Helpers for your own test suite (see README, "Testing your own code").
+
+- ``postmark.testing.pytest_plugin``: the ``postmark_sandbox`` fixture; pytest loads it by itself
+  wherever django-postmark is installed.
+- ``postmark.testing.mixins.PostmarkSandboxMixin``: the same for Django's (unittest) test cases.
+- ``postmark.testing.backend.PostmarkTestBackend``: an EMAIL_BACKEND that keeps each message, with
+  the payload Postmark would have received, in ``django.core.mail.outbox``.
+
+Each module imports only what it needs, so that loading the plugin costs a pytest run little.
+"""

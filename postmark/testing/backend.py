@@ -1,0 +1,95 @@
+"""``PostmarkTestBackend``: an EMAIL_BACKEND for tests that sends nothing and keeps everything.
+
+It is ``PostmarkBackend`` with Postmark replaced by an in-memory stand-in that accepts every
+message: the same batching, ``pre_send`` and ``post_send`` signals (so suppression and the message
+log run as in production), the same payloads and the same refusals of what Postmark cannot carry.
+Each message sent lands in ``django.core.mail.outbox``, as with Django's locmem backend, with
+
+- ``message.postmark_payload``: the JSON object Postmark would have received for it;
+- ``message.postmark``: its result (status "sent", a MessageID, SubmittedAt).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import getaddresses
+from typing import Any
+
+from django.core import mail
+
+from ..backends import Batch, PostmarkBackend
+from ..client import Client, encode_json
+from ..exceptions import PostmarkError
+
+
+def as_received(body: Any) -> Any:
+    """``body`` as Postmark decodes it: after the client's own JSON encoding (dates as text...)."""
+    return json.loads(encode_json(body))
+
+
+def _accepted(message: Mapping[str, Any]) -> dict[str, Any]:
+    # Postmark answers with the bare addresses, lowercased.
+    to = ", ".join(address.lower() for _, address in getaddresses([message.get("To") or ""]))
+    result = {
+        "To": to,
+        "SubmittedAt": datetime.now(UTC).isoformat(),
+        "MessageID": str(uuid.uuid4()),
+        "ErrorCode": 0,
+        "Message": "OK",
+    }
+    if not result["To"]:
+        del result["To"]  # as Postmark answers a message with only Cc/Bcc
+    return result
+
+
+class InMemoryClient(Client):
+    """Answers the sending endpoints as Postmark does when it accepts everything; no network."""
+
+    def __init__(self) -> None:
+        super().__init__("in-memory", base_url="memory://postmark", max_retries=0)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        body: Any = as_received(json_body) if json_body is not None else None
+        if method == "POST" and path in ("/email", "/email/withTemplate"):
+            return _accepted(body)
+        if method == "POST" and path == "/email/batch":
+            return [_accepted(message) for message in body]
+        if method == "POST" and path == "/email/batchWithTemplates":
+            return [_accepted(message) for message in body["Messages"]]
+        if method == "POST" and path == "/email/bulk":
+            submitted_at = datetime.now(UTC).isoformat()
+            return {"ID": str(uuid.uuid4()), "Status": "Accepted", "SubmittedAt": submitted_at}
+        raise PostmarkError(
+            f"PostmarkTestBackend plays Postmark's sending endpoints only, not {method} {path}."
+        )
+
+
+class PostmarkTestBackend(PostmarkBackend):
+    """``PostmarkBackend`` sending to memory; see the module's docstring. Needs no token."""
+
+    def open(self) -> bool:
+        if self.client is not None:
+            return False
+        self.client = InMemoryClient()
+        return True
+
+    def post_batch(self, batch: Batch) -> PostmarkError | None:
+        error = super().post_batch(batch)
+        if not hasattr(mail, "outbox"):
+            mail.outbox = []
+        for message, payload in zip(batch.messages, batch.payloads, strict=True):
+            if payload is not None:  # None: suppressed or refused, so Postmark never saw it
+                message.postmark_payload = as_received(payload)  # type: ignore[attr-defined]
+                mail.outbox.append(message)
+        return error

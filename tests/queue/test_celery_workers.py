@@ -1,0 +1,115 @@
+"""Queued sending on Celery with RabbitMQ (django-tasks-fennel as the Tasks backend), with real
+``celery worker`` processes killed with SIGKILL in the middle of a batch. The scenarios are those
+of tests/queue/test_workers.py, run here on Celery workers (a lost task is played by purging the
+RabbitMQ queue), plus what RabbitMQ adds: a task whose worker died is handed to the next worker,
+and never sends a batch that was already claimed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+
+from postmark.models import QueuedBatch
+from tests.queue import test_workers as engines
+from tests.queue.test_workers import batches_in, recipients, stand_in
+from tests.support.fake_postmark import FakePostmark
+from tests.support.worker_processes import CeleryWorkers, rabbitmq_reachable, wait_until
+
+__all__ = ["stand_in"]  # the fixture, shared with the other engines' tests
+
+# The other engines' marks (PostgreSQL, transactional tests), and a broker to talk to.
+pytestmark = [
+    *engines.pytestmark,
+    pytest.mark.skipif(
+        not rabbitmq_reachable(), reason="Celery tests need RabbitMQ on 127.0.0.1:5672"
+    ),
+]
+
+REDELIVERED_BUT_CLAIMED = "not sent by this task: it is sending"
+
+
+@pytest.fixture
+def workers(
+    django_db_setup: None, django_db_blocker: Any, stand_in: FakePostmark, tmp_path: Path
+) -> Iterator[CeleryWorkers]:
+    with django_db_blocker.unblock():
+        name = str(connection.settings_dict["NAME"])
+    pool = CeleryWorkers(name, stand_in.url, tmp_path, batch_size=2)
+    try:
+        yield pool
+    finally:
+        pool.close()
+        pool.delete_queue()
+
+
+def test_a_worker_killed_mid_batch_leaves_each_message_sent_once_or_unknown(
+    workers: CeleryWorkers, stand_in: FakePostmark
+) -> None:
+    engines.test_a_worker_killed_mid_batch_leaves_each_message_sent_once_or_unknown(
+        workers, stand_in
+    )
+    # RabbitMQ gave the killed worker's unacknowledged task to the new worker, which found the
+    # batch claimed and left it alone (recovery then marked it unknown).
+    wait_until(lambda: REDELIVERED_BUT_CLAIMED in workers.logs(), 30, "the redelivery", workers)
+    assert len(stand_in.requests) == 3
+
+
+def test_a_worker_killed_before_claiming_its_batch_hands_the_task_to_the_next_worker(
+    workers: CeleryWorkers, stand_in: FakePostmark
+) -> None:
+    assert workers.send(2) == 2
+    with transaction.atomic():
+        # Hold the row so that the worker's claim waits: it has taken the task, claimed nothing.
+        QueuedBatch.objects.select_for_update().get()
+        first = workers.start()
+        wait_until(lambda: _waiting_backend() is not None, 60, "the worker's claim", workers)
+        workers.kill(first)
+        # PostgreSQL notices a dead client only when it next talks to it: left alone, the
+        # waiting UPDATE would still run and commit the claim once the lock is released.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [_waiting_backend()])
+    assert batches_in("pending") == 1
+    workers.start()
+    wait_until(lambda: batches_in("sent") == 1, 60, "the redelivered task", workers)
+    assert recipients(stand_in) == Counter({"user0@example.com": 1, "user1@example.com": 1})
+    assert len(stand_in.requests) == 1
+
+
+def _waiting_backend() -> int | None:
+    """The process id of the PostgreSQL backend waiting for a lock, if one is."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_locks WHERE NOT granted LIMIT 1")
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def test_a_batch_whose_task_was_lost_is_enqueued_again_by_recovery_and_sent_once(
+    workers: CeleryWorkers, stand_in: FakePostmark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lose_task(engine: str, queue: str) -> None:
+        # The task leaves RabbitMQ unacknowledged by anyone, as if its worker took it and died
+        # without late acknowledgement.
+        assert workers.purge() == 1
+
+    monkeypatch.setattr(engines, "_lose_task", lose_task)
+    engines.test_a_batch_whose_worker_died_before_claiming_it_is_enqueued_again_and_sent_once(
+        workers, stand_in
+    )
+
+
+def test_two_workers_send_every_message_exactly_once(
+    workers: CeleryWorkers, stand_in: FakePostmark
+) -> None:
+    engines.test_two_workers_send_every_message_exactly_once(workers, stand_in)
+
+
+def test_a_batch_postmark_refused_for_now_is_sent_by_a_later_attempt(
+    workers: CeleryWorkers, stand_in: FakePostmark
+) -> None:
+    engines.test_a_batch_postmark_refused_for_now_is_sent_by_a_later_attempt(workers, stand_in)
