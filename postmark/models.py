@@ -50,7 +50,12 @@ class Message(models.Model):
         # Index choices, here and below: every index is written on each webhook, so only the ones
         # that serve a lookup or an ordering are kept. Meta.indexes rather than db_index=True,
         # which on PostgreSQL adds a second (LIKE) index to every text column.
-        indexes = [models.Index(fields=["status"], name="postmark_message_status")]
+        indexes = [
+            models.Index(fields=["status"], name="postmark_message_status"),
+            # The overview page filtered by stream: a range of created_at within one stream.
+            models.Index(fields=["message_stream", "created_at"], name="postmark_message_stream"),
+        ]
+        permissions = [("view_overview", "Can view the Postmark overview page")]
 
     def __str__(self) -> str:
         return f"{self.subject or '(no subject)'} to {self.to or self.cc or self.bcc}"
@@ -153,6 +158,7 @@ class Bounce(models.Model):
     class Meta:
         ordering = ["-bounced_at", "-pk"]
         indexes = [models.Index(fields=["email"], name="postmark_bounce_email")]
+        permissions = [("reactivate_bounce", "Can reactivate bounced addresses in Postmark")]
 
     def __str__(self) -> str:
         return f"{self.type} for {self.email or '(no address)'}"
@@ -207,6 +213,10 @@ class Suppression(models.Model):
                 fields=["email", "message_stream"], name="postmark_suppression_unique"
             )
         ]
+        permissions = [
+            ("lift_suppression", "Can lift suppressions in Postmark"),
+            ("suppress_address", "Can add manual suppressions in Postmark"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} on {self.message_stream}"
@@ -253,3 +263,35 @@ class QueuedBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{len(self.messages)} message(s), {self.state}"
+
+
+# --- Operations (written by postmark.operations) -------------------------------------------------
+
+
+class DataRemoval(models.Model):
+    """One request to Postmark to remove an address's data (``manage.py postmark_forget``).
+
+    The address itself is not kept (that would defeat forgetting it): only its SHA-256, so
+    that "was this address forgotten?" can still be answered.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "Pending"
+        DONE = "Done"
+        #: Not sent to Postmark (no account token, or ``--local-only``): local rows only.
+        LOCAL_ONLY = "LocalOnly", "local only (Postmark not asked)"
+
+    postmark_id = models.BigIntegerField("Postmark data removal ID", null=True, blank=True)
+    email_sha256 = models.CharField("SHA-256 of the address", max_length=64, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    #: What was erased locally: {"messages": 3, "bounces": 1, ...}.
+    erased = models.JSONField(default=dict, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField("status checked at", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        verbose_name = "data removal"
+
+    def __str__(self) -> str:
+        return f"data removal {self.postmark_id or '(local only)'}: {self.status}"

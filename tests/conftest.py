@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 from django.core import mail
+from hypothesis import settings as hypothesis_settings
 
 from tests.support.fake_postmark import FakePostmark, start
 
@@ -47,3 +49,9 @@ def postmark_sandbox(settings: pytest.FixtureRequest) -> Iterator[Sandbox]:
         yield sandbox
     finally:
         sandbox.stop()
+
+
+# Hypothesis: a small example count keeps the suite fast; HYPOTHESIS_PROFILE=fuzz for a long run.
+hypothesis_settings.register_profile("default", max_examples=25, deadline=None)
+hypothesis_settings.register_profile("fuzz", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
