@@ -55,7 +55,6 @@ class Message(models.Model):
             # The overview page filtered by stream: a range of created_at within one stream.
             models.Index(fields=["message_stream", "created_at"], name="postmark_message_stream"),
         ]
-        permissions = [("view_overview", "Can view the Postmark overview page")]
 
     def __str__(self) -> str:
         return f"{self.subject or '(no subject)'} to {self.to or self.cc or self.bcc}"
@@ -295,3 +294,14 @@ class DataRemoval(models.Model):
 
     def __str__(self) -> str:
         return f"data removal {self.postmark_id or '(local only)'}: {self.status}"
+
+
+class Overview(Message):
+    """Not a table: the admin's overview page (per-day counts, rates, top bounces) is listed
+    under this name, and ``postmark.view_overview`` is the permission to see it."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "overview"
+        verbose_name_plural = "overview"
+        default_permissions = ("view",)

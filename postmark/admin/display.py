@@ -1,0 +1,53 @@
+"""What every model admin here shares: read-only pages, formatted JSON, links between rows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that only Postmark's answers and the webhooks write: the page is titled "View",
+    shows no Save buttons and no Add button (deleting stays, for the retention policy)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def pretty_json(value: Any) -> SafeString:
+    """JSON (a decoded value, or a string holding JSON) indented in a <pre> block."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return format_html('<pre class="postmark-json">{}</pre>', value)
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    return format_html('<pre class="postmark-json">{}</pre>', text)
+
+
+def changelist_link(model: str, text: object, **filters: str) -> SafeString:
+    """A link to a changelist of this app filtered by ``filters`` (no query per row)."""
+    url = reverse(f"admin:postmark_{model}_changelist") + "?" + urlencode(filters)
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
+def change_link(model: str, pk: object, text: object) -> SafeString:
+    return format_html(
+        '<a href="{}">{}</a>', reverse(f"admin:postmark_{model}_change", args=[pk]), text
+    )
+
+
+def links(items: list[SafeString]) -> SafeString:
+    if not items:
+        return format_html("{}", "none")
+    return format_html_join(", ", "{}", ((item,) for item in items))
