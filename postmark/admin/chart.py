@@ -52,14 +52,14 @@ def _panel(name: str, index: int, days: list[Day], slot: float) -> SafeString:
     peak = max(values, default=0)
     bars = format_html_join(
         "",
-        '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" class="bar">'
+        '<rect x="{}" y="{}" width="{}" height="{}" class="bar">'
         "<title>{}: {} {}</title></rect>",
         (
             (
-                LEFT + n * slot + GAP / 2,
-                top + BAR_AREA - _height(value, peak),
-                max(slot - GAP, 1),
-                _height(value, peak),
+                f"{LEFT + n * slot + GAP / 2:.1f}",
+                f"{top + BAR_AREA - _height(value, peak):.1f}",
+                f"{max(slot - GAP, 1):.1f}",
+                f"{_height(value, peak):.1f}",
                 day.day,
                 value,
                 name,

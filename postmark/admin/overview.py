@@ -45,7 +45,15 @@ class OverviewAdmin(admin.ModelAdmin):
             "chart": chart.render(numbers.days),
             "stream": stream,
             "tag": tag,
-            "bounce_threshold": settings.POSTMARK_BOUNCE_RATE_WARNING,
-            "complaint_threshold": settings.POSTMARK_COMPLAINT_RATE_WARNING,
+            "bounce_rate": percent(numbers.bounce_rate),
+            "complaint_rate": percent(numbers.complaint_rate),
+            "bounce_threshold": percent(settings.POSTMARK_BOUNCE_RATE_WARNING),
+            "complaint_threshold": percent(settings.POSTMARK_COMPLAINT_RATE_WARNING),
         }
         return TemplateResponse(request, "admin/postmark/overview.html", context)
+
+
+def percent(rate: float) -> str:
+    """0.1 -> "10%", 0.001 -> "0.1%", 0.00123 -> "0.12%": as few digits as say it."""
+    text = f"{rate * 100:.2f}".rstrip("0").rstrip(".")
+    return f"{text}%"
