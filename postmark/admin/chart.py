@@ -52,8 +52,7 @@ def _panel(name: str, index: int, days: list[Day], slot: float) -> SafeString:
     peak = max(values, default=0)
     bars = format_html_join(
         "",
-        '<rect x="{}" y="{}" width="{}" height="{}" class="bar">'
-        "<title>{}: {} {}</title></rect>",
+        '<rect x="{}" y="{}" width="{}" height="{}" class="bar"><title>{}: {} {}</title></rect>',
         (
             (
                 f"{LEFT + n * slot + GAP / 2:.1f}",

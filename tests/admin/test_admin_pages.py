@@ -94,7 +94,8 @@ def test_the_webhook_event_list_filters_by_message_id(
 
 
 def test_lists_fit_a_laptop_screen() -> None:
-    # Six or seven short columns fit 1280 pixels with the filter sidebar.
+    # Six short columns fit 1280 pixels next to the navigation and filter sidebars (the
+    # browser test measures the bounce and message lists).
     for model_admin in admin.site._registry.values():
         if model_admin.opts.app_label == "postmark":
-            assert len(model_admin.list_display) <= 7, model_admin
+            assert len(model_admin.list_display) <= 6, model_admin
