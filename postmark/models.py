@@ -35,8 +35,8 @@ class Message(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     error_code = models.IntegerField(null=True, blank=True)
     error = models.TextField("Postmark's answer or the error", blank=True)
-    text_body = models.TextField(blank=True)
-    html_body = models.TextField(blank=True)
+    text_body = models.TextField("text body", blank=True)
+    html_body = models.TextField("HTML body", blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -93,13 +93,13 @@ class WebhookEvent(models.Model):
         REJECTED = "rejected"
 
     #: SHA-256 of the raw body: Postmark repeats the same body when it retries.
-    body_sha256 = models.CharField(max_length=64, editable=False)
+    body_sha256 = models.CharField("body SHA-256", max_length=64, editable=False)
     record_type = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)
     body = models.TextField()
     #: The request headers, without Authorization and Cookie.
     headers = models.JSONField(default=dict, blank=True)
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField("remote address", null=True, blank=True)
     received_at = models.DateTimeField(db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     #: How many times the event was processed (the first delivery, retries, replays).
@@ -136,7 +136,7 @@ class Bounce(models.Model):
     type_code = models.BigIntegerField(null=True, blank=True)
     name = models.CharField(max_length=200, blank=True)
     message = _message_link("bounces")
-    server_id = models.BigIntegerField(null=True, blank=True)
+    server_id = models.BigIntegerField("Postmark server ID", null=True, blank=True)
     message_stream = models.CharField(max_length=100, blank=True)
     email = models.CharField(max_length=254, blank=True)
     from_email = models.CharField(max_length=500, blank=True)
@@ -242,7 +242,7 @@ class QueuedBatch(models.Model):
         FAILED = "failed", "failed (certainly not sent)"
         UNKNOWN = "unknown", "unknown (Postmark may have accepted it)"
 
-    id = models.UUIDField(primary_key=True, editable=False)
+    id = models.UUIDField("ID", primary_key=True, editable=False)
     state = models.CharField(max_length=16, choices=State.choices)
     template = models.BooleanField(default=False)
     #: One entry per message: ``{"envelope": {...}, "payload": {...} | None, "result": {...}}``.

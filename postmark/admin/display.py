@@ -24,6 +24,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Exactly the read-only list, in its order: otherwise the view page shows each raw
+        # column (JSON on one line, a foreign key as its str()) next to its formatted version.
+        return list(self.get_readonly_fields(request, obj))
+
 
 def pretty_json(value: Any) -> SafeString:
     """JSON (a decoded value, or a string holding JSON) indented in a <pre> block."""
@@ -31,9 +36,19 @@ def pretty_json(value: Any) -> SafeString:
         try:
             value = json.loads(value)
         except ValueError:
-            return format_html('<pre class="postmark-json">{}</pre>', value)
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    return format_html('<pre class="postmark-json">{}</pre>', text)
+            return format_html(_PRE, value)
+    return format_html(_PRE, json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+# Inline style: long values wrap instead of running off the page (no static files needed).
+_PRE = '<pre class="postmark-json" style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>'
+
+
+def fields_of(model: type[Any], **shown_as: str) -> list[str]:
+    """The model's fields in order, each named in ``shown_as`` replaced by that display (or
+    left out for "")."""
+    names = [shown_as.get(f.name, f.name) for f in model._meta.fields]
+    return [name for name in names if name]
 
 
 def changelist_link(model: str, text: object, **filters: str) -> SafeString:

@@ -19,6 +19,7 @@ from .display import (
     change_link,
     changelist_link,
     compact_datetime,
+    fields_of,
     links,
     pretty_json,
 )
@@ -59,10 +60,6 @@ class _StreamColumn:
         return str(row.message_stream)
 
 
-def _fields_but(model: type[Any], *left_out: str) -> list[str]:
-    return [f.name for f in model._meta.fields if f.name not in left_out]
-
-
 @admin.register(Message)
 class MessageAdmin(_StreamColumn, ReadOnlyAdmin):
     list_display = (
@@ -76,11 +73,7 @@ class MessageAdmin(_StreamColumn, ReadOnlyAdmin):
     list_filter = ("status", "message_stream", "tag", "created_at")
     search_fields = ("message_id", "to", "cc", "bcc", "subject", "from_email")
     date_hierarchy = "created_at"
-    readonly_fields = (
-        *_fields_but(Message, "metadata"),
-        "formatted_metadata",
-        "suppressions",
-    )
+    readonly_fields = (*fields_of(Message, metadata="formatted_metadata"), "suppressions")
     inlines = (BounceInline, WebhookEventInline)
 
     @admin.display(description="subject", ordering="subject")
@@ -117,9 +110,7 @@ class BounceAdmin(_StreamColumn, ReadOnlyAdmin):
     search_fields = ("email", "message__message_id", "=postmark_id")
     date_hierarchy = "bounced_at"
     readonly_fields = (
-        *_fields_but(Bounce, "message", "metadata"),
-        "message_link",
-        "formatted_metadata",
+        *fields_of(Bounce, message="message_link", metadata="formatted_metadata"),
         "related",
     )
     actions = (actions.reactivate,)
@@ -180,7 +171,7 @@ class SuppressionAdmin(_StreamColumn, actions.SuppressFormMixin, ReadOnlyAdmin):
     list_filter = (_InForce, "reason", "origin", "message_stream", "suppressed_at")
     search_fields = ("email",)
     date_hierarchy = "suppressed_at"
-    readonly_fields = (*_fields_but(Suppression), "bounces")
+    readonly_fields = (*fields_of(Suppression), "bounces")
     actions = (actions.lift,)
 
     def has_lift_permission(self, request: HttpRequest) -> bool:
@@ -207,11 +198,11 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     list_filter = ("status", "record_type", "received_at")
     search_fields = ("=body_sha256", "message__message_id", "error")
     date_hierarchy = "received_at"
-    readonly_fields = (
-        *_fields_but(WebhookEvent, "body", "headers", "message"),
-        "message_link",
-        "formatted_body",
-        "formatted_headers",
+    readonly_fields = fields_of(
+        WebhookEvent,
+        message="message_link",
+        body="formatted_body",
+        headers="formatted_headers",
     )
     actions = ("reprocess",)
 
@@ -260,7 +251,7 @@ class QueuedBatchAdmin(ReadOnlyAdmin):
     list_filter = ("state", "created_at")
     search_fields = ("=id", "task_id")
     date_hierarchy = "created_at"
-    readonly_fields = (*_fields_but(QueuedBatch, "messages"), "formatted_messages")
+    readonly_fields = fields_of(QueuedBatch, messages="formatted_messages")
 
     @admin.display(description="messages")
     def message_count(self, obj: QueuedBatch) -> int:
@@ -281,7 +272,7 @@ class DataRemovalAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "requested_at")
     search_fields = ("=email_sha256", "=postmark_id")
-    readonly_fields = (*_fields_but(DataRemoval, "erased"), "formatted_erased")
+    readonly_fields = fields_of(DataRemoval, erased="formatted_erased")
 
     @admin.display(description="erased here")
     def formatted_erased(self, obj: DataRemoval) -> SafeString:
