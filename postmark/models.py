@@ -248,7 +248,7 @@ class QueuedBatch(models.Model):
     #: One entry per message: ``{"envelope": {...}, "payload": {...} | None, "result": {...}}``.
     messages = models.JSONField(default=list)
     attempts = models.PositiveIntegerField("send attempts", default=0)
-    task_id = models.CharField("last task id", max_length=255, blank=True)
+    task_id = models.CharField("last task ID", max_length=255, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)

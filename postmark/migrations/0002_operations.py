@@ -69,6 +69,11 @@ class Migration(migrations.Migration):
             field=models.UUIDField(editable=False, primary_key=True, serialize=False, verbose_name='ID'),
         ),
         migrations.AlterField(
+            model_name='queuedbatch',
+            name='task_id',
+            field=models.CharField(blank=True, max_length=255, verbose_name='last task ID'),
+        ),
+        migrations.AlterField(
             model_name='webhookevent',
             name='body_sha256',
             field=models.CharField(editable=False, max_length=64, verbose_name='body SHA-256'),
