@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,7 +133,7 @@ def test_stream_option_syncs_that_streams_suppressions_only(postmark_sandbox: Sa
 
 def test_api_error_exits_with_a_clear_message(postmark_sandbox: Sandbox, settings: Any) -> None:
     postmark_sandbox.api.token = "the-right-token"
-    with pytest.raises(CommandError, match=r"Postmark refused the bounces sync: .*HTTP 401"):
+    with pytest.raises(CommandError, match=r"Could not sync bounces with Postmark: .*HTTP 401"):
         sync("bounces")
 
 
@@ -188,3 +191,17 @@ def test_sync_bounces_reports_progress_per_page(postmark_sandbox: Sandbox) -> No
     seen: list[tuple[int, int | None]] = []
     sync_bounces(progress=lambda done, total: seen.append((done, total)))
     assert seen == [(1, 1)]
+
+
+def test_the_command_exits_non_zero_with_the_reason_when_postmark_is_unreachable() -> None:
+    # A real process, as cron runs it: tests.settings points the API at a closed port.
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "postmark_sync", "bounces", "--settings=tests.settings"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "CommandError: Could not sync bounces with Postmark: Could not connect" in done.stderr
+    assert "Traceback" not in done.stderr

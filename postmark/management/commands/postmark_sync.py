@@ -39,7 +39,7 @@ class Command(BaseCommand):
             try:
                 summary = step(since=since, stream=stream, progress=self._progress(name))
             except PostmarkError as exc:
-                raise CommandError(f"Postmark refused the {name} sync: {exc}") from exc
+                raise CommandError(f"Could not sync {name} with Postmark: {exc}") from exc
             if self.stdout.isatty():
                 self.stdout.write("")  # end the progress line
             self.stdout.write(str(summary))
