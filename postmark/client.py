@@ -247,6 +247,61 @@ class Client:
         answer: dict[str, Any] = self.request("GET", f"/email/bulk/{quote(str(bulk_id), safe='')}")
         return answer
 
+    # --- Webhooks API, message streams (server token) ----------------------------------------
+
+    def list_webhooks(self, stream: str | None = None) -> list[dict[str, Any]]:
+        """``GET /webhooks``: every webhook of the server, or of one message stream."""
+        answer = self.request("GET", "/webhooks", params=_query({"MessageStream": stream}))
+        webhooks: list[dict[str, Any]] = answer.get("Webhooks") or []
+        return webhooks
+
+    def create_webhook(self, webhook: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /webhooks`` with ``Url``, ``MessageStream``, ``HttpAuth``, ``Triggers``."""
+        answer: dict[str, Any] = self.request("POST", "/webhooks", json_body=webhook)
+        return answer
+
+    def edit_webhook(self, webhook_id: int, webhook: Mapping[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request(
+            "PUT", f"/webhooks/{int(webhook_id)}", json_body=webhook
+        )
+        return answer
+
+    def delete_webhook(self, webhook_id: int) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("DELETE", f"/webhooks/{int(webhook_id)}")
+        return answer
+
+    def list_message_streams(self) -> list[dict[str, Any]]:
+        """``GET /message-streams``: ``ID``, ``MessageStreamType``, ``Name`` of each stream."""
+        answer = self.request("GET", "/message-streams")
+        streams: list[dict[str, Any]] = answer.get("MessageStreams") or []
+        return streams
+
+    # --- Data removals (account token) --------------------------------------------------------
+
+    @classmethod
+    def for_account(cls, account_token: str | None, **options: Any) -> Client:
+        """A client that authenticates with an account token (``X-Postmark-Account-Token``),
+        which the data-removal API requires instead of a server token."""
+        if not account_token:
+            raise ImproperlyConfigured(
+                "Set POSTMARK_ACCOUNT_TOKEN to your Postmark account token (Account > API "
+                "tokens) to ask Postmark to remove an address's data."
+            )
+        client = cls(account_token, **options)
+        del client.session.headers["X-Postmark-Server-Token"]
+        client.session.headers["X-Postmark-Account-Token"] = account_token
+        return client
+
+    def request_data_removal(self, email: str, requested_by: str) -> dict[str, Any]:
+        """``POST /data-removals``: ``{"ID", "Status"}``; Postmark works through it later."""
+        body = {"RequestedBy": requested_by, "RequestedFor": email, "NotifyWhenCompleted": False}
+        answer: dict[str, Any] = self.request("POST", "/data-removals", json_body=body)
+        return answer
+
+    def get_data_removal(self, removal_id: int) -> dict[str, Any]:
+        answer: dict[str, Any] = self.request("GET", f"/data-removals/{int(removal_id)}")
+        return answer
+
 
 # One encoder for every request: json.dumps(cls=...) would build a new one per call, which
 # costs more than encoding a small message object. No spaces after separators: a 500-message

@@ -92,6 +92,22 @@ class PostmarkConf(AppConf):
     #: message left with no recipient gets a "suppressed" result and is not sent.
     SKIP_SUPPRESSED: bool = True
 
+    # --- Operations (postmark_sync, postmark_purge, postmark_forget, postmark_webhooks, admin) -
+    #: Postmark account token (not a server token): only ``postmark_forget`` uses it, to ask
+    #: Postmark to remove an address's data (``POST /data-removals``).
+    ACCOUNT_TOKEN: str | None = None
+    #: The site's public webhook URL without credentials, e.g.
+    #: ``https://example.com/postmark/bounce/``: what ``postmark_webhooks`` sets and checks.
+    WEBHOOK_URL: str | None = None
+    #: ``postmark_purge`` deletes webhook events and message rows older than this many days.
+    RETENTION_DAYS: int = 90
+    #: Rows deleted per statement by ``postmark_purge`` (each batch is its own short transaction).
+    PURGE_BATCH_SIZE: int = 1000
+    #: The overview page warns when the share of bounced (or spam-complained) messages over its
+    #: 30 days reaches these (industry guidance: bounces under 10%, complaints under 0.1%).
+    BOUNCE_RATE_WARNING: float = 0.10
+    COMPLAINT_RATE_WARNING: float = 0.001
+
     class Meta:
         prefix = "postmark"
 

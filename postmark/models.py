@@ -35,8 +35,8 @@ class Message(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     error_code = models.IntegerField(null=True, blank=True)
     error = models.TextField("Postmark's answer or the error", blank=True)
-    text_body = models.TextField(blank=True)
-    html_body = models.TextField(blank=True)
+    text_body = models.TextField("text body", blank=True)
+    html_body = models.TextField("HTML body", blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -50,7 +50,11 @@ class Message(models.Model):
         # Index choices, here and below: every index is written on each webhook, so only the ones
         # that serve a lookup or an ordering are kept. Meta.indexes rather than db_index=True,
         # which on PostgreSQL adds a second (LIKE) index to every text column.
-        indexes = [models.Index(fields=["status"], name="postmark_message_status")]
+        indexes = [
+            models.Index(fields=["status"], name="postmark_message_status"),
+            # The overview page filtered by stream: a range of created_at within one stream.
+            models.Index(fields=["message_stream", "created_at"], name="postmark_message_stream"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subject or '(no subject)'} to {self.to or self.cc or self.bcc}"
@@ -89,13 +93,13 @@ class WebhookEvent(models.Model):
         REJECTED = "rejected"
 
     #: SHA-256 of the raw body: Postmark repeats the same body when it retries.
-    body_sha256 = models.CharField(max_length=64, editable=False)
+    body_sha256 = models.CharField("body SHA-256", max_length=64, editable=False)
     record_type = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)
     body = models.TextField()
     #: The request headers, without Authorization and Cookie.
     headers = models.JSONField(default=dict, blank=True)
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField("remote address", null=True, blank=True)
     received_at = models.DateTimeField(db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     #: How many times the event was processed (the first delivery, retries, replays).
@@ -132,7 +136,7 @@ class Bounce(models.Model):
     type_code = models.BigIntegerField(null=True, blank=True)
     name = models.CharField(max_length=200, blank=True)
     message = _message_link("bounces")
-    server_id = models.BigIntegerField(null=True, blank=True)
+    server_id = models.BigIntegerField("Postmark server ID", null=True, blank=True)
     message_stream = models.CharField(max_length=100, blank=True)
     email = models.CharField(max_length=254, blank=True)
     from_email = models.CharField(max_length=500, blank=True)
@@ -153,6 +157,7 @@ class Bounce(models.Model):
     class Meta:
         ordering = ["-bounced_at", "-pk"]
         indexes = [models.Index(fields=["email"], name="postmark_bounce_email")]
+        permissions = [("reactivate_bounce", "Can reactivate bounced addresses in Postmark")]
 
     def __str__(self) -> str:
         return f"{self.type} for {self.email or '(no address)'}"
@@ -207,6 +212,10 @@ class Suppression(models.Model):
                 fields=["email", "message_stream"], name="postmark_suppression_unique"
             )
         ]
+        permissions = [
+            ("lift_suppression", "Can lift suppressions in Postmark"),
+            ("suppress_address", "Can add manual suppressions in Postmark"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} on {self.message_stream}"
@@ -233,13 +242,13 @@ class QueuedBatch(models.Model):
         FAILED = "failed", "failed (certainly not sent)"
         UNKNOWN = "unknown", "unknown (Postmark may have accepted it)"
 
-    id = models.UUIDField(primary_key=True, editable=False)
+    id = models.UUIDField("ID", primary_key=True, editable=False)
     state = models.CharField(max_length=16, choices=State.choices)
     template = models.BooleanField(default=False)
     #: One entry per message: ``{"envelope": {...}, "payload": {...} | None, "result": {...}}``.
     messages = models.JSONField(default=list)
     attempts = models.PositiveIntegerField("send attempts", default=0)
-    task_id = models.CharField("last task id", max_length=255, blank=True)
+    task_id = models.CharField("last task ID", max_length=255, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
@@ -253,3 +262,46 @@ class QueuedBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{len(self.messages)} message(s), {self.state}"
+
+
+# --- Operations (written by postmark.operations) -------------------------------------------------
+
+
+class DataRemoval(models.Model):
+    """One request to Postmark to remove an address's data (``manage.py postmark_forget``).
+
+    The address itself is not kept (that would defeat forgetting it): only its SHA-256, so
+    that "was this address forgotten?" can still be answered.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "Pending"
+        DONE = "Done"
+        #: Not sent to Postmark (no account token, or ``--local-only``): local rows only.
+        LOCAL_ONLY = "LocalOnly", "local only (Postmark not asked)"
+
+    postmark_id = models.BigIntegerField("Postmark data removal ID", null=True, blank=True)
+    email_sha256 = models.CharField("SHA-256 of the address", max_length=64, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    #: What was erased locally: {"messages": 3, "bounces": 1, ...}.
+    erased = models.JSONField(default=dict, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField("status checked at", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        verbose_name = "data removal"
+
+    def __str__(self) -> str:
+        return f"data removal {self.postmark_id or '(local only)'}: {self.status}"
+
+
+class Overview(Message):
+    """Not a table: the admin's overview page (per-day counts, rates, top bounces) is listed
+    under this name, and ``postmark.view_overview`` is the permission to see it."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "overview"
+        verbose_name_plural = "overview"
+        default_permissions = ("view",)

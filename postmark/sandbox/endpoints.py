@@ -15,7 +15,7 @@ from typing import Any
 from .bouncing import bounce_type_for
 from .state import Bounce, SandboxState, SentMessage, now, postmark_timestamp
 from .validation import ADDRESS, MAX_BATCH, Refusal, ValidMessage, validate_message
-from .webhooks import WebhookSender
+from .webhook_sender import WebhookSender
 
 TEST_TOKEN = "POSTMARK_API_TEST"
 MISSING_TOKEN = "Request does not contain a valid Server token."
@@ -23,6 +23,9 @@ WRONG_TOKEN = (
     "The Server Token you provided in the X-Postmark-Server-Token request header was invalid. "
     "Please verify that you are using a valid token."
 )
+#: Endpoints of Postmark's account API, which take an account token instead of a server token.
+ACCOUNT_PATHS = ("/data-removals",)
+MISSING_ACCOUNT_TOKEN = "Request does not contain a valid Account token."
 INACTIVE = (
     "You tried to send to recipient(s) that have been marked as inactive. Found inactive "
     "addresses: {}. Inactive recipients are ones that have generated a hard bounce, a spam "
@@ -62,6 +65,8 @@ class PostmarkAPI:
         self.webhooks = webhooks
         #: The one server token accepted (besides the test token); None accepts any token.
         self.token = token
+        #: The one account token the account API (data removals) accepts; None accepts any.
+        self.account_token: str | None = None
         streams = r"/message-streams/([^/]+)/suppressions"
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Answer]]] = [
             ("POST", re.compile(r"/email"), self.send),
@@ -96,6 +101,11 @@ class PostmarkAPI:
             return Answer.refusal(refusal)
 
     def _authenticate(self, request: Request) -> None:
+        if request.path.startswith(ACCOUNT_PATHS):
+            given = request.headers.get("x-postmark-account-token", "").strip()
+            if not given or (self.account_token and given != self.account_token):
+                raise Refusal(10, MISSING_ACCOUNT_TOKEN, http_status=401)
+            return
         given = request.headers.get("x-postmark-server-token", "").strip()
         if not given:
             raise Refusal(10, MISSING_TOKEN, http_status=401)

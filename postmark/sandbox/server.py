@@ -16,6 +16,8 @@ from .endpoints import Answer, PostmarkAPI, Request
 from .page import render
 from .state import Bounce, SandboxState, SentMessage, Suppression, WebhookDelivery
 from .validation import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, Refusal
+from .webhook_sender import WebhookSender, split_credentials
+from .webhooks_api import OperationsAPI
 
 # Bodies past this are not even read into memory; Postmark's own limit is 50 MB per batch.
 _READ_LIMIT = MAX_BATCH_BYTES + 1024 * 1024
@@ -39,8 +41,6 @@ class Sandbox:
         webhook_delay: float = 0.5,
         retry_delays: Sequence[float] = (1.0, 5.0, 15.0),
     ) -> None:
-        from .webhooks import WebhookSender
-
         self.state = SandboxState()
         self.webhooks = WebhookSender(
             self.state, webhook_url, delay=webhook_delay, retry_delays=retry_delays
@@ -50,6 +50,9 @@ class Sandbox:
         # for an account without it.
         self.bulk = BulkAPI(self.api)
         self.api.routes += self.bulk.routes()
+        # Webhooks API, message streams, data removals (postmark_webhooks, postmark_forget).
+        self.operations = OperationsAPI(self.state, self.webhooks.registry)
+        self.api.routes += self.operations.routes()
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sandbox = self
         self.host = host
@@ -92,8 +95,6 @@ class Sandbox:
     @property
     def webhook_target(self) -> str | None:
         """The webhook URL without its password, fit to print and show."""
-        from .webhooks import split_credentials
-
         if not self.webhooks.url:
             return None
         bare, authorization = split_credentials(self.webhooks.url)
@@ -183,6 +184,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._handle()
 
+    def do_DELETE(self) -> None:
+        self._handle()
+
     def _handle(self) -> None:
         sandbox = self.server.sandbox
         parts = urlsplit(self.path)
@@ -199,6 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if parts.path == "/sandbox/state.json" and self.command == "GET":
             self._reply(Answer(200, sandbox.state_json()))
+            return
+        if parts.path == "/sandbox/webhooks" and self.command == "PUT":
+            # {"Enabled": false} makes the site "unreachable" (the demo's missed bounce).
+            sandbox.webhooks.enabled = bool(json.loads(body or b"{}").get("Enabled", True))
+            self._reply(Answer(200, {"Enabled": sandbox.webhooks.enabled}))
             return
         request = Request(
             method=self.command,

@@ -1,0 +1,114 @@
+"""The overview's numbers: a fixed handful of aggregate queries, whatever the volume.
+
+Per day of sending (``Message.created_at``, indexed; with a stream, the (stream, created_at)
+index), how many messages Postmark accepted and how many of those were delivered, bounced,
+complained of, opened and clicked; the top bounce types and domains; the newest suppressions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, F, QuerySet, Value
+from django.db.models.functions import Lower, StrIndex, Substr, TruncDate
+from django.utils import timezone
+
+from ..conf import settings
+from ..models import Bounce, Message, Suppression
+
+DAYS = 30
+#: The series, in order: (name, the Message column counted: set when it happened).
+SERIES = (
+    ("sent", "message_id"),
+    ("delivered", "delivered_at"),
+    ("bounced", "bounced_at"),
+    ("complained", "complained_at"),
+    ("opened", "opened_at"),
+    ("clicked", "clicked_at"),
+)
+TOP = 5
+NEWEST_SUPPRESSIONS = 10
+
+
+@dataclass
+class Day:
+    day: date
+    counts: dict[str, int]
+
+
+@dataclass
+class Overview:
+    days: list[Day]
+    totals: dict[str, int]
+    bounce_rate: float
+    complaint_rate: float
+    bounce_rate_warning: bool
+    complaint_rate_warning: bool
+    top_bounce_types: list[tuple[str, int]]
+    top_bounce_domains: list[tuple[str, int]]
+    newest_suppressions: list[Suppression]
+    streams: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+def overview(stream: str = "", tag: str = "", *, today: date | None = None) -> Overview:
+    today = today or timezone.localdate()
+    first = today - timedelta(days=DAYS - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    messages = Message.objects.filter(created_at__gte=since)
+    bounces = Bounce.objects.filter(bounced_at__gte=since)
+    suppressions = Suppression.objects.active()
+    if stream:
+        messages = messages.filter(message_stream=stream)
+        bounces = bounces.filter(message_stream=stream)
+        suppressions = suppressions.filter(message_stream=stream)
+    if tag:
+        messages = messages.filter(tag=tag)
+        bounces = bounces.filter(tag=tag)
+    days = _per_day(messages, first)
+    totals = {name: sum(d.counts[name] for d in days) for name, _ in SERIES}
+    sent = totals["sent"]
+    bounce_rate = totals["bounced"] / sent if sent else 0.0
+    complaint_rate = totals["complained"] / sent if sent else 0.0
+    return Overview(
+        days=days,
+        totals=totals,
+        bounce_rate=bounce_rate,
+        complaint_rate=complaint_rate,
+        bounce_rate_warning=sent > 0 and bounce_rate >= settings.POSTMARK_BOUNCE_RATE_WARNING,
+        complaint_rate_warning=sent > 0
+        and complaint_rate >= settings.POSTMARK_COMPLAINT_RATE_WARNING,
+        top_bounce_types=_top(bounces, F("type")),
+        top_bounce_domains=_top(
+            bounces.exclude(email=""),
+            Lower(Substr("email", StrIndex("email", Value("@")) + 1)),
+        ),
+        newest_suppressions=list(
+            suppressions.order_by("-suppressed_at", "-pk")[:NEWEST_SUPPRESSIONS]
+        ),
+        streams=_distinct(Message.objects.filter(created_at__gte=since), "message_stream"),
+        tags=_distinct(Message.objects.filter(created_at__gte=since), "tag"),
+    )
+
+
+def _per_day(messages: QuerySet[Message], first: date) -> list[Day]:
+    counts = {name: Count(column) for name, column in SERIES}
+    rows = messages.annotate(day=TruncDate("created_at")).values("day").annotate(**counts)
+    by_day: dict[date, dict[str, Any]] = {row["day"]: dict(row) for row in rows.order_by()}
+    empty: dict[str, Any] = {}
+    return [
+        Day(day, {name: int(by_day.get(day, empty).get(name) or 0) for name, _ in SERIES})
+        for day in (first + timedelta(days=n) for n in range(DAYS))
+    ]
+
+
+def _top(rows: QuerySet[Bounce], key: object) -> list[tuple[str, int]]:
+    grouped = rows.annotate(key=key).values("key").annotate(n=Count("pk")).order_by("-n", "key")
+    return [(str(row["key"] or "(none)"), int(row["n"])) for row in grouped[:TOP]]
+
+
+def _distinct(rows: QuerySet[Message], column: str) -> list[str]:
+    values = rows.exclude(**{column: ""}).order_by(column).values_list(column, flat=True)
+    return list(values.distinct()[:50])

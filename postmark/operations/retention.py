@@ -1,0 +1,83 @@
+"""Retention: delete what is older than the retention period, in small batches.
+
+Each batch is one short transaction deleting at most ``PURGE_BATCH_SIZE`` rows by primary key,
+so memory stays bounded and no lock is held for long, whatever the table's size. What still
+matters is kept: suppressions in force, inactive bounces (the address is still deactivated and
+can be reactivated), and queued batches in the "unknown" state (a person has to decide them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from ..conf import settings
+from ..models import Bounce, Message, QueuedBatch, Suppression, WebhookEvent
+
+#: What is purged, and the filter that selects the old rows of each.
+_TARGETS: list[tuple[str, type[models.Model], Callable[[datetime], models.Q]]] = [
+    ("webhook events", WebhookEvent, lambda cutoff: models.Q(received_at__lt=cutoff)),
+    ("messages", Message, lambda cutoff: models.Q(created_at__lt=cutoff)),
+    (
+        "bounces",
+        Bounce,
+        lambda cutoff: models.Q(bounced_at__lt=cutoff, inactive=False),
+    ),
+    (
+        "lifted suppressions",
+        Suppression,
+        lambda cutoff: (
+            models.Q(lifted_at__lt=cutoff)
+            & (
+                models.Q(suppressed_at__isnull=True)
+                | models.Q(suppressed_at__lte=models.F("lifted_at"))
+            )
+        ),
+    ),
+    (
+        "queued batches",
+        QueuedBatch,
+        lambda cutoff: models.Q(created_at__lt=cutoff, state__in=["sent", "failed"]),
+    ),
+]
+
+
+def purge(
+    older_than: timedelta | None = None, *, dry_run: bool = False, batch_size: int | None = None
+) -> dict[str, int]:
+    """Delete (or, with ``dry_run``, count) the old rows; how many of each kind."""
+    age = older_than if older_than is not None else timedelta(days=settings.POSTMARK_RETENTION_DAYS)
+    size = batch_size or settings.POSTMARK_PURGE_BATCH_SIZE
+    cutoff = timezone.now() - age
+    removed: dict[str, int] = {}
+    for label, model, condition in _TARGETS:
+        rows = model._default_manager.filter(condition(cutoff))
+        removed[label] = rows.count() if dry_run else _delete_in_batches(rows, size)
+    return removed
+
+
+def _delete_in_batches(rows: models.QuerySet[Any], size: int) -> int:
+    total = 0
+    while True:
+        with transaction.atomic(using=rows.db):
+            batch = list(rows.order_by("pk").values_list("pk", flat=True)[:size])
+            if not batch:
+                return total
+            total += rows.model._default_manager.filter(pk__in=batch).delete()[0]
+
+
+def parse_age(text: str) -> timedelta:
+    """``90d``, ``12h``, ``2w`` or a bare number of days."""
+    units = {"d": 1.0, "h": 1 / 24, "w": 7.0}
+    number, unit = (text[:-1], text[-1].lower()) if text[-1:].lower() in units else (text, "d")
+    try:
+        age = timedelta(days=float(number) * units[unit])
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not an age such as 90d, 12h or 2w.") from None
+    if age < timedelta(0):
+        raise ValueError(f"{text!r} is negative.")
+    return age

@@ -1,0 +1,39 @@
+"""``postmark_sync`` and ``postmark_purge`` as tasks, for the queue backends' workers and their
+schedulers (on the task backend queued sending uses, ``POSTMARK_QUEUE_TASK_BACKEND``)::
+
+    from postmark.operations.tasks import purge_task, sync_task
+    sync_task.enqueue()            # e.g. hourly from your scheduler
+    purge_task.enqueue()           # e.g. nightly
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from ..conf import settings
+from ..tasks import task
+from .retention import purge
+from .sync import sync_bounces, sync_suppressions
+
+
+@task(backend=settings.POSTMARK_QUEUE_TASK_BACKEND, queue_name=settings.POSTMARK_QUEUE_NAME)
+def sync_task(
+    what: str = "all", since: str | None = None, stream: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Sync "bounces", "suppressions" or "all"; since is an ISO date. Returns the summaries."""
+    start = date.fromisoformat(since) if since else None
+    summaries = []
+    if what in ("bounces", "all"):
+        summaries.append(sync_bounces(since=start, stream=stream))
+    if what in ("suppressions", "all"):
+        summaries.append(sync_suppressions(since=start, stream=stream))
+    return {
+        s.kind: {"new": s.new, "updated": s.updated, "unchanged": s.unchanged} for s in summaries
+    }
+
+
+@task(backend=settings.POSTMARK_QUEUE_TASK_BACKEND, queue_name=settings.POSTMARK_QUEUE_NAME)
+def purge_task(older_than_days: float | None = None) -> dict[str, int]:
+    """Delete what is older than the retention period (POSTMARK_RETENTION_DAYS by default)."""
+    age = timedelta(days=older_than_days) if older_than_days is not None else None
+    return purge(age)

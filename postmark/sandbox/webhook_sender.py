@@ -1,0 +1,176 @@
+"""Posts webhooks the way Postmark does: JSON, basic auth taken from the URL, retried on failure.
+
+One background thread works through a schedule, so that a send is answered at once and its
+webhook arrives "shortly after", as with the real service.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import itertools
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from .state import Attempt, SandboxState, WebhookDelivery, now
+from .webhook_config import WebhookRegistry
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """The URL without its ``user:password@`` part, and the Authorization header it stands for.
+
+    urllib does not send userinfo itself; Postmark turns it into basic auth, so do we.
+    """
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return bare, "Basic " + base64.b64encode(pair.encode()).decode()
+
+
+class WebhookSender:
+    """Delivers each scheduled webhook after ``delay`` seconds, retrying after each of
+    ``retry_delays`` while the answer is not 200. A 403 stops the retries, as with Postmark.
+
+    A stream with webhooks set through the Webhooks API (``registry``) gets its events there,
+    for the triggers they enable; a stream with none gets them at ``url``. With ``enabled``
+    False nothing is posted (the site is "unreachable": the events are only on the page, and
+    ``postmark_sync`` has to recover them).
+    """
+
+    def __init__(
+        self,
+        state: SandboxState,
+        url: str | None,
+        *,
+        delay: float = 0.5,
+        retry_delays: Sequence[float] = (1.0, 5.0, 15.0),
+        timeout: float = 10.0,
+        registry: WebhookRegistry | None = None,
+    ) -> None:
+        self.state = state
+        self.url = url
+        self.registry = registry or WebhookRegistry()
+        self.enabled = True
+        self.delay = delay
+        self.retry_delays = tuple(retry_delays)
+        self.timeout = timeout
+        self._schedule: list[tuple[float, int, WebhookDelivery, str]] = []
+        self._order = itertools.count()
+        self._wakeup = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._busy = 0
+        self._paused = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wakeup:
+            self._stopping = True
+            self._wakeup.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout + 1)
+
+    def send(self, record_type: str, payload: dict[str, Any]) -> WebhookDelivery | None:
+        """Schedule one webhook; None when it goes nowhere (the event is only shown)."""
+        target = self.target_for(str(payload.get("MessageStream") or "outbound"), record_type)
+        if not target or not self.enabled:
+            return None
+        shown_url, _ = split_credentials(target)
+        delivery = self.state.new_delivery(record_type, shown_url, payload)
+        self._enqueue(delivery, self.delay, target)
+        return delivery
+
+    def target_for(self, stream: str, record_type: str) -> str | None:
+        webhooks = self.registry.of_stream(stream)
+        if not webhooks:
+            return self.url
+        return next((w.target() for w in webhooks if w.enabled(record_type)), None)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold every webhook until the block ends (then the due ones go at once): a test whose
+        app shares one database connection with its server must not be called back mid-send."""
+        with self._wakeup:
+            self._paused = True
+        try:
+            yield
+        finally:
+            with self._wakeup:
+                self._paused = False
+                self._wakeup.notify_all()
+
+    def idle(self) -> bool:
+        """True when nothing is scheduled or being posted."""
+        with self._wakeup:
+            return not self._schedule and not self._busy
+
+    def _enqueue(self, delivery: WebhookDelivery, delay: float, target: str) -> None:
+        with self._wakeup:
+            due = time.monotonic() + delay
+            heapq.heappush(self._schedule, (due, next(self._order), delivery, target))
+            self._wakeup.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._wakeup:
+                while not self._stopping and (
+                    self._paused or not self._schedule or self._schedule[0][0] > time.monotonic()
+                ):
+                    wait = (
+                        self._schedule[0][0] - time.monotonic()
+                        if self._schedule and not self._paused
+                        else None
+                    )
+                    self._wakeup.wait(timeout=wait)
+                if self._stopping:
+                    return
+                _, _, delivery, target = heapq.heappop(self._schedule)
+                self._busy += 1
+            try:
+                self._attempt(delivery, target)
+            finally:
+                with self._wakeup:
+                    self._busy -= 1
+
+    def _attempt(self, delivery: WebhookDelivery, target: str) -> None:
+        url, authorization = split_credentials(target)
+        request = urllib.request.Request(
+            url, data=json.dumps(delivery.payload).encode(), method="POST"
+        )
+        request.add_header("Content-Type", "application/json")
+        request.add_header("User-Agent", "Postmark")
+        if authorization:
+            request.add_header("Authorization", authorization)
+        status: int | None
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                status, error = response.status, ""
+        except urllib.error.HTTPError as exc:
+            status, error = exc.code, str(exc.reason)
+        except (OSError, ValueError) as exc:
+            status, error = None, str(exc)
+        with self.state.lock:
+            delivery.attempts.append(Attempt(now(), status, error))
+            retries_done = len(delivery.attempts) - 1
+            if status == 200:
+                delivery.state = "delivered"
+            elif status == 403 or retries_done >= len(self.retry_delays):
+                delivery.state = "failed"
+        if delivery.state == "pending":
+            self._enqueue(delivery, self.retry_delays[retries_done], target)
