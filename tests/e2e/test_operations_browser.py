@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.test_demo_browser import browser_page  # noqa: F401  (the fixture)
 from tests.support.example_demo import BOUNCE_TESTING, Demo, example_env, running_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -75,7 +74,7 @@ def wait_for_sandbox_bounces(page: Any, demo: Demo, count: int) -> None:
 
 
 def test_missed_bounce_is_synced_reactivated_and_lifted_and_the_overview_counts_it(
-    browser_page: Any,  # noqa: F811
+    browser_page: Any,
     tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
