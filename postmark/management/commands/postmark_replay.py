@@ -46,7 +46,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"#{pk}: {outcome.reason}")
             else:
                 counts["failed"] += 1
-                self.stderr.write(f"#{pk}: {outcome.reason}")
+                # The answer a caller gets is fixed; the operator gets the stored error.
+                row = outcome.webhook_event
+                self.stderr.write(f"#{pk}: {row.error if row is not None else outcome.reason}")
         self.stdout.write(
             f"{counts['processed']} processed, {counts['failed']} failed, "
             f"{counts['skipped']} already processed."
