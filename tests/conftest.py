@@ -47,3 +47,22 @@ def postmark_sandbox(settings: pytest.FixtureRequest) -> Iterator[Sandbox]:
         yield sandbox
     finally:
         sandbox.stop()
+
+
+# --- Hypothesis: few examples by default, many under HYPOTHESIS_PROFILE=fuzz ---------------------
+def _register_hypothesis_profiles() -> None:
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    # No deadline: examples go through the database, whose timing varies from run to run.
+    settings.register_profile(
+        "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    settings.register_profile(
+        "fuzz", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_register_hypothesis_profiles()

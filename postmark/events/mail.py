@@ -139,19 +139,22 @@ def _bytes(content: object) -> bytes:
 
 
 def from_mime(raw: str) -> EmailMultiAlternatives | None:
-    """The message built from its raw MIME, or None when that is unusable (no From, or a
+    """The message built from its raw MIME, or None when that is unusable (no sender, or a
     structure the parser cannot take apart): the caller then uses the JSON fields."""
     try:
         mime = message_from_string(raw, policy=policy.default)
-        if not isinstance(mime, MimeMessage) or mime["From"] is None:
+        parts = _parts(mime) if isinstance(mime, MimeMessage) else None
+        if parts is None:
             return None
-        built = build(_parts(mime))
+        built = build(parts)
     except Exception:  # hostile MIME: any parser error means "unusable"
         return None
     return built if _renders(built) else None
 
 
-def _parts(mime: MimeMessage) -> Parts:
+def _parts(mime: MimeMessage) -> Parts | None:
+    """The message's parts; None without a sender's address (not a mail message at all)."""
+
     def pairs(name: str) -> list[Pair]:
         return [
             (a.display_name, a.addr_spec)
@@ -159,13 +162,15 @@ def _parts(mime: MimeMessage) -> Parts:
             for a in getattr(header, "addresses", ())
         ]
 
-    plain, html = mime.get_body(("plain",)), mime.get_body(("html",))
     senders = pairs("From")
+    if not senders or not senders[0][1]:
+        return None
+    plain, html = mime.get_body(("plain",)), mime.get_body(("html",))
     return Parts(
         subject=str(mime["Subject"] or ""),
         body=plain.get_content() if plain is not None else "",
         html=html.get_content() if html is not None else "",
-        from_email=senders[0] if senders else ("", ""),
+        from_email=senders[0],
         to=pairs("To"),
         cc=pairs("Cc"),
         bcc=pairs("Bcc"),
