@@ -15,7 +15,7 @@ import hashlib
 import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
@@ -129,6 +129,8 @@ class GeneratedWebhooks(TestCase):
         signals.inbound_received.connect(render_inbound)
         self.addCleanup(signals.inbound_received.disconnect, render_inbound)
 
+    # Eight times the profile's count: this one test is the whole webhook surface, and fast.
+    @settings(max_examples=8 * settings.default.max_examples)
     @given(bodies())
     def test_every_body_gets_200_or_a_one_line_4xx_and_is_stored_at_most_once(
         self, generated: tuple[bytes, str]
