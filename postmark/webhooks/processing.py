@@ -47,8 +47,15 @@ class Outcome:
     """What became of one webhook; ``http_status`` is what the view answers."""
 
     http_status: int
+    #: What the caller is told: one line, never the error itself.
     reason: str
     webhook_event: WebhookEvent | None = None
+
+    @property
+    def detail(self) -> str:
+        """For an operator (admin, postmark_replay): the stored error of a failure, else reason."""
+        row = self.webhook_event
+        return row.error if self.http_status >= 500 and row is not None else self.reason
 
 
 class _Duplicate(Exception):

@@ -92,3 +92,4 @@ def test_a_replay_that_fails_again_keeps_the_new_error(
     row = WebhookEvent.objects.get()
     assert row.status == "failed" and row.attempts == 2
     assert "0 processed, 1 failed" in out.getvalue()
+    assert f"#{row.pk}: RuntimeError: the receiver is broken" in out.getvalue()

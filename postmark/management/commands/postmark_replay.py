@@ -46,9 +46,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"#{pk}: {outcome.reason}")
             else:
                 counts["failed"] += 1
-                # The answer a caller gets is fixed; the operator gets the stored error.
-                row = outcome.webhook_event
-                self.stderr.write(f"#{pk}: {row.error if row is not None else outcome.reason}")
+                self.stderr.write(f"#{pk}: {outcome.detail}")
         self.stdout.write(
             f"{counts['processed']} processed, {counts['failed']} failed, "
             f"{counts['skipped']} already processed."
