@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import clear_url_caches
 
 from postmark.checks import check_webhook_credentials
 from postmark.models import Bounce, Message, Suppression, WebhookEvent
@@ -20,6 +21,7 @@ from tests.support.webhook_helpers import (
     post,
     sent_message,
 )
+from tests.webhooks import urls_elsewhere
 
 pytestmark = pytest.mark.django_db
 
@@ -282,10 +284,6 @@ class _Urls:
 def test_w001_warns_only_a_project_that_serves_the_webhooks(
     settings: Any, urlconf: str, warned: bool
 ) -> None:
-    from django.urls import clear_url_caches
-
-    from tests.webhooks import urls_elsewhere
-
     settings.POSTMARK_API_USER = settings.POSTMARK_API_PASSWORD = None
     settings.ROOT_URLCONF = _Urls(getattr(urls_elsewhere, urlconf))
     clear_url_caches()
