@@ -20,6 +20,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, NamedTuple, TypeVar
 
 from ..timestamps import parse_timestamp
@@ -184,9 +185,6 @@ def list_of(kind: type[T]) -> Callable[[Any], list[T] | None]:
 # --- Declarations ------------------------------------------------------------------------------
 
 
-_EMPTY = (None, "")
-
-
 class Source(NamedTuple):
     names: tuple[str, ...]
     read: Reader
@@ -208,22 +206,30 @@ def postmark_field(
     return dataclasses.field(default=default, metadata=metadata)
 
 
+@cache
+def _plan(kind: type) -> tuple[tuple[str, Source], ...]:
+    """The declared fields of ``kind`` (worked out once per class: parsing is per webhook)."""
+    return tuple(
+        (declared.name, declared.metadata["postmark"])
+        for declared in dataclasses.fields(kind)
+        if "postmark" in declared.metadata
+    )
+
+
 def read_fields(kind: type, payload: Mapping[str, Any], label: str = "") -> dict[str, Any]:
-    """The keyword arguments for ``kind`` from the payload: each declared field that read."""
+    """The keyword arguments for ``kind`` from the payload: each declared field that read.
+    An empty string counts as missing: the next name is tried, and a required field fails."""
     values: dict[str, Any] = {}
-    for declared in dataclasses.fields(kind):
-        source: Source | None = declared.metadata.get("postmark")
-        if source is None:
-            continue
-        # An empty string counts as missing: the next name is tried, and a required field fails.
-        value = next(
-            (v for v in (source.read(payload.get(n)) for n in source.names) if v not in _EMPTY),
-            None,
-        )
-        if value is not None:
-            values[declared.name] = value
-        elif source.required:
-            raise InvalidPayload(f"{label or kind.__name__} {source.required}")
+    for name, source in _plan(kind):
+        for key in source.names:
+            raw = payload.get(key)
+            value = None if raw is None else source.read(raw)
+            if value is not None and value != "":
+                values[name] = value
+                break
+        else:
+            if source.required:
+                raise InvalidPayload(f"{label or kind.__name__} {source.required}")
     return values
 
 
