@@ -47,8 +47,11 @@ def _unframed_stream(request: HttpRequest) -> IO[bytes] | None:
     return None
 
 
-def _read_body(request: HttpRequest, limit: int) -> bytes | HttpResponse:
-    too_big = f"body over the {limit}-byte limit (POSTMARK_WEBHOOK_MAX_BYTES)"
+def _read_body(
+    request: HttpRequest, limit: int, setting: str = "POSTMARK_WEBHOOK_MAX_BYTES"
+) -> bytes | HttpResponse:
+    """The body, read to at most ``limit`` bytes (``setting`` is what the 413 names)."""
+    too_big = f"body over the {limit}-byte limit ({setting})"
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared:
         if not declared.isascii() or not declared.isdigit():
