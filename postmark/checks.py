@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from .conf import settings
 from .installation import REMEDY, other_distributions
 from .message import TRACK_LINKS_VALUES
+from .webhooks.auth import webhook_credentials
+from .webhooks.views import inbound_hook, outbound_hook
 
 
 @register()
@@ -35,20 +38,39 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="postmark.E002",
             )
         )
-    from .views import webhook_credentials
+    return messages
 
+
+@register(Tags.security, Tags.urls)
+def check_webhook_credentials(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """postmark.W001, for a project that serves the webhook views (anywhere in its URLconf):
+    a project that only sends has no webhook to protect, and is not told to."""
     # One of the pair without the other is a mistake too: the views would expect an empty one.
     half_set = bool(settings.POSTMARK_API_USER) != bool(settings.POSTMARK_API_PASSWORD)
-    if not webhook_credentials() or half_set:
-        messages.append(
-            Warning(
-                "POSTMARK_API_USER and POSTMARK_API_PASSWORD are not set: the webhook views accept "
-                "requests from anyone.",
-                hint="Set both, and put them in the webhook URL: https://user:pass@host/postmark/bounce/",
-                id="postmark.W001",
-            )
+    if (webhook_credentials() and not half_set) or not _webhooks_mounted():
+        return []
+    return [
+        Warning(
+            "POSTMARK_API_USER and POSTMARK_API_PASSWORD (the webhook's basic-auth credentials) "
+            "are not set: the webhook views accept requests from anyone.",
+            hint="Set both, and put them in the webhook URL: https://user:pass@host/postmark/bounce/",
+            id="postmark.W001",
         )
-    return messages
+    ]
+
+
+def _webhooks_mounted() -> bool:
+    """Whether the project's URLconf routes to a webhook view (a loop, not recursion)."""
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return False  # a project without URLs (a worker's settings, a test runner's) serves none
+    pending: list[URLPattern | URLResolver] = [get_resolver()]
+    while pending:
+        entry = pending.pop()
+        if isinstance(entry, URLResolver):
+            pending.extend(entry.url_patterns)
+        elif entry.callback in (outbound_hook, inbound_hook):
+            return True
+    return False
 
 
 def _email_backends() -> list[str]:

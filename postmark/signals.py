@@ -7,6 +7,17 @@ Connect your own the same way.
 
 from django.dispatch import Signal
 
+from .events import (
+    AnyEvent,
+    BounceEvent,
+    ClickEvent,
+    DeliveryEvent,
+    InboundEvent,
+    OpenEvent,
+    SpamComplaintEvent,
+    SubscriptionChangeEvent,
+)
+
 # Sent once per API call, before the payloads are built, with the messages of that call.
 # Receivers may change the messages: drop recipients, add headers, set Postmark options.
 # A message left with no recipient is not sent; its result has status "suppressed".
@@ -27,7 +38,8 @@ post_send = Signal()
 
 # Webhook signals. Each is sent inside the transaction that stores the webhook: a receiver
 # that raises rolls back every receiver's work, the view answers 500 and Postmark retries.
-#   sender: the event class (e.g. postmark.events.BounceEvent)
+#   sender: the event class (e.g. postmark.events.BounceEvent); EVENT_SIGNALS below says which
+#           class goes with which signal
 #   event: the typed event (a dataclass from postmark.events)
 #   payload: dict, the JSON Postmark sent
 #   webhook_event: postmark.models.WebhookEvent, the stored request
@@ -39,3 +51,19 @@ click_received = Signal()
 subscription_change_received = Signal()
 # For inbound, event.message is a Django EmailMessage with the attachments attached.
 inbound_received = Signal()
+
+#: The signal each event class is sent with; a class not here (UnknownEvent) is stored, not sent.
+EVENT_SIGNALS: dict[type[AnyEvent], Signal] = {
+    BounceEvent: bounce_received,
+    SpamComplaintEvent: spam_complaint_received,
+    DeliveryEvent: delivery_received,
+    OpenEvent: open_received,
+    ClickEvent: click_received,
+    SubscriptionChangeEvent: subscription_change_received,
+    InboundEvent: inbound_received,
+}
+
+
+def signal_for(event: AnyEvent) -> Signal | None:
+    """The signal for this event: its own class's, else the nearest base class's in the table."""
+    return next((EVENT_SIGNALS[k] for k in type(event).__mro__ if k in EVENT_SIGNALS), None)

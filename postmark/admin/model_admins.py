@@ -233,7 +233,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         self.message_user(request, f"{done} processed, {skipped} already processed.")
         for outcome in failed:
             pk = outcome.webhook_event.pk if outcome.webhook_event else "?"
-            self.message_user(request, f"#{pk}: {outcome.reason}", messages.ERROR)
+            self.message_user(request, f"#{pk}: {outcome.detail}", messages.ERROR)
 
 
 @admin.register(QueuedBatch)

@@ -11,6 +11,9 @@ from typing import Any
 from django.dispatch import Signal
 from django.test import Client
 
+from postmark.models import Message
+from tests.support import webhook_payloads as payloads
+
 AUTH = "Basic " + base64.b64encode(b"hook-user:hook-password").decode()
 BOUNCE_URL = "/postmark/bounce/"
 EVENTS_URL = "/postmark/events/"
@@ -45,3 +48,13 @@ def failing_receiver(signal: Signal, error: str) -> Iterator[list[int]]:
         yield mended
     finally:
         signal.disconnect(receiver)
+
+
+def sent_message(**fields: Any) -> Message:
+    return Message.objects.create(
+        message_id=payloads.MESSAGE_ID,
+        status=Message.Status.SENT,
+        from_email="sender@example.com",
+        to="john@example.com",
+        **fields,
+    )

@@ -1,6 +1,7 @@
 """Concurrent copies of one webhook, through a real server, store exactly one set of rows.
 
-PostgreSQL only: SQLite serialises every writer, so there is no race there to prove anything on.
+PostgreSQL and MariaDB/MySQL only: SQLite serialises every writer, so there is no race there to
+prove anything on.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from django.conf import settings
 from postmark import signals
 from postmark.models import Bounce, Suppression, WebhookEvent
 from tests.support import webhook_payloads as payloads
+from tests.support.webhook_helpers import failing_receiver
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="concurrency needs PostgreSQL (POSTMARK_TEST_DATABASE=postgres); SQLite "
-        "serialises writers",
+        settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
+        reason="concurrency needs PostgreSQL or MariaDB (POSTMARK_TEST_DATABASE=postgres or "
+        "mysql); SQLite serialises writers",
     ),
     pytest.mark.django_db(transaction=True),
 ]
@@ -60,28 +62,6 @@ def fire_at_once(url: str, bodies: list[bytes]) -> list[tuple[int, str]]:
     for thread in threads:
         thread.join()
     return results
-
-
-@pytest.fixture
-def server_url() -> Iterator[str]:
-    """Django behind a real threaded WSGI server on loopback, one thread (and database
-    connection) per request, as in production. (pytest-django's live_server needs STATIC_URL.)"""
-    from django.core.handlers.wsgi import WSGIHandler
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
-    server.set_app(WSGIHandler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -150,3 +130,15 @@ def test_concurrent_retries_of_a_failed_event_process_it_once(server_url: str) -
     assert len(calls) == 1
     row = WebhookEvent.objects.get()
     assert (row.status, row.attempts, row.error) == ("processed", 2, "")
+
+
+def test_concurrent_copies_that_all_fail_count_every_attempt(server_url: str) -> None:
+    copies = 16
+    body = json.dumps(payloads.bounce()).encode()
+
+    with failing_receiver(signals.bounce_received, "down"):
+        results = fire_at_once(server_url + "/postmark/bounce/", [body] * copies)
+
+    assert [status for status, _ in results] == [500] * copies
+    row = WebhookEvent.objects.get()
+    assert (row.status, row.attempts) == ("failed", copies)

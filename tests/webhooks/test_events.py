@@ -187,7 +187,7 @@ def test_inbound_recipients_fall_back_to_the_plain_fields() -> None:
         inbound=True,
     )
 
-    assert event.message.to == ["a@example.com", "b@example.com"]
+    assert event.message.to == ["a@example.com", "B <b@example.com>"]
     assert event.message.cc == []
 
 

@@ -46,7 +46,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"#{pk}: {outcome.reason}")
             else:
                 counts["failed"] += 1
-                self.stderr.write(f"#{pk}: {outcome.reason}")
+                self.stderr.write(f"#{pk}: {outcome.detail}")
         self.stdout.write(
             f"{counts['processed']} processed, {counts['failed']} failed, "
             f"{counts['skipped']} already processed."

@@ -1,4 +1,4 @@
-"""Storing and dispatching webhooks: the part of the views that is not HTTP (replay uses it too).
+"""Storing and dispatching webhooks: everything after HTTP (replay uses it too).
 
 Transactions are where the subtle bugs live, so here is the whole story.
 
@@ -14,27 +14,32 @@ Transactions are where the subtle bugs live, so here is the whole story.
   rolled back (PostgreSQL aborts it anyway) and a second one locks the existing row: processed or
   ignored -> nothing to do; failed or rejected -> process it again (this is a retry).
 * A receiver raises: the transaction is rolled back (no half-written rows), then a new one
-  records the row as failed with the error and traceback, and the view answers 500 so Postmark
-  retries. The failure write never downgrades a row a concurrent copy managed to process.
+  records the row as failed with the error and traceback, and the view answers 500 with a fixed
+  reason (the error, which may quote SQL, stays on the row). The failure write never downgrades
+  a row a concurrent copy managed to process.
+* ``attempts`` is counted by the database (``attempts + 1``), never from a value read earlier, so
+  concurrent copies that all fail count every try.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from . import events, signals, sql
-from .models import WebhookEvent
+from .. import events, signals, sql
+from ..models import WebhookEvent
 
 Status = WebhookEvent.Status
 _DONE = (Status.PROCESSED, Status.IGNORED)
+#: What the caller is told when a receiver fails; the detail is on the WebhookEvent row.
+RECEIVER_FAILED = "a receiver failed; the error is kept on the stored event"
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,15 @@ class Outcome:
     """What became of one webhook; ``http_status`` is what the view answers."""
 
     http_status: int
+    #: What the caller is told: one line, never the error itself.
     reason: str
     webhook_event: WebhookEvent | None = None
+
+    @property
+    def detail(self) -> str:
+        """For an operator (admin, postmark_replay): the stored error of a failure, else reason."""
+        row = self.webhook_event
+        return row.error if self.http_status >= 500 and row is not None else self.reason
 
 
 class _Duplicate(Exception):
@@ -58,7 +70,7 @@ def receive(
     headers: dict[str, str] | None = None,
     remote_addr: str | None = None,
 ) -> Outcome:
-    """Store and process one webhook whose body is valid JSON (``payload`` is that JSON)."""
+    """Store and process one webhook; ``payload`` is ``events.load(body)``."""
     row = WebhookEvent(
         body_sha256=hashlib.sha256(body.encode()).hexdigest(),
         record_type=events.record_type_of(payload, inbound=inbound)[:64],
@@ -66,6 +78,7 @@ def receive(
         headers=headers or {},
         remote_addr=remote_addr,
         received_at=timezone.now(),
+        attempts=1,
     )
     try:
         event = events.parse(payload, inbound=inbound)
@@ -94,17 +107,22 @@ def replay(row_id: int) -> Outcome:
     """Process a stored event again (failed or rejected ones; processed ones are left alone)."""
     row = WebhookEvent.objects.get(pk=row_id)
     try:
-        payload = json.loads(row.body)
-    except ValueError as exc:
-        return Outcome(400, f"stored body is not JSON: {exc}", row)
+        payload = events.load(row.body)
+    except events.InvalidPayload as exc:
+        # Stored by an older version that let it through (1e999, say): it will never process,
+        # so it is rejected rather than left failed for every later replay.
+        unprocessed = WebhookEvent.objects.filter(pk=row.pk).exclude(status__in=_DONE)
+        unprocessed.update(status=Status.REJECTED, error=str(exc))
+        row.refresh_from_db()
+        return Outcome(400, str(exc), row)
     return _process_existing(row.body_sha256, payload, row.record_type == events.INBOUND)
 
 
 def dispatch(event: events.AnyEvent, payload: dict[str, Any], row: WebhookEvent) -> None:
     """Send the event's signal; a receiver that raises propagates (the caller rolls back)."""
-    if event.signal_name is None:
+    signal = signals.signal_for(event)
+    if signal is None:
         return
-    signal = getattr(signals, event.signal_name)
     signal.send(sender=type(event), event=event, payload=payload, webhook_event=row)
     _raise_if_transaction_aborted()
 
@@ -116,8 +134,6 @@ _PQTRANS_INERROR = 3
 def _raise_if_transaction_aborted() -> None:
     """A receiver that caught its own database error on PostgreSQL leaves the transaction
     aborted; the COMMIT would then quietly roll back every write while the view answered 200."""
-    from django.db import DatabaseError, connection
-
     if connection.vendor != "postgresql" or connection.connection is None:
         return
     if connection.connection.info.transaction_status == _PQTRANS_INERROR:
@@ -130,7 +146,6 @@ def _raise_if_transaction_aborted() -> None:
 def _mark_processed(row: WebhookEvent, event: events.AnyEvent, *, now: datetime) -> None:
     row.status = Status.IGNORED if isinstance(event, events.UnknownEvent) else Status.PROCESSED
     row.processed_at = now
-    row.attempts += 1
     row.error = row.traceback = ""
 
 
@@ -154,11 +169,16 @@ def _process_existing(key: str, payload: dict[str, Any], inbound: bool) -> Outco
                 row.save(update_fields=["status", "error"])
                 return Outcome(400, str(exc), row)
             _mark_processed(row, event, now=timezone.now())
-            row.save(update_fields=["status", "processed_at", "attempts", "error", "traceback"])
+            fields = {name: getattr(row, name) for name in _PROCESSED_FIELDS}
+            WebhookEvent.objects.filter(pk=row.pk).update(**fields, attempts=F("attempts") + 1)
+            row.attempts += 1  # what the UPDATE wrote: the row is locked
             dispatch(event, payload, row)
     except Exception as exc:
         return _record_failure(row, exc)
     return _done(row)
+
+
+_PROCESSED_FIELDS = ("status", "processed_at", "error", "traceback")
 
 
 def _reject(row: WebhookEvent, reason: str) -> Outcome:
@@ -172,16 +192,19 @@ def _record_failure(row: WebhookEvent, exc: BaseException) -> Outcome:
     error = f"{type(exc).__name__}: {exc}"[:10000]
     trace = "".join(traceback.format_exception(exc))
     failed: dict[str, Any] = {"status": Status.FAILED, "error": error, "traceback": trace}
-    failed |= {"processed_at": timezone.now(), "attempts": row.attempts}
+    failed["processed_at"] = timezone.now()
+    key = row.body_sha256
     with transaction.atomic():
-        for name, value in failed.items():
-            setattr(row, name, value)
-        row.pk = None
-        WebhookEvent.objects.bulk_create([row], ignore_conflicts=True)
-        # Inserted just now, or there already (an earlier failure, or a concurrent copy): update
-        # it unless that copy has processed it meanwhile.
-        WebhookEvent.objects.filter(body_sha256=row.body_sha256).exclude(status__in=_DONE).update(
-            **failed
-        )
-    row = WebhookEvent.objects.get(body_sha256=row.body_sha256)
-    return Outcome(500, f"a receiver failed: {error}"[:500], row)
+        try:
+            with transaction.atomic():
+                for name, value in failed.items():
+                    setattr(row, name, value)
+                row.pk, row.attempts = None, 1
+                WebhookEvent.objects.bulk_create([row])
+        except IntegrityError:
+            # There already (an earlier failure, or a concurrent copy): count this try, and
+            # record its error unless that copy has processed the event meanwhile.
+            again = WebhookEvent.objects.filter(body_sha256=key)
+            if not again.exclude(status__in=_DONE).update(**failed, attempts=F("attempts") + 1):
+                again.update(attempts=F("attempts") + 1)
+    return Outcome(500, RECEIVER_FAILED, WebhookEvent.objects.get(body_sha256=key))

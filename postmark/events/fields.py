@@ -1,0 +1,237 @@
+"""How a Postmark field becomes a Python value: one declaration per field, total readers.
+
+A field is declared once, on its event dataclass, with the Postmark names it may arrive under
+and the reader that turns the JSON value into the field's type::
+
+    server_id: int | None = postmark_field("ServerID", "ServerId", read=integer)
+
+``read_fields`` walks those declarations; nothing else lists the fields. Every reader is total:
+it returns a value of its type, or None for a value that is missing or of the wrong type (the
+field then keeps its default), and never raises. A field declared ``required=...`` that reads
+as None makes the payload an ``InvalidPayload`` with that reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, NamedTuple, TypeVar
+
+from ..timestamps import parse_timestamp
+
+T = TypeVar("T")
+Reader = Callable[[Any], Any]
+
+#: Deeper nesting than any Postmark payload has (inbound Headers are 3 levels); refused before
+#: anything reads it, so no recursive code (ours, Django's JSON field, a driver) meets it.
+MAX_DEPTH = 32
+_INT64 = 2**63
+# The one integer rule: a JSON integer, or a string of ASCII digits with at most one sign.
+# (str.isdigit() also accepts superscripts and other scripts' digits, which int() refuses.)
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+
+
+class InvalidPayload(ValueError):
+    """The body is not a usable event; the message says why, for the 400 answer."""
+
+
+# --- The body ------------------------------------------------------------------------------------
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidPayload(f"invalid JSON: {name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        # 1e999 would read as inf, which no database's JSON column stores.
+        raise InvalidPayload(f"invalid JSON: number out of range: {text[:40]}")
+    return value
+
+
+def load(text: str) -> dict[str, Any]:
+    """The JSON object a webhook body holds; InvalidPayload (a short reason) for anything else."""
+    try:
+        payload = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+    except InvalidPayload:
+        raise
+    except RecursionError:
+        raise InvalidPayload(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise InvalidPayload(f"invalid JSON: {str(exc)[:200]}") from None
+    if not isinstance(payload, dict):
+        raise InvalidPayload(f"expected a JSON object, got {type(payload).__name__}")
+    if _depth(payload) > MAX_DEPTH:
+        raise InvalidPayload(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return payload
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest (a loop, not recursion: the input may be hostile)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                pending.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+# --- Readers -------------------------------------------------------------------------------------
+
+
+def clean_text(value: str) -> str:
+    """Text any database takes: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def clean_json(value: Any) -> Any:
+    """A JSON value with every string cleaned (metadata goes into JSON columns as it is).
+    Recursive, but only over what ``load`` let through (at most MAX_DEPTH levels)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_json(v) for v in value]
+    return value
+
+
+def text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def integer(value: Any) -> int | None:
+    """What fits a 64-bit column: a JSON integer, or ASCII digits (Postmark's IDs are numbers)."""
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
+        return value
+    return None
+
+
+def boolean(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def strict_boolean(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def a_uuid(value: Any) -> uuid.UUID | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        return None
+
+
+def timestamp(value: Any) -> datetime | None:
+    try:
+        parsed = parse_timestamp(value)
+        # A year-1 date with a positive offset cannot be stored in UTC: unreadable.
+        return parsed.astimezone(UTC) if parsed is not None else None
+    except (OverflowError, ValueError):
+        return None
+
+
+def json_object(value: Any) -> dict[str, Any] | None:
+    return clean_json(value) if isinstance(value, dict) else None
+
+
+def nested(kind: type[T]) -> Callable[[Any], T | None]:
+    """A JSON object read as the declared dataclass ``kind``."""
+
+    def read(value: Any) -> T | None:
+        return read_dataclass(kind, value) if isinstance(value, dict) else None
+
+    return read
+
+
+def list_of(kind: type[T]) -> Callable[[Any], list[T] | None]:
+    """A JSON list of objects, each read as ``kind`` (items that are not objects are skipped)."""
+
+    def read(value: Any) -> list[T] | None:
+        if not isinstance(value, list):
+            return None
+        return [read_dataclass(kind, item) for item in value if isinstance(item, dict)]
+
+    return read
+
+
+# --- Declarations ------------------------------------------------------------------------------
+
+
+class Source(NamedTuple):
+    names: tuple[str, ...]
+    read: Reader
+    required: str | None
+
+
+def postmark_field(
+    *names: str,
+    read: Reader = text,
+    default: Any = "",
+    factory: Callable[[], Any] | None = None,
+    required: str | None = None,
+) -> Any:
+    """A dataclass field read from the first of ``names`` that reads as a value.
+    ``required``: the reason the payload is refused when none does ("without a numeric ID")."""
+    metadata = {"postmark": Source(names, read, required)}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@cache
+def _plan(kind: type) -> tuple[tuple[str, Source], ...]:
+    """The declared fields of ``kind`` (worked out once per class: parsing is per webhook)."""
+    return tuple(
+        (declared.name, declared.metadata["postmark"])
+        for declared in dataclasses.fields(kind)
+        if "postmark" in declared.metadata
+    )
+
+
+def read_fields(kind: type, payload: Mapping[str, Any], label: str = "") -> dict[str, Any]:
+    """The keyword arguments for ``kind`` from the payload: each declared field that read.
+    An empty string counts as missing: the next name is tried, and a required field fails."""
+    values: dict[str, Any] = {}
+    for name, source in _plan(kind):
+        for key in source.names:
+            raw = payload.get(key)
+            value = None if raw is None else source.read(raw)
+            if value is not None and value != "":
+                values[name] = value
+                break
+        else:
+            if source.required:
+                raise InvalidPayload(f"{label or kind.__name__} {source.required}")
+    return values
+
+
+def read_dataclass(kind: type[T], payload: Mapping[str, Any], label: str = "") -> T:
+    return kind(**read_fields(kind, payload, label))

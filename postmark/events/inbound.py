@@ -1,0 +1,146 @@
+"""Inbound mail, as Postmark's inbound webhook posts it (no RecordType)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar
+
+from django.core.mail import EmailMultiAlternatives
+
+from . import mail
+from .fields import (
+    InvalidPayload,
+    json_object,
+    list_of,
+    nested,
+    postmark_field,
+    read_dataclass,
+    text,
+)
+
+INBOUND = "Inbound"
+
+
+@dataclass(frozen=True)
+class Address:
+    email: str = postmark_field("Email")
+    name: str = postmark_field("Name")
+    mailbox_hash: str = postmark_field("MailboxHash")
+
+    def __str__(self) -> str:
+        return mail.address(self.name, self.email)
+
+
+@dataclass(frozen=True)
+class Header:
+    name: str = postmark_field("Name")
+    value: str = postmark_field("Value")
+
+
+def _base64(encoded: Any) -> bytes | None:
+    if not isinstance(encoded, str):
+        return None
+    compact = "".join(encoded.split())
+    try:
+        return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str = postmark_field("Name")
+    # Postmark's "check" button sends the content as "Data" rather than "Content".
+    content: bytes = postmark_field("Content", "Data", read=_base64, default=b"")
+    content_type: str = postmark_field("ContentType", default="application/octet-stream")
+    content_id: str = postmark_field("ContentID")
+    #: The content as sent, when it is not base64 (the attachment is then refused).
+    undecodable: str = postmark_field("Content", "Data", read=text)
+
+    def __post_init__(self) -> None:
+        if self.undecodable and not self.content:
+            raise InvalidPayload(f"attachment {self.name!r} is not base64")
+
+
+def _attachments(value: Any) -> list[Attachment] | None:
+    return list_of(Attachment)(value)
+
+
+def _headers(value: Any) -> list[tuple[str, str]] | None:
+    headers = list_of(Header)(value)
+    return None if headers is None else [(h.name, h.value) for h in headers]
+
+
+@dataclass
+class InboundEvent:
+    """An inbound message; ``message`` is it as a Django ``EmailMultiAlternatives``."""
+
+    message_id: str = postmark_field("MessageID")
+    message_stream: str = postmark_field("MessageStream")
+    from_email: str = postmark_field("From")
+    from_name: str = postmark_field("FromName")
+    from_full: Address = postmark_field("FromFull", read=nested(Address), factory=Address)
+    to: str = postmark_field("To")
+    to_full: list[Address] = postmark_field("ToFull", read=list_of(Address), factory=list)
+    cc: str = postmark_field("Cc")
+    cc_full: list[Address] = postmark_field("CcFull", read=list_of(Address), factory=list)
+    bcc: str = postmark_field("Bcc")
+    bcc_full: list[Address] = postmark_field("BccFull", read=list_of(Address), factory=list)
+    reply_to: str = postmark_field("ReplyTo")
+    original_recipient: str = postmark_field("OriginalRecipient")
+    subject: str = postmark_field("Subject")
+    date: str = postmark_field("Date")
+    mailbox_hash: str = postmark_field("MailboxHash")
+    tag: str = postmark_field("Tag")
+    text_body: str = postmark_field("TextBody")
+    html_body: str = postmark_field("HtmlBody")
+    stripped_text_reply: str = postmark_field("StrippedTextReply")
+    headers: list[tuple[str, str]] = postmark_field("Headers", read=_headers, factory=list)
+    attachments: list[Attachment] = postmark_field("Attachments", read=_attachments, factory=list)
+    #: The whole message as MIME, when the inbound stream is set to include it.
+    raw_email: str = postmark_field("RawEmail")
+    metadata: dict[str, Any] = postmark_field("Metadata", read=json_object, factory=dict)
+
+    record_type: ClassVar[str] = INBOUND
+
+    def __post_init__(self) -> None:
+        self.from_email = self.from_email or self.from_full.email
+        self.from_name = self.from_name or self.from_full.name
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> InboundEvent:
+        return read_dataclass(cls, payload, INBOUND)
+
+    @cached_property
+    def message(self) -> EmailMultiAlternatives:
+        """The mail as a Django message, attachments decoded; built on first use, from RawEmail
+        when Postmark sent it and it is readable, else from the JSON fields. It always builds,
+        and its ``message()`` always renders: what would not render is left out."""
+        from_raw = mail.from_mime(self.raw_email) if self.raw_email else None
+        if from_raw is not None:
+            return from_raw
+        sender = self.from_full if self.from_full.email else Address(self.from_email)
+        return mail.build(
+            mail.Parts(
+                subject=self.subject,
+                body=self.text_body,
+                html=self.html_body,
+                from_email=(sender.name, sender.email),
+                to=_recipients(self.to_full, self.to),
+                cc=_recipients(self.cc_full, self.cc),
+                bcc=_recipients(self.bcc_full, self.bcc),
+                reply_to=mail.parse_addresses(self.reply_to),
+                headers=self.headers + ([("Date", self.date)] if self.date else []),
+                attachments=[(a.name, a.content, a.content_type) for a in self.attachments],
+            )
+        )
+
+
+def _recipients(full: list[Address], plain: str) -> list[tuple[str, str]]:
+    if full:
+        return [(address.name, address.email) for address in full if address.email]
+    return mail.parse_addresses(plain)

@@ -1,0 +1,131 @@
+"""The webhook views, HTTP only: authentication, the body, its limits; then ``processing``.
+
+Every refusal is a 4xx with a one-line reason, decided before anything is stored, except a
+JSON object that is not a usable event: that is stored as "rejected" (it can be replayed once a
+later version reads it) and answered 400.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import IO
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.handlers.wsgi import WSGIRequest
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .. import events
+from ..conf import settings
+from . import processing
+from .auth import authorized
+
+#: Request headers never stored with the event.
+_SECRET_HEADERS = frozenset(("Authorization", "Cookie", "Proxy-Authorization"))
+
+
+def _answer(status: int, reason: str, **headers: str) -> HttpResponse:
+    response = HttpResponse(reason + "\n", status=status, content_type="text/plain; charset=utf-8")
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def _unframed_stream(request: HttpRequest) -> IO[bytes] | None:
+    """Where a body without Content-Length (chunked) can be read, if the server can give it.
+
+    Django reads such a WSGI body as empty. Servers that decode chunked requests (gunicorn,
+    mod_wsgi, uWSGI, Werkzeug) say so with ``wsgi.input_terminated``: their input then ends
+    where the body ends. ASGI servers hand Django the whole body, so ``request`` reads it."""
+    if not isinstance(request, WSGIRequest):
+        return request  # type: ignore[return-value]
+    if request.environ.get("wsgi.input_terminated"):
+        stream: IO[bytes] = request.environ["wsgi.input"]
+        return stream
+    return None
+
+
+def _read_body(
+    request: HttpRequest, limit: int, setting: str = "POSTMARK_WEBHOOK_MAX_BYTES"
+) -> bytes | HttpResponse:
+    """The body, read to at most ``limit`` bytes (``setting`` is what the 413 names)."""
+    too_big = f"body over the {limit}-byte limit ({setting})"
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared:
+        if not declared.isascii() or not declared.isdigit():
+            return _answer(400, "invalid Content-Length")
+        length = int(declared)
+        if length > limit:
+            return _answer(413, too_big)
+        # Read the stream rather than request.body: DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) would
+        # refuse inbound mail with attachments; this view has its own limit.
+        body = request.read(length)
+        if len(body) < length:
+            return _answer(400, "body shorter than its Content-Length")
+        return body
+    stream = _unframed_stream(request)
+    if stream is None:
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return _answer(411, "Content-Length required: this server does not decode chunked")
+        return b""
+    body = stream.read(limit + 1)
+    return _answer(413, too_big) if len(body) > limit else body
+
+
+def _headers(request: HttpRequest) -> dict[str, str]:
+    return {name: value for name, value in request.headers.items() if name not in _SECRET_HEADERS}
+
+
+def _remote_addr(request: HttpRequest) -> str | None:
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:
+        return None
+
+
+def _receive(request: HttpRequest, *, inbound: bool) -> HttpResponse:
+    if request.method == "HEAD":
+        # Answered without credentials: it reveals nothing and lets uptime checks probe the URL.
+        return HttpResponse(status=200)
+    if not authorized(request):
+        return _answer(401, "authentication required", WWW_Authenticate='Basic realm="postmark"')
+    if request.method != "POST":
+        return _answer(405, "POST only", Allow="POST, HEAD")
+    body = _read_body(request, settings.POSTMARK_WEBHOOK_MAX_BYTES)
+    if isinstance(body, HttpResponse):
+        return body
+    if request.content_type != "application/json":
+        return _answer(415, "Content-Type must be application/json")
+    try:
+        text = body.decode("utf-8")
+        payload = events.load(text)
+    except UnicodeDecodeError:
+        return _answer(400, "invalid JSON: not UTF-8")
+    except events.InvalidPayload as exc:
+        return _answer(400, str(exc))
+    outcome = processing.receive(
+        text, payload, inbound=inbound, headers=_headers(request), remote_addr=_remote_addr(request)
+    )
+    return _answer(outcome.http_status, outcome.reason)
+
+
+def _webhook_view(inbound: bool, name: str) -> Callable[[HttpRequest], HttpResponse]:
+    # non_atomic_requests: under ATOMIC_REQUESTS the request transaction would roll back the row
+    # that records a failure; these views manage their own transactions (processing.py).
+    @csrf_exempt
+    @login_not_required
+    @transaction.non_atomic_requests
+    def view(request: HttpRequest) -> HttpResponse:
+        return _receive(request, inbound=inbound)
+
+    view.__name__ = view.__qualname__ = name
+    return view
+
+
+#: Every outbound event kind (Bounce, Delivery, Open, Click, SpamComplaint, SubscriptionChange),
+#: routed on RecordType. Served at /bounce/ (the original app's path) and /events/.
+outbound_hook = _webhook_view(inbound=False, name="outbound_hook")
+#: Inbound mail (Postmark sends it without a RecordType).
+inbound_hook = _webhook_view(inbound=True, name="inbound_hook")
