@@ -7,7 +7,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from .conf import settings
-from .message import TRACK_LINKS_VALUES
+from .facts import TRACK_LINKS_VALUES
 
 
 @register()

@@ -11,10 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..facts import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
 from .endpoints import Answer, PostmarkAPI, Request
 from .page import render
 from .state import Bounce, SandboxState, SentMessage, Suppression, WebhookDelivery
-from .validation import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, Refusal
+from .validation import Refusal
 
 # Bodies past this are not even read into memory; Postmark's own limit is 50 MB per batch.
 _READ_LIMIT = MAX_BATCH_BYTES + 1024 * 1024

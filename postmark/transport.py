@@ -1,0 +1,121 @@
+"""A ``requests`` session whose calls each have a deadline for the whole call.
+
+requests' read timeout bounds each read from the socket, not the answer: a server that drips a
+byte a second keeps a call with ``timeout=(2, 2)`` open for as long as it likes. Here every
+connection tells the call it serves which socket it uses, and a timer shuts that socket down
+when the call's deadline passes, whatever stage the call is at (headers or body).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+
+class Deadline:
+    """One call's deadline: the socket it uses is shut down once ``seconds`` have passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._finished = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def attach(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+            sock = self._sock
+        _shut(sock)
+
+    def finish(self) -> None:
+        with self._lock:
+            self._finished = True
+            self._sock = None
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with suppress(OSError):  # already closed: nothing left to stop
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+_CURRENT: ContextVar[Deadline | None] = ContextVar("postmark_deadline", default=None)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[Deadline]:
+    """Bound the calls made in this block (on a ``session()``) to ``seconds`` in all."""
+    limit = Deadline(seconds)
+    token = _CURRENT.set(limit)
+    limit._timer.start()
+    try:
+        yield limit
+    finally:
+        limit.finish()
+        _CURRENT.reset(token)
+
+
+class _Guarded:
+    """Mixed into urllib3's connections: once a request is written (and so the socket open,
+    new or reused), hand the socket to the current call's deadline."""
+
+    sock: socket.socket | None
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)  # type: ignore[misc]
+        limit = _CURRENT.get()
+        if limit is not None:
+            limit.attach(self.sock)
+
+
+class _GuardedHTTPConnection(_Guarded, HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_Guarded, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def session() -> requests.Session:
+    """A session whose connections obey ``deadline()``. (Proxied calls bypass the guard and
+    keep requests' per-read timeout only.)"""
+    result = requests.Session()
+    adapter = _Adapter()
+    result.mount("http://", adapter)
+    result.mount("https://", adapter)
+    return result
