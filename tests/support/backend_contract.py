@@ -168,7 +168,7 @@ class BackendContract:
 
     def test_a_wrong_from_address_names_the_from_field(self, fake_postmark: FakePostmark) -> None:
         wrong = EmailMessage("s", "b", "not an address", ["to@example.com"])
-        with pytest.raises(UnsupportedMessageError, match="^From: ") as caught:
+        with pytest.raises(UnsupportedMessageError, match=r"^From: ") as caught:
             self.connection().send_messages([wrong])
         assert caught.value.field == "From"
         self.deliver()

@@ -93,7 +93,7 @@ def django_messages(draw: st.DrawFn, n: int = 0) -> EmailMessage:
         f"[{n}] " + draw(any_text | with_line_break()),
         draw(any_text),
         draw(addresses() | addresses(with_line_break())),
-        [draw(addresses())] + draw(st.lists(addresses(), max_size=2)),
+        [draw(addresses()), *draw(st.lists(addresses(), max_size=2))],
         cc=draw(st.lists(addresses(), max_size=2)),
         reply_to=draw(st.lists(addresses(), max_size=1)),
         headers=draw(st.dictionaries(st.sampled_from(["X-A", "X-B"]), any_text, max_size=2)),
