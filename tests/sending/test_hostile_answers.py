@@ -20,8 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def batch(count: int) -> list[EmailMessage]:
     return [
-        EmailMessage(f"s{n}", "b", "from@example.com", [f"to{n}@example.com"])
-        for n in range(count)
+        EmailMessage(f"s{n}", "b", "from@example.com", [f"to{n}@example.com"]) for n in range(count)
     ]
 
 
