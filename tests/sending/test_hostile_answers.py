@@ -13,7 +13,7 @@ from django.core.mail import EmailMessage, get_connection
 from postmark.exceptions import BatchError, PostmarkTimeout, UnexpectedAnswerError
 from postmark.message import SENT, UNKNOWN
 from postmark.models import Message
-from tests.support.fake_postmark import FakePostmark, Reply, accepted, redirect, start
+from tests.support.fake_postmark import FakePostmark, Reply, accepted, redirect, serving
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +26,8 @@ def batch(count: int) -> list[EmailMessage]:
 
 @pytest.fixture
 def elsewhere() -> Iterator[FakePostmark]:
-    other = FakePostmark()
-    server, _ = start(other)
-    yield other
-    server.shutdown()
-    server.server_close()
+    with serving() as other:
+        yield other
 
 
 def test_unreadable_items_are_unknown_the_readable_ones_keep_their_result_and_all_are_logged(

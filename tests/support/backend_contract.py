@@ -30,7 +30,7 @@ from postmark import signals
 from postmark.exceptions import UnsupportedMessageError
 from postmark.message import FAILED, SENT, UNKNOWN
 from postmark.models import Message
-from tests.support.fake_postmark import FakePostmark, start
+from tests.support.fake_postmark import FakePostmark, serving
 from tests.support.sending_strategies import (
     INJECTABLE_FIELDS,
     examples,
@@ -177,11 +177,8 @@ class BackendContract:
     @pytest.fixture
     def other_origin(self) -> Iterator[FakePostmark]:
         """Another server, where redirects point: nothing may ever reach it."""
-        other = FakePostmark()
-        server, _ = start(other)
-        yield other
-        server.shutdown()
-        server.server_close()
+        with serving() as other:
+            yield other
 
     def test_whatever_postmark_answers_every_message_gets_one_result_and_goes_once(
         self, fake_postmark: FakePostmark, other_origin: FakePostmark, settings: Any

@@ -11,7 +11,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -161,3 +162,15 @@ def start(fake: FakePostmark, port: int = 0) -> tuple[ThreadingHTTPServer, threa
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     return server, thread
+
+
+@contextmanager
+def serving() -> Iterator[FakePostmark]:
+    """A FakePostmark served on a free loopback port for the block."""
+    fake = FakePostmark()
+    server, _ = start(fake)
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
