@@ -75,6 +75,8 @@ class _Payload:
         return self.payload
 
     def pop_header(self, lowered: str) -> Any:
+        if not self.header_names:  # the common case: no extra headers at all
+            return None
         name = self.header_names.pop(lowered, None)
         return None if name is None else self.headers.pop(name)
 

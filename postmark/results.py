@@ -6,7 +6,7 @@ read gives "unknown", because Postmark may have accepted the message all the sam
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -59,7 +59,8 @@ class PostmarkResult:
     @classmethod
     def from_api(cls, answer: object, message: EmailMessage) -> PostmarkResult:
         """A result from one item of Postmark's answer (ErrorCode may be missing: accepted)."""
-        if not isinstance(answer, Mapping):
+        # dict, not Mapping: decoded JSON is a dict, and an ABC check costs per message.
+        if not isinstance(answer, dict):
             return cls.unreadable(message, f"its result is not an object: {answer!r:.100}")
         raw_code = answer.get("ErrorCode")
         code = 0 if raw_code is None else read_error_code(raw_code)
