@@ -16,6 +16,7 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives
 # Re-exported for code written against the old layout (postmark.message held all of these).
 from .addresses import bare_address, format_address
 from .conf import settings
+from .facts import TRACK_LINKS_VALUES
 from .results import PostmarkResult, Status
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "QUEUED",
     "SENT",
     "SUPPRESSED",
+    "TRACK_LINKS_VALUES",
     "UNKNOWN",
     "Defaults",
     "PostmarkEmailMessage",
