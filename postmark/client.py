@@ -168,8 +168,10 @@ class Client:
                     f"Unreadable answer from {self.base_url}: {exc}", may_have_been_sent=True
                 )
         if limit.expired:
-            # The answer came in full just as the deadline shut its socket: drop the connection.
+            # What was read before the socket was shut may look whole (headers cut at a line
+            # end read as complete, an empty body): it cannot be trusted. Drop the connection.
             self.close()
+            return self._late()
         if 200 <= response.status_code < 300:
             return _decode(response)
         if response.status_code < 400:

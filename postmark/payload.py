@@ -41,7 +41,8 @@ def check_recipients(message: EmailMessage) -> None:
     if count > MAX_RECIPIENTS:
         raise UnsupportedMessageError(
             f"Postmark accepts at most {MAX_RECIPIENTS} recipients (To, Cc and Bcc together) per "
-            f"message; this one has {count}. Split it into several messages."
+            f"message; this one has {count}. Split it into several messages.",
+            field="recipients",
         )
 
 

@@ -77,16 +77,24 @@ def deadline(seconds: float) -> Iterator[Deadline]:
 
 
 class _Guarded:
-    """Mixed into urllib3's connections: once a request is written (and so the socket open,
-    new or reused), hand the socket to the current call's deadline."""
+    """Mixed into urllib3's connections: hand the socket to the current call's deadline as soon
+    as there is one (a reused connection has it before the request is written, a new one once
+    connected), so that writing the request and reading the answer are both bounded."""
 
     sock: socket.socket | None
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        super().request(*args, **kwargs)  # type: ignore[misc]
+    def _attach(self) -> None:
         limit = _CURRENT.get()
-        if limit is not None:
+        if limit is not None and self.sock is not None:
             limit.attach(self.sock)
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self._attach()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        self._attach()
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
 class _GuardedHTTPConnection(_Guarded, HTTPConnection):

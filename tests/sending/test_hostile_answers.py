@@ -4,6 +4,8 @@ call that ends by its deadline."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -96,3 +98,46 @@ def test_an_answer_cut_short_is_unknown_and_not_sent_again(
     assert {m.postmark.status for m in messages} == {UNKNOWN}  # type: ignore[attr-defined]
     assert len(fake_postmark.requests) == 1
     assert Message.objects.filter(status=UNKNOWN).count() == 3
+
+
+@pytest.fixture
+def header_dripper() -> Iterator[str]:
+    """A server that reads a request, then sends its answer's headers a byte every 20 ms."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        with listener:
+            listener.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    conn.recv(65536)
+                    for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 10:
+                        if stop.is_set():
+                            return
+                        try:
+                            conn.sendall(bytes([byte]))
+                        except OSError:
+                            break
+                        time.sleep(0.02)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(2)
+
+
+def test_dripped_headers_end_by_the_deadline_too(header_dripper: str, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.POSTMARK_API_URL = header_dripper
+    settings.POSTMARK_TIMEOUT = (0.3, 0.3)
+    messages = batch(1)
+    started = time.monotonic()
+    with pytest.raises(PostmarkTimeout):
+        get_connection().send_messages(messages)
+    assert time.monotonic() - started < 2.0
+    assert messages[0].postmark.status == UNKNOWN  # type: ignore[attr-defined]
