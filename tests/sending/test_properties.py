@@ -10,12 +10,17 @@ from django.core.mail import EmailMessage, get_connection
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postmark.exceptions import UnsupportedMessageError
+from postmark.exceptions import PostmarkError, UnsupportedMessageError
 from postmark.message import FAILED, SENT, UNKNOWN, Defaults
 from postmark.models import Message
 from postmark.payload import to_payload
 from postmark.sandbox import Sandbox
-from tests.support.sending_strategies import django_messages, examples
+from tests.support.sending_strategies import (
+    any_text,
+    django_messages,
+    examples,
+    message_with_line_break,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +60,10 @@ def test_against_the_sandbox_every_message_gets_a_result_and_refusals_send_nothi
         # Raised while the payloads are built, so before any request.
         assert len(postmark_sandbox.messages) == sent_before
         return
-    except Exception:
+    except PostmarkError:  # Postmark's refusals arrive as BatchError or API errors
         count = None
+    missing = [m.subject for m in messages if not hasattr(m, "postmark")]
+    assert missing == [], f"messages without a result: {missing!r}"
     results = [message.postmark for message in messages]  # type: ignore[attr-defined]
     assert {result.status for result in results} <= {SENT, FAILED, UNKNOWN}
     if count is not None:
@@ -73,3 +80,15 @@ def test_with_fail_silently_nothing_escapes_and_every_message_gets_a_result(
 ) -> None:
     get_connection(fail_silently=True).send_messages(messages)
     assert all(getattr(message, "postmark", None) is not None for message in messages)
+
+
+@examples(20)
+@given(
+    field=st.sampled_from(["Subject", "From", "To", "Reply-To", "header value"]),
+    before=any_text,
+    after=any_text,
+)
+def test_a_nul_in_a_header_is_refused(field: str, before: str, after: str) -> None:
+    message = message_with_line_break(field, before + "\x00" + after)
+    with pytest.raises(UnsupportedMessageError):
+        to_payload(message, Defaults())

@@ -30,8 +30,13 @@ def examples(count: int) -> Any:
     )
 
 
-# Any code point but surrogates (which no str that came from UTF-8 holds).
-any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+# Any code point but surrogates (which no str that came from UTF-8 holds) and NUL: PostgreSQL
+# stores no NUL in text or JSON, and the default receivers (pre_send's suppression query, the
+# Message log) pass it through, so a NUL in a name, body or metadata fails there on PostgreSQL.
+# The payload refuses NUL where it would reach a header (test_a_nul_in_a_header_is_refused).
+any_text = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30
+)
 line_breaks = st.sampled_from(["\r", "\n", "\r\n", "\r\nBcc: evil@example.net"])
 
 
