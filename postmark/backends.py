@@ -90,7 +90,8 @@ class PostmarkBackend(BaseEmailBackend):
             if opened_here:
                 self.close()
         results = [message.postmark for message in email_messages]  # type: ignore[attr-defined]
-        sent = sum(result.status == Status.SENT for result in results)
+        sent_status = Status.SENT
+        sent = sum(result.status == sent_status for result in results)
         if not self.fail_silently:
             raise_for_failures(list(email_messages), sent)
         return sent

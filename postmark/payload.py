@@ -26,6 +26,7 @@ from .message import Defaults, is_template
 _BUILT_BY_POSTMARK = ("to", "cc", "bcc", "subject", "content-type")
 _BODY_KEYS = {"text/html": "HtmlBody", "text/plain": "TextBody"}
 _NO_DEFAULTS = Defaults()
+_NO_HEADERS: dict[str, Any] = {}
 
 
 def to_payload(message: EmailMessage, defaults: Defaults | None = None) -> dict[str, Any]:
@@ -47,13 +48,21 @@ def check_recipients(message: EmailMessage) -> None:
 
 
 class _Payload:
+    # One is made per message of a batch: slots, and no header dicts for a message without extra
+    # headers (most), keep that cheap.
+    __slots__ = ("defaults", "header_names", "headers", "message", "payload")
+
     def __init__(self, message: EmailMessage, defaults: Defaults) -> None:
         self.message = message
         self.defaults = defaults
         self.payload: dict[str, Any] = {}
-        # Extra headers still to place; set_from and set_reply_to take theirs out.
-        self.headers: dict[str, Any] = dict(message.extra_headers) if message.extra_headers else {}
-        self.header_names = {str(name).lower(): name for name in self.headers}
+        # Extra headers still to place; set_from and set_reply_to take theirs out. The shared
+        # empty dicts are never written to: pop_header returns early when there are no headers.
+        if message.extra_headers:
+            self.headers: dict[str, Any] = dict(message.extra_headers)
+            self.header_names = {str(name).lower(): name for name in self.headers}
+        else:
+            self.headers, self.header_names = _NO_HEADERS, _NO_HEADERS
 
     def build(self) -> dict[str, Any]:
         check_recipients(self.message)

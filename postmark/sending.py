@@ -26,6 +26,8 @@ from .results import PostmarkResult, Status, results_of
 
 logger = logging.getLogger("postmark")
 
+_FINAL_OK = (Status.SENT, Status.SUPPRESSED)  # compared with ==: plain strings match too
+
 #: Called with the error that failed a whole call, before any result is set; it may raise to
 #: take the batch back (the queue's worker does, to try again later).
 OnCallError = Callable[[PostmarkError], None]
@@ -161,7 +163,7 @@ def raise_for_failures(messages: list[EmailMessage], sent: int) -> None:
     failures = [
         (message, message.postmark.error)  # type: ignore[attr-defined]
         for message in messages
-        if message.postmark.status not in (Status.SENT, Status.SUPPRESSED)  # type: ignore[attr-defined]
+        if message.postmark.status not in _FINAL_OK  # type: ignore[attr-defined]
         and message.postmark.error is not None  # type: ignore[attr-defined]
     ]
     if not failures:
