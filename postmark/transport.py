@@ -2,14 +2,19 @@
 
 requests' read timeout bounds each read from the socket, not the answer: a server that drips a
 byte a second keeps a call with ``timeout=(2, 2)`` open for as long as it likes. Here every
-connection tells the call it serves which socket it uses, and a timer shuts that socket down
+connection tells the call it serves which socket it uses, and a watchdog shuts that socket down
 when the call's deadline passes, whatever stage the call is at (headers or body).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
+import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -25,12 +30,11 @@ class Deadline:
     """One call's deadline: the socket it uses is shut down once ``seconds`` have passed."""
 
     def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
         self.expired = False
-        self._finished = False
+        self.finished = False
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def attach(self, sock: socket.socket | None) -> None:
         with self._lock:
@@ -39,9 +43,9 @@ class Deadline:
         if expired:
             _shut(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
-            if self._finished:
+            if self.finished:
                 return
             self.expired = True
             sock = self._sock
@@ -49,9 +53,8 @@ class Deadline:
 
     def finish(self) -> None:
         with self._lock:
-            self._finished = True
+            self.finished = True
             self._sock = None
-        self._timer.cancel()
 
 
 def _shut(sock: socket.socket | None) -> None:
@@ -60,6 +63,49 @@ def _shut(sock: socket.socket | None) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
+class _Watchdog:
+    """One thread for every deadline of the process, asleep until the earliest one.
+
+    A thread per call would cost a thread start per API call, and each start takes the GIL
+    from the sending thread. Deadlines all run the same length, so a new one is almost never
+    the earliest: the watchdog is woken only when it is.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._thread: threading.Thread | None = None
+        self._wake_at = math.inf
+        self._count = itertools.count()
+
+    def watch(self, limit: Deadline) -> None:
+        with self._condition:
+            heapq.heappush(self._heap, (limit.at, next(self._count), limit))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="postmark-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif limit.at < self._wake_at:
+                self._condition.notify()
+
+    def _run(self) -> None:
+        with self._condition:
+            while True:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][2].finished or self._heap[0][0] <= now):
+                    _, _, limit = heapq.heappop(self._heap)
+                    limit.expire()  # does nothing for a finished call
+                self._wake_at = self._heap[0][0] if self._heap else math.inf
+                self._condition.wait(None if not self._heap else self._wake_at - now)
+
+    def reset_after_fork(self) -> None:
+        # A forked worker (RQ's, for one) has none of its parent's threads.
+        self.__init__()  # type: ignore[misc]
+
+
+_WATCHDOG = _Watchdog()
+os.register_at_fork(after_in_child=_WATCHDOG.reset_after_fork)
 _CURRENT: ContextVar[Deadline | None] = ContextVar("postmark_deadline", default=None)
 
 
@@ -68,7 +114,7 @@ def deadline(seconds: float) -> Iterator[Deadline]:
     """Bound the calls made in this block (on a ``session()``) to ``seconds`` in all."""
     limit = Deadline(seconds)
     token = _CURRENT.set(limit)
-    limit._timer.start()
+    _WATCHDOG.watch(limit)
     try:
         yield limit
     finally:
