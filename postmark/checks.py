@@ -8,8 +8,8 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from .conf import settings
+from .facts import TRACK_LINKS_VALUES
 from .installation import REMEDY, other_distributions
-from .message import TRACK_LINKS_VALUES
 from .webhooks.auth import webhook_credentials
 from .webhooks.views import inbound_hook, outbound_hook
 

@@ -1,4 +1,9 @@
-"""The HTTP client for Postmark's API: one keep-alive session, safe retries, typed errors."""
+"""The HTTP client for Postmark's API: one keep-alive session, safe retries, typed errors.
+
+Every attempt has a deadline for the whole call (``postmark.transport``), and redirects are
+never followed: a 3xx is an unexpected answer (the batch may have been taken), and following it
+would post the batch again and hand the server token to whatever origin it names.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +15,15 @@ from urllib.parse import quote
 import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 import postmark
 
-from . import exceptions
+from . import exceptions, transport
+from .conf import settings
+from .facts import TEST_TOKEN
 
-TEST_TOKEN = "POSTMARK_API_TEST"
 USER_AGENT = f"django-postmark/{postmark.__version__}"
-
-# Statuses after which Postmark certainly did not process the request, so a retry cannot send
-# twice. A 500 is not here: Postmark may have accepted the message before failing.
-RETRYABLE_STATUSES = frozenset({429, 503})
 
 Timeout = float | tuple[float, float]
 
@@ -49,6 +52,9 @@ class Client:
         self.base_url = base_url.rstrip("/")
         # requests takes a number or a (connect, read) tuple, not a list from a settings file.
         self.timeout = tuple(timeout) if isinstance(timeout, list) else timeout  # type: ignore[assignment]
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (timeout, timeout)
+        #: Seconds one attempt may take in all: connecting, writing, and the whole answer.
+        self.deadline = float(connect) + float(read)  # type: ignore[arg-type]
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self._session: requests.Session | None = None
@@ -56,8 +62,6 @@ class Client:
     @classmethod
     def from_settings(cls, **overrides: Any) -> Client:
         """A client configured from the POSTMARK_* settings; keyword arguments win."""
-        from .conf import settings
-
         token = overrides.pop("token", None)
         test_mode = overrides.pop("test_mode", None)
         if test_mode is None:
@@ -79,7 +83,7 @@ class Client:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            session = requests.Session()
+            session = transport.session()
             session.headers.update(
                 {
                     "Accept": "application/json",
@@ -113,38 +117,77 @@ class Client:
         url = self.base_url + path
         attempt = 0
         while True:
-            try:
-                response = self.session.request(
-                    method, url, data=data, params=params, timeout=self.timeout
-                )
-            except requests.exceptions.ConnectTimeout as exc:
-                error: exceptions.PostmarkError = exceptions.PostmarkTimeout(
-                    f"Could not connect to {self.base_url} in time: {exc}", may_have_been_sent=False
-                )
-            except requests.exceptions.Timeout as exc:
-                # The request was written; Postmark may be processing it. Never retried.
-                raise exceptions.PostmarkTimeout(
-                    f"No answer from {self.base_url} in time: {exc}", may_have_been_sent=True
-                ) from exc
-            except requests.exceptions.ConnectionError as exc:
-                if not _never_connected(exc):
-                    raise exceptions.NetworkError(
-                        f"Connection to {self.base_url} failed during the request: {exc}",
-                        may_have_been_sent=True,
-                    ) from exc
-                error = exceptions.NetworkError(
-                    f"Could not connect to {self.base_url}: {exc}", may_have_been_sent=False
-                )
-            else:
-                if response.status_code < 400:
-                    return _decode(response)
-                error = _error_from(response)
-                if response.status_code not in RETRYABLE_STATUSES:
-                    raise error
-            if attempt >= self.max_retries:
+            error = self._attempt(method, url, data, params)
+            if not isinstance(error, exceptions.PostmarkError):
+                return error
+            if attempt >= self.max_retries or not exceptions.is_safe_to_retry(error):
                 raise error
             sleep(self.retry_backoff * (2**attempt))
             attempt += 1
+
+    def _attempt(
+        self, method: str, url: str, data: bytes | None, params: Mapping[str, Any] | None
+    ) -> Any:
+        """The decoded answer of one attempt, or the error it ended with (returned, not raised,
+        so that ``request`` decides on a retry)."""
+        with transport.deadline(self.deadline) as limit:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    data=data,
+                    params=params,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.ConnectTimeout as exc:
+                return exceptions.PostmarkTimeout(
+                    f"Could not connect to {self.base_url} in time: {exc}", may_have_been_sent=False
+                )
+            except requests.exceptions.ConnectionError as exc:
+                if _never_connected(exc):
+                    return exceptions.NetworkError(
+                        f"Could not connect to {self.base_url}: {exc}", may_have_been_sent=False
+                    )
+                if limit.expired:
+                    return self._late()
+                return exceptions.NetworkError(
+                    f"Connection to {self.base_url} failed during the request: {exc}",
+                    may_have_been_sent=True,
+                )
+            except requests.exceptions.Timeout as exc:
+                # The request was written; Postmark may be processing it. Never retried.
+                return exceptions.PostmarkTimeout(
+                    f"No answer from {self.base_url} in time: {exc}", may_have_been_sent=True
+                )
+            except requests.exceptions.RequestException as exc:
+                if limit.expired:
+                    return self._late()
+                # A broken answer (bad chunking, bad encoding...): the request may have been taken.
+                return exceptions.NetworkError(
+                    f"Unreadable answer from {self.base_url}: {exc}", may_have_been_sent=True
+                )
+        if limit.expired:
+            # What was read before the socket was shut may look whole (headers cut at a line
+            # end read as complete, an empty body): it cannot be trusted. Drop the connection.
+            self.close()
+            return self._late()
+        if 200 <= response.status_code < 300:
+            return _decode(response)
+        if response.status_code < 400:
+            return exceptions.UnexpectedAnswerError(
+                f"Postmark answered HTTP {response.status_code} (a redirect, not followed); "
+                "whether the request was processed is unknown.",
+                http_status=response.status_code,
+            )
+        return _error_from(response)
+
+    def _late(self) -> exceptions.PostmarkTimeout:
+        return exceptions.PostmarkTimeout(
+            f"No full answer from {self.base_url} within {self.deadline:g} s "
+            "(POSTMARK_TIMEOUT, connect + read).",
+            may_have_been_sent=True,
+        )
 
     # --- Sending -----------------------------------------------------------------------------
 
@@ -320,8 +363,6 @@ def _query(filters: Mapping[str, Any]) -> dict[str, Any]:
 
 def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
     """True when the connection was never opened (refused, DNS failure), so nothing was sent."""
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
-
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -355,7 +396,6 @@ def _error_from(response: requests.Response) -> exceptions.PostmarkAPIError:
     except ValueError:
         body = None
     if isinstance(body, dict):
-        raw_code = body.get("ErrorCode")
-        error_code = raw_code if isinstance(raw_code, int) else None
+        error_code = exceptions.read_error_code(body.get("ErrorCode"))
         text = str(body.get("Message") or text)
     return exceptions.api_error(response.status_code, error_code, text)

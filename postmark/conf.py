@@ -25,7 +25,10 @@ class PostmarkConf(AppConf):
     #: Send with the token ``POSTMARK_API_TEST`` (whatever API_KEY says): Postmark validates,
     #: nothing is delivered.
     TEST_MODE: bool = False
-    #: (connect, read) timeouts in seconds for every API request; a single number sets both.
+    #: (connect, read) in seconds; a single number sets both. A deadline, not a per-read timeout:
+    #: each attempt must connect within ``connect`` seconds and end, the whole answer read,
+    #: within ``connect + read`` seconds however slowly it arrives. QUEUE_STALE_AFTER relies on
+    #: that bound: (MAX_RETRIES + 1) * (connect + read), plus the backoffs, per batch.
     TIMEOUT: float | tuple[float, float] = (5.0, 30.0)
     #: How many times a request is retried when Postmark certainly did not process it
     #: (connection refused, 429, 503). Never after a 500, a read timeout or a dropped connection.

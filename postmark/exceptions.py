@@ -12,12 +12,17 @@ PostmarkError
 ├── NetworkError                no answer; ``.may_have_been_sent`` tells whether a retry is safe
 │   └── PostmarkTimeout
 └── BatchError                  some messages of a send failed; ``.failures`` lists them
+
+``is_safe_to_retry`` is the one rule for "Postmark certainly did not process this request", which
+the client, the queue and the results all follow.
 """
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+
+from .facts import ERROR_BAD_TOKEN, ERROR_INACTIVE_RECIPIENTS, RETRYABLE_STATUSES
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage
@@ -47,7 +52,15 @@ class PostmarkError(Exception):
 
 
 class UnsupportedMessageError(PostmarkError, ValueError):
-    """The message cannot be sent through Postmark as it is; nothing was sent."""
+    """The message cannot be sent through Postmark as it is; nothing was sent.
+
+    ``field`` names the part of the message at fault ("From", "Subject", "Reply-To"...) when
+    there is one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, **kwargs: Any) -> None:
+        super().__init__(f"{field}: {message}" if field else message, **kwargs)
+        self.field = field
 
 
 class PostmarkAPIError(PostmarkError):
@@ -124,8 +137,8 @@ def parse_inactive_recipients(text: str) -> list[str]:
 
 
 _BY_ERROR_CODE: dict[int, type[PostmarkAPIError]] = {
-    10: UnauthorizedError,
-    406: InactiveRecipientsError,
+    ERROR_BAD_TOKEN: UnauthorizedError,
+    ERROR_INACTIVE_RECIPIENTS: InactiveRecipientsError,
 }
 _BY_STATUS: dict[int, type[PostmarkAPIError]] = {
     401: UnauthorizedError,
@@ -141,3 +154,39 @@ def api_error(http_status: int, error_code: int | None, message: str) -> Postmar
     if cls is None:
         cls = ServerError if http_status >= 500 else InvalidRequestError
     return cls(message, error_code=error_code, http_status=http_status)
+
+
+#: The largest ErrorCode kept: the value must fit a 32-bit integer column wherever it is stored.
+_MAX_ERROR_CODE = 2**31 - 1
+
+
+def read_error_code(value: object) -> int | None:
+    """An ``ErrorCode`` from Postmark's answer as an int, or None when it is not one.
+
+    A whole number from 0 to 2**31 - 1 (or such a number written in ASCII digits); anything
+    else (text, a float, a bool, a number too large for an integer column) is unreadable.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_ERROR_CODE:
+        return value
+    return None
+
+
+def is_safe_to_retry(error: PostmarkError) -> bool:
+    """Whether Postmark certainly did not process the request, so that sending it again cannot
+    send anything twice: the connection was never opened, or Postmark answered 429 or 503."""
+    if isinstance(error, NetworkError):
+        return not error.may_have_been_sent
+    return isinstance(error, PostmarkAPIError) and error.http_status in RETRYABLE_STATUSES
+
+
+def may_have_been_sent(error: PostmarkError) -> bool:
+    """Whether Postmark may have accepted what the failed request carried (its result is then
+    "unknown", never "failed"): no readable answer, an unexpected one, or a 5xx other than the
+    ones ``is_safe_to_retry`` accepts."""
+    if is_safe_to_retry(error):
+        return False
+    if isinstance(error, NetworkError | UnexpectedAnswerError):
+        return True
+    return error.http_status is not None and error.http_status >= 500

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from django.db import models
 
+from .results import Status as SendStatus
+
 
 class Message(models.Model):
     """One message sent (or refused, or suppressed) through Postmark, and its lifecycle."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        SENT = "sent"
-        FAILED = "failed"
-        SUPPRESSED = "suppressed"
-        UNKNOWN = "unknown", "unknown (Postmark may have accepted it)"
-        DELIVERED = "delivered"
-        OPENED = "opened"
-        CLICKED = "clicked"
-        BOUNCED = "bounced"
-        COMPLAINED = "complained", "spam complaint"
+    # The send statuses of postmark.results.Status, then the lifecycle webhooks report. (An
+    # enum with members cannot be subclassed, so this one is built from that one's members.)
+    Status = models.TextChoices(  # type: ignore[misc,call-overload]
+        "Status",
+        [(status.name, (status.value, status.label)) for status in SendStatus]
+        + [
+            ("DELIVERED", ("delivered", "Delivered")),
+            ("OPENED", ("opened", "Opened")),
+            ("CLICKED", ("clicked", "Clicked")),
+            ("BOUNCED", ("bounced", "Bounced")),
+            ("COMPLAINED", ("complained", "spam complaint")),
+        ],
+    )
 
     message_id = models.UUIDField(
         "Postmark MessageID", null=True, blank=True, unique=True, editable=False

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
+from ..facts import MAX_BATCH, TEST_TOKEN
 from .bouncing import bounce_type_for
 from .state import Bounce, SandboxState, SentMessage, now, postmark_timestamp
-from .validation import ADDRESS, MAX_BATCH, Refusal, ValidMessage, validate_message
+from .validation import ADDRESS, Refusal, ValidMessage, validate_message
 from .webhook_sender import WebhookSender
 
-TEST_TOKEN = "POSTMARK_API_TEST"
 MISSING_TOKEN = "Request does not contain a valid Server token."
 WRONG_TOKEN = (
     "The Server Token you provided in the X-Postmark-Server-Token request header was invalid. "

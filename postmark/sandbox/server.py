@@ -11,11 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..facts import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
 from .bulk import BulkAPI
 from .endpoints import Answer, PostmarkAPI, Request
 from .page import render
 from .state import Bounce, SandboxState, SentMessage, Suppression, WebhookDelivery
-from .validation import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, Refusal
+from .validation import Refusal
 from .webhook_sender import WebhookSender, split_credentials
 from .webhooks_api import OperationsAPI
 

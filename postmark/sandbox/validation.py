@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import Any
 
-MAX_RECIPIENTS = 50
-MAX_BATCH = 500
-MAX_MESSAGE_BYTES = 10 * 1024 * 1024
-MAX_BATCH_BYTES = 50 * 1024 * 1024
-MAX_TAG_LENGTH = 1000
-TRACK_LINKS = ("None", "HtmlAndText", "HtmlOnly", "TextOnly")
+from ..facts import (
+    MAX_MESSAGE_BYTES,
+    MAX_RECIPIENTS,
+    MAX_TAG_LENGTH,
+)
+from ..facts import TRACK_LINKS_VALUES as TRACK_LINKS
+
 # A sample of the extensions Postmark refuses; enough to exercise ErrorCode 411.
 FORBIDDEN_EXTENSIONS = frozenset(
     {

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import getaddresses
 from typing import Any
 
 from django.core import mail
+from django.core.mail import EmailMessage
 
-from ..backends import Batch, PostmarkBackend
+from ..backends import PostmarkBackend
 from ..client import Client, encode_json
 from ..exceptions import PostmarkError
 
@@ -30,7 +31,7 @@ def as_received(body: Any) -> Any:
     return json.loads(encode_json(body))
 
 
-def _accepted(message: Mapping[str, Any]) -> dict[str, Any]:
+def _accepted(message: Mapping[str, Any], received: dict[str, Any]) -> dict[str, Any]:
     # Postmark answers with the bare addresses, lowercased.
     to = ", ".join(address.lower() for _, address in getaddresses([message.get("To") or ""]))
     result = {
@@ -42,6 +43,7 @@ def _accepted(message: Mapping[str, Any]) -> dict[str, Any]:
     }
     if not result["To"]:
         del result["To"]  # as Postmark answers a message with only Cc/Bcc
+    received[str(result["MessageID"])] = message
     return result
 
 
@@ -50,6 +52,8 @@ class InMemoryClient(Client):
 
     def __init__(self) -> None:
         super().__init__("in-memory", base_url="memory://postmark", max_retries=0)
+        #: Each accepted message as Postmark decoded it, by the MessageID it was answered with.
+        self.received: dict[str, Any] = {}
 
     def request(
         self,
@@ -62,11 +66,11 @@ class InMemoryClient(Client):
     ) -> Any:
         body: Any = as_received(json_body) if json_body is not None else None
         if method == "POST" and path in ("/email", "/email/withTemplate"):
-            return _accepted(body)
+            return _accepted(body, self.received)
         if method == "POST" and path == "/email/batch":
-            return [_accepted(message) for message in body]
+            return [_accepted(message, self.received) for message in body]
         if method == "POST" and path == "/email/batchWithTemplates":
-            return [_accepted(message) for message in body["Messages"]]
+            return [_accepted(message, self.received) for message in body["Messages"]]
         if method == "POST" and path == "/email/bulk":
             submitted_at = datetime.now(UTC).isoformat()
             return {"ID": str(uuid.uuid4()), "Status": "Accepted", "SubmittedAt": submitted_at}
@@ -84,12 +88,22 @@ class PostmarkTestBackend(PostmarkBackend):
         self.client = InMemoryClient()
         return True
 
-    def post_batch(self, batch: Batch) -> PostmarkError | None:
-        error = super().post_batch(batch)
-        if not hasattr(mail, "outbox"):
-            mail.outbox = []
-        for message, payload in zip(batch.messages, batch.payloads, strict=True):
-            if payload is not None:  # None: suppressed or refused, so Postmark never saw it
-                message.postmark_payload = as_received(payload)  # type: ignore[attr-defined]
-                mail.outbox.append(message)
-        return error
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        # The in-memory client is made here, not by open(), so that it outlives the call and
+        # its record of what it received can be read afterwards.
+        opened_here = self.open()
+        client = self.client
+        assert isinstance(client, InMemoryClient)
+        try:
+            return super().send_messages(email_messages)
+        finally:
+            if not hasattr(mail, "outbox"):
+                mail.outbox = []
+            for message in email_messages:
+                result = getattr(message, "postmark", None)
+                payload = client.received.pop(getattr(result, "message_id", None) or "", None)
+                if payload is not None:  # suppressed or refused ones never reached "Postmark"
+                    message.postmark_payload = payload  # type: ignore[attr-defined]
+                    mail.outbox.append(message)
+            if opened_here:
+                self.close()

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from postmark.models import Message, QueuedBatch
-from tests.support.fake_postmark import FakePostmark, Received, Reply, default_reply, start
+from tests.support.fake_postmark import FakePostmark, Received, Reply, default_reply, serving
 from tests.support.worker_processes import TASK_TABLE, Workers, reset_queues, wait_until
 
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -65,11 +65,8 @@ def worker_database(django_db_setup: None, django_db_blocker: Any) -> str:
 
 @pytest.fixture
 def stand_in() -> Iterator[FakePostmark]:
-    fake = FakePostmark()
-    server, _ = start(fake)
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with serving() as fake:
+        yield fake
 
 
 @pytest.fixture(params=ENGINES)

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from postmark import signals
 from postmark.exceptions import UnsupportedMessageError
-from postmark.message import SENT, SUPPRESSED, Defaults, PostmarkEmailMessage, to_payload
+from postmark.message import SENT, SUPPRESSED, Defaults, PostmarkEmailMessage
 from postmark.models import Message, Suppression
+from postmark.payload import to_payload
 
 pytestmark = pytest.mark.django_db
 

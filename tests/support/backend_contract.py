@@ -17,19 +17,38 @@ accepted messages (a queued backend may report them once queued: the same number
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core import mail
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from hypothesis import given
+from hypothesis import strategies as st
 
+from postmark import signals
 from postmark.exceptions import UnsupportedMessageError
-from tests.support.fake_postmark import FakePostmark
+from postmark.message import FAILED, SENT, UNKNOWN
+from postmark.models import Message
+from tests.support.fake_postmark import FakePostmark, serving
+from tests.support.sending_strategies import (
+    INJECTABLE_FIELDS,
+    examples,
+    message_with_line_break,
+    misbehaviours,
+    with_line_break,
+)
+
+#: The field an UnsupportedMessageError names for a line break put in each injectable field.
+NAMED_FIELD = {"header name": "header name", "header value": "header 'X-Custom'"}
 
 
-@pytest.mark.django_db
 class BackendContract:
     backend: str = "postmark.backends.PostmarkBackend"
+
+    @pytest.fixture(autouse=True)
+    def _database(self, db: None) -> None:
+        """The database, in a transaction per test; a subclass may ask for transactional_db."""
 
     def deliver(self) -> None:
         """Make pending work reach Postmark (nothing to do for a backend that sends at once)."""
@@ -129,3 +148,69 @@ class BackendContract:
             self.connection().send_messages([self.message(1), bad])
         self.deliver()
         assert fake_postmark.sent_messages == []
+
+    def test_a_line_break_in_any_header_is_refused_before_any_request(
+        self, fake_postmark: FakePostmark
+    ) -> None:
+        @examples(12)
+        @given(field=st.sampled_from(INJECTABLE_FIELDS), bad=with_line_break())
+        def check(field: str, bad: str) -> None:
+            fake_postmark.requests.clear()
+            with pytest.raises(UnsupportedMessageError) as caught:
+                self.connection().send_messages(
+                    [self.message(1), message_with_line_break(field, bad)]
+                )
+            assert (caught.value.field or "").startswith(NAMED_FIELD.get(field, field))
+            self.deliver()
+            assert fake_postmark.requests == []
+
+        check()
+
+    def test_a_wrong_from_address_names_the_from_field(self, fake_postmark: FakePostmark) -> None:
+        wrong = EmailMessage("s", "b", "not an address", ["to@example.com"])
+        with pytest.raises(UnsupportedMessageError, match=r"^From: ") as caught:
+            self.connection().send_messages([wrong])
+        assert caught.value.field == "From"
+        self.deliver()
+        assert fake_postmark.requests == []
+
+    @pytest.fixture
+    def other_origin(self) -> Iterator[FakePostmark]:
+        """Another server, where redirects point: nothing may ever reach it."""
+        with serving() as other:
+            yield other
+
+    def test_whatever_postmark_answers_every_message_gets_one_result_and_goes_once(
+        self, fake_postmark: FakePostmark, other_origin: FakePostmark, settings: Any
+    ) -> None:
+        settings.POSTMARK_MAX_RETRIES = 2
+        settings.POSTMARK_RETRY_BACKOFF = 0.0
+        seen: list[tuple[str, Any]] = []
+
+        def record(messages: list[EmailMessage], results: list[Any], **kwargs: Any) -> None:
+            seen.extend((str(m.subject), r) for m, r in zip(messages, results, strict=True))
+
+        signals.post_send.connect(record, weak=False)
+
+        @examples(15)
+        @given(behaviour=misbehaviours(other_origin.url), count=st.integers(1, 4))
+        def check(behaviour: Any, count: int) -> None:
+            fake_postmark.requests.clear()
+            fake_postmark.replies.clear()
+            seen.clear()
+            fake_postmark.script(behaviour)
+            logged = Message.objects.count()
+            messages = [self.message(n) for n in range(count)]
+            self.connection(fail_silently=True).send_messages(messages)  # nothing escapes
+            self.deliver()
+            assert sorted(subject for subject, _ in seen) == sorted(m.subject for m in messages)
+            assert {r.status for _, r in seen} <= {SENT, FAILED, UNKNOWN}
+            assert Message.objects.count() == logged + count  # the log keeps every row
+            processed = [m.get("Subject") for m in fake_postmark.processed_messages]
+            assert len(processed) == len(set(processed)), "a message went twice"
+            assert other_origin.requests == []
+
+        try:
+            check()
+        finally:
+            signals.post_send.disconnect(record)

@@ -7,10 +7,12 @@ scripts, so that each failure Postmark can produce can be produced on demand.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,6 +26,8 @@ class Received:
     body: Any
     #: The client's (host, port): requests on one keep-alive connection share it.
     client: tuple[str, int] = ("", 0)
+    #: The status it was answered with (429 and 503 say it was not processed).
+    status: int = 0
 
 
 @dataclass
@@ -32,6 +36,14 @@ class Reply:
     body: Any = None  # JSON-encoded unless bytes
     delay: float = 0.0  # seconds before answering (for read timeouts)
     drop: bool = False  # close the connection without answering
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers (Location...)
+    drip: float = 0.0  # seconds between the bytes of the body (a slow, steady answer)
+    cut_after: int | None = None  # send this many body bytes, then close the connection
+
+
+def redirect(to: str, status: int = 307) -> Reply:
+    """A redirect to another origin, as a hijacked DNS name or a misconfigured proxy answers."""
+    return Reply(status, {"Message": "moved"}, headers={"Location": to})
 
 
 def accepted(message: dict[str, Any]) -> dict[str, Any]:
@@ -59,15 +71,25 @@ class FakePostmark:
         with self.lock:
             self.requests.append(received)
             scripted = self.replies.pop(0) if self.replies else None
-        if scripted is not None:
-            return scripted(received) if callable(scripted) else scripted
-        return default_reply(received)
+        reply = default_reply(received) if scripted is None else scripted
+        reply = reply(received) if callable(reply) else reply
+        received.status = reply.status
+        return reply
 
     @property
     def sent_messages(self) -> list[dict[str, Any]]:
         """Every message object posted, batch or single."""
+        return self.messages_in(self.requests)
+
+    @property
+    def processed_messages(self) -> list[dict[str, Any]]:
+        """The messages of requests not answered 429 or 503 (which say "not processed")."""
+        return self.messages_in([r for r in self.requests if r.status not in (429, 503)])
+
+    @staticmethod
+    def messages_in(requests: list[Received]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for request in self.requests:
+        for request in requests:
             body = request.body
             if isinstance(body, dict) and "Messages" in body:
                 out.extend(body["Messages"])
@@ -114,7 +136,21 @@ def start(fake: FakePostmark, port: int = 0) -> tuple[ThreadingHTTPServer, threa
             self.send_response(reply.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
             self.end_headers()
+            if reply.cut_after is not None:
+                self.wfile.write(data[: reply.cut_after])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if reply.drip:
+                for position in range(len(data)):
+                    self.wfile.write(data[position : position + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.drip)
+                return
             self.wfile.write(data)
 
         do_GET = do_POST = do_PUT = _handle
@@ -126,3 +162,15 @@ def start(fake: FakePostmark, port: int = 0) -> tuple[ThreadingHTTPServer, threa
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     return server, thread
+
+
+@contextmanager
+def serving() -> Iterator[FakePostmark]:
+    """A FakePostmark served on a free loopback port for the block."""
+    fake = FakePostmark()
+    server, _ = start(fake)
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,280 @@
+"""A Django message as the JSON object Postmark's sending API takes.
+
+One ``set_<field>`` step per part of the message, in the order ``to_payload`` runs them. Anything
+Postmark could not carry, or that would break a header (CR or LF), raises UnsupportedMessageError
+naming the field, before any request is made.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.message
+import mimetypes
+from email.utils import getaddresses
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.mail import EmailMessage
+
+from .addresses import format_address, refuse_line_breaks
+from .exceptions import UnsupportedMessageError
+from .facts import MAX_MESSAGE_BYTES, MAX_RECIPIENTS, MAX_TAG_LENGTH, TRACK_LINKS_VALUES
+from .message import Defaults, is_template
+
+#: Headers Postmark builds from the payload's own fields: a copy in Headers would be ignored or
+#: conflict. (From and Reply-To are mapped to their fields instead.)
+_BUILT_BY_POSTMARK = ("to", "cc", "bcc", "subject", "content-type")
+_BODY_KEYS = {"text/html": "HtmlBody", "text/plain": "TextBody"}
+_NO_DEFAULTS = Defaults()
+_NO_HEADERS: dict[str, Any] = {}
+
+
+def to_payload(message: EmailMessage, defaults: Defaults | None = None) -> dict[str, Any]:
+    """The JSON object Postmark's sending API takes for this message.
+
+    Raises UnsupportedMessageError, before anything is sent, for what Postmark cannot carry.
+    """
+    return _Payload(message, defaults or _NO_DEFAULTS).build()
+
+
+def check_recipients(message: EmailMessage) -> None:
+    count = len(message.to) + len(message.cc) + len(message.bcc)
+    if count > MAX_RECIPIENTS:
+        raise UnsupportedMessageError(
+            f"Postmark accepts at most {MAX_RECIPIENTS} recipients (To, Cc and Bcc together) per "
+            f"message; this one has {count}. Split it into several messages.",
+            field="recipients",
+        )
+
+
+class _Payload:
+    # One is made per message of a batch: slots, and no header dicts for a message without extra
+    # headers (most), keep that cheap.
+    __slots__ = ("defaults", "header_names", "headers", "message", "payload")
+
+    def __init__(self, message: EmailMessage, defaults: Defaults) -> None:
+        self.message = message
+        self.defaults = defaults
+        self.payload: dict[str, Any] = {}
+        # Extra headers still to place; set_from and set_reply_to take theirs out. The shared
+        # empty dicts are never written to: pop_header returns early when there are no headers.
+        if message.extra_headers:
+            self.headers: dict[str, Any] = dict(message.extra_headers)
+            self.header_names = {str(name).lower(): name for name in self.headers}
+        else:
+            self.headers, self.header_names = _NO_HEADERS, _NO_HEADERS
+
+    def build(self) -> dict[str, Any]:
+        check_recipients(self.message)
+        self.refuse_built_headers()
+        self.set_from()
+        self.set_recipients()
+        self.set_reply_to()
+        if is_template(self.message):
+            self.set_template()
+        else:
+            self.set_subject()
+            self.set_bodies()
+        self.set_tag()
+        self.set_metadata()
+        self.set_tracking()
+        self.set_message_stream()
+        self.set_headers()
+        self.set_attachments()
+        self.check_size()
+        return self.payload
+
+    def pop_header(self, lowered: str) -> Any:
+        if not self.header_names:  # the common case: no extra headers at all
+            return None
+        name = self.header_names.pop(lowered, None)
+        return None if name is None else self.headers.pop(name)
+
+    def refuse_built_headers(self) -> None:
+        for refused in _BUILT_BY_POSTMARK:
+            if refused in self.header_names:
+                raise UnsupportedMessageError(
+                    f"Postmark builds the {self.header_names[refused]} header itself; set it on "
+                    "the message (to, cc, bcc, subject) instead of in extra headers.",
+                    field=str(self.header_names[refused]),
+                )
+
+    def set_from(self) -> None:
+        from_header = self.pop_header("from")
+        sender = from_header or self.message.from_email or django_settings.DEFAULT_FROM_EMAIL
+        self.payload["From"] = format_address(sender, "From")
+
+    def set_recipients(self) -> None:
+        for key, addresses in (("To", self.message.to), ("Cc", self.message.cc)):
+            if addresses:
+                self.payload[key] = ", ".join(format_address(a, key) for a in addresses)
+        if self.message.bcc:
+            self.payload["Bcc"] = ", ".join(format_address(a, "Bcc") for a in self.message.bcc)
+
+    def set_reply_to(self) -> None:
+        reply_to: list[Any] = list(self.message.reply_to)
+        header = self.pop_header("reply-to")
+        # As in Django's own message(), a Reply-To header wins over the reply_to attribute.
+        if header is not None:
+            # Checked before parsing: getaddresses() would read "a@x\r\nBcc: b@y" as two.
+            text = refuse_line_breaks(str(header), "Reply-To")
+            reply_to = [pair for pair in getaddresses([text]) if pair[1]]
+        if reply_to:
+            self.payload["ReplyTo"] = ", ".join(format_address(a, "Reply-To") for a in reply_to)
+
+    def set_subject(self) -> None:
+        self.payload["Subject"] = refuse_line_breaks(str(self.message.subject or ""), "Subject")
+
+    def set_bodies(self) -> None:
+        message = self.message
+        subtype = message.content_subtype
+        if subtype not in ("plain", "html"):
+            raise UnsupportedMessageError(
+                f"Postmark sends text/plain and text/html bodies only, not text/{subtype}.",
+                field="content_subtype",
+            )
+        bodies: dict[str, str] = {}
+        if message.body:
+            bodies["HtmlBody" if subtype == "html" else "TextBody"] = str(message.body)
+        for alternative in getattr(message, "alternatives", None) or []:
+            content, mimetype = alternative[0], alternative[1]
+            key = _BODY_KEYS.get(mimetype)
+            if key is None:
+                raise UnsupportedMessageError(
+                    f"Postmark cannot send a {mimetype} alternative; it takes one text/plain and "
+                    "one text/html body.",
+                    field="alternatives",
+                )
+            if key in bodies:
+                raise UnsupportedMessageError(
+                    f"Postmark takes one {'HTML' if key == 'HtmlBody' else 'text'} body per "
+                    "message; this message has two.",
+                    field="alternatives",
+                )
+            bodies[key] = content.decode() if isinstance(content, bytes) else str(content)
+        if not bodies:
+            raise UnsupportedMessageError(
+                "Postmark needs a text or an HTML body; this message has neither (or a template).",
+                field="body",
+            )
+        self.payload.update(bodies)
+
+    def set_template(self) -> None:
+        message = self.message
+        if message.subject or message.body or getattr(message, "alternatives", None):
+            raise UnsupportedMessageError(
+                "A template message takes its subject and bodies from the Postmark template; "
+                "leave subject, body and alternatives empty.",
+                field="template",
+            )
+        template_id = getattr(message, "template_id", None)
+        if template_id:
+            self.payload["TemplateId"] = template_id
+        else:
+            self.payload["TemplateAlias"] = message.template_alias  # type: ignore[attr-defined]
+        self.payload["TemplateModel"] = dict(getattr(message, "template_model", None) or {})
+        inline_css = getattr(message, "inline_css", None)
+        if inline_css is not None:
+            self.payload["InlineCss"] = bool(inline_css)
+
+    def set_tag(self) -> None:
+        tag = getattr(self.message, "tag", None) or self.defaults.tag
+        if tag:
+            tag = refuse_line_breaks(str(tag), "tag")
+            if len(tag) > MAX_TAG_LENGTH:
+                raise UnsupportedMessageError(
+                    f"Postmark tags are at most {MAX_TAG_LENGTH} characters.", field="tag"
+                )
+            self.payload["Tag"] = tag
+
+    def set_metadata(self) -> None:
+        metadata = {**self.defaults.metadata, **(getattr(self.message, "metadata", None) or {})}
+        if not metadata:
+            return
+        seen: dict[str, str] = {}
+        for key in metadata:
+            folded = str(key).lower()
+            if folded in seen:
+                raise UnsupportedMessageError(
+                    f"Metadata keys {seen[folded]!r} and {key!r} differ only by case; Postmark "
+                    "refuses that.",
+                    field="metadata",
+                )
+            seen[folded] = str(key)
+        self.payload["Metadata"] = {
+            str(key): "" if value is None else str(value) for key, value in metadata.items()
+        }
+
+    def set_tracking(self) -> None:
+        track_opens = getattr(self.message, "track_opens", None)
+        track_opens = self.defaults.track_opens if track_opens is None else track_opens
+        if track_opens is not None:
+            self.payload["TrackOpens"] = bool(track_opens)
+        track_links = getattr(self.message, "track_links", None) or self.defaults.track_links
+        if track_links is not None:
+            if track_links not in TRACK_LINKS_VALUES:
+                raise UnsupportedMessageError(
+                    f"track_links must be one of {', '.join(TRACK_LINKS_VALUES)}, not "
+                    f"{track_links!r}.",
+                    field="track_links",
+                )
+            self.payload["TrackLinks"] = track_links
+
+    def set_message_stream(self) -> None:
+        stream = getattr(self.message, "message_stream", None) or self.defaults.message_stream
+        if stream:
+            self.payload["MessageStream"] = refuse_line_breaks(str(stream), "message_stream")
+
+    def set_headers(self) -> None:
+        if self.headers:
+            self.payload["Headers"] = [
+                {
+                    "Name": refuse_line_breaks(str(name), f"header name {str(name)[:40]!r}"),
+                    "Value": refuse_line_breaks(str(value), f"header {str(name)!r}"),
+                }
+                for name, value in self.headers.items()
+            ]
+
+    def set_attachments(self) -> None:
+        attachments = [_attachment(item) for item in self.message.attachments]
+        if attachments:
+            self.payload["Attachments"] = attachments
+
+    def check_size(self) -> None:
+        payload = self.payload
+        size = len(payload.get("HtmlBody") or "") + len(payload.get("TextBody") or "")
+        for attachment in payload.get("Attachments", ()):
+            size += len(attachment["Content"])
+        if size > MAX_MESSAGE_BYTES:
+            raise UnsupportedMessageError(
+                f"Postmark accepts messages of at most 10 MB with attachments; this one is "
+                f"{size / 1024 / 1024:.1f} MB once encoded.",
+                field="attachments",
+            )
+
+
+def _attachment(item: Any) -> dict[str, str]:
+    if isinstance(item, email.message.Message):
+        filename = item.get_filename()
+        raw = item.get_payload(decode=True)
+        content = raw if isinstance(raw, bytes) else str(item.get_payload()).encode()
+        mimetype = item.get_content_type()
+        content_id = item.get("Content-ID")
+    else:
+        filename, content, mimetype = item[0], item[1], item[2]
+        content_id = None
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+    if not mimetype:
+        mimetype = mimetypes.guess_type(filename or "")[0] or "application/octet-stream"
+    name = filename or (content_id or "attachment").strip("<>")
+    attachment = {
+        # Each becomes a MIME part header (Content-Disposition, Content-Type, Content-ID).
+        "Name": refuse_line_breaks(str(name), "attachment name"),
+        "Content": base64.b64encode(content).decode("ascii"),
+        "ContentType": refuse_line_breaks(str(mimetype), "attachment content type"),
+    }
+    if content_id:
+        cid = "cid:" + str(content_id).strip().strip("<>")
+        attachment["ContentID"] = refuse_line_breaks(cid, "attachment Content-ID")
+    return attachment

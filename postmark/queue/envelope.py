@@ -1,0 +1,123 @@
+"""What a ``QueuedBatch`` row keeps about each message, and the message rebuilt from it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.mail import EmailMessage
+
+from ..message import PostmarkEmailMultiAlternatives
+from ..results import PostmarkResult
+from ..timestamps import parse_timestamp
+
+# The options a rebuilt message needs for post_send receivers (the payload carries the rest).
+_KEPT_OPTIONS = ("tag", "metadata", "message_stream", "template_id", "template_alias")
+
+
+def message_entry(
+    message: EmailMessage, payload: dict[str, Any] | None, result: PostmarkResult | None
+) -> dict[str, Any]:
+    """The JSON a batch row keeps for one message: enough to rebuild it for ``post_send``.
+
+    The bodies are kept once: in the payload when there is one, else in the envelope.
+    """
+    envelope: dict[str, Any] = {
+        "from_email": str(message.from_email or ""),
+        "to": [str(address) for address in message.to],
+        "cc": [str(address) for address in message.cc],
+        "bcc": [str(address) for address in message.bcc],
+        "reply_to": [str(address) for address in message.reply_to],
+        "subject": str(message.subject or ""),
+        "options": {
+            name: _json_option(getattr(message, name, None))
+            for name in _KEPT_OPTIONS
+            if getattr(message, name, None) is not None
+        },
+    }
+    suppressed = getattr(message, "suppressed_recipients", None)
+    if suppressed:
+        envelope["suppressed_recipients"] = [str(address) for address in suppressed]
+    if payload is None:
+        envelope["body"] = str(message.body or "")
+        envelope["content_subtype"] = message.content_subtype
+        envelope["alternatives"] = [
+            [_as_text(alternative[0]), alternative[1]]
+            for alternative in getattr(message, "alternatives", None) or []
+        ]
+    return {
+        "envelope": envelope,
+        "payload": payload,
+        "result": result_to_json(result) if result is not None else None,
+    }
+
+
+def rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
+    """A light copy of the caller's message (addresses, subject, bodies, Postmark options)."""
+    envelope = entry["envelope"]
+    body, subtype, alternatives = _original_bodies(envelope, entry["payload"])
+    message = PostmarkEmailMultiAlternatives(
+        subject=envelope["subject"],
+        body=body,
+        from_email=envelope["from_email"],
+        to=envelope["to"],
+        cc=envelope["cc"],
+        bcc=envelope["bcc"],
+        reply_to=envelope["reply_to"],
+        **envelope["options"],
+    )
+    message.content_subtype = subtype
+    if envelope.get("suppressed_recipients"):
+        message.suppressed_recipients = envelope["suppressed_recipients"]  # type: ignore[attr-defined]
+    for content, mimetype in alternatives:
+        message.attach_alternative(content, mimetype)
+    if entry.get("result") is not None:
+        message.postmark = result_from_json(entry["result"])  # type: ignore[attr-defined]
+    return message
+
+
+def _original_bodies(
+    envelope: Mapping[str, Any], payload: Mapping[str, Any] | None
+) -> tuple[str, str, list[list[str]]]:
+    """(body, content subtype, alternatives) of the original message."""
+    if payload is None:
+        return envelope["body"], envelope["content_subtype"], envelope["alternatives"]
+    text, html = payload.get("TextBody"), payload.get("HtmlBody")
+    if text is not None:
+        return text, "plain", [[html, "text/html"]] if html is not None else []
+    return (html, "html", []) if html is not None else ("", "plain", [])
+
+
+def result_to_json(result: PostmarkResult) -> dict[str, Any]:
+    return {
+        "status": str(result.status),
+        "message_id": result.message_id,
+        "submitted_at": result.submitted_at.isoformat() if result.submitted_at else None,
+        "recipients": list(result.recipients),
+        "error_code": result.error_code,
+        "message": result.message,
+        "inactive_recipients": list(result.inactive_recipients),
+    }
+
+
+def result_from_json(data: Mapping[str, Any]) -> PostmarkResult:
+    return PostmarkResult(
+        data["status"],
+        message_id=data.get("message_id"),
+        submitted_at=parse_timestamp(data.get("submitted_at")),
+        recipients=list(data.get("recipients") or []),
+        error_code=data.get("error_code"),
+        message=data.get("message") or "",
+        inactive_recipients=list(data.get("inactive_recipients") or []),
+    )
+
+
+def _as_text(content: Any) -> str:
+    return content.decode() if isinstance(content, bytes) else str(content)
+
+
+def _json_option(value: Any) -> Any:
+    # Metadata values go to Postmark as strings anyway; keep the row JSON whatever they were.
+    if isinstance(value, Mapping):
+        return {str(key): "" if item is None else str(item) for key, item in value.items()}
+    return value if isinstance(value, int | str) else str(value)

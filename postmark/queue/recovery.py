@@ -1,0 +1,106 @@
+"""Settling queued batches whose worker is gone (``manage.py postmark_recover``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .. import signals
+from ..conf import settings
+from ..models import QueuedBatch
+from ..results import PostmarkResult, Status
+from .envelope import rebuild_message, result_to_json
+from .tasks_api import TaskResultDoesNotExist, TaskResultStatus, task_backends
+from .worker import queued_backend
+
+logger = logging.getLogger("postmark.tasks")
+
+UNKNOWN_AFTER_CRASH = (
+    "The worker stopped while this message was being sent; Postmark may have accepted it. "
+    "Check Postmark's activity for it before sending it again."
+)
+
+
+def recover(stale_after: float | None, enqueue: Callable[[str], str]) -> dict[str, int]:
+    """Settle batches whose worker is gone; return how many were marked unknown and re-enqueued.
+
+    A batch still "sending" after ``stale_after`` seconds (POSTMARK_QUEUE_STALE_AFTER) whose row
+    no live worker holds is marked unknown, with a ``post_send`` of unknown results, and never
+    sent again. A batch still "pending" that long whose task is not waiting in the queue any more
+    is enqueued again with ``enqueue`` (a duplicate task is harmless: only one claim succeeds).
+    """
+    if stale_after is None:
+        stale_after = settings.POSTMARK_QUEUE_STALE_AFTER
+    cutoff = timezone.now() - timedelta(seconds=stale_after)
+    counts = {"unknown": 0, "enqueued": 0}
+    sending = QueuedBatch.objects.filter(state=QueuedBatch.State.SENDING, claimed_at__lte=cutoff)
+    for batch_id in list(sending.values_list("pk", flat=True)):
+        counts["unknown"] += _mark_unknown(str(batch_id), cutoff)
+    pending = QueuedBatch.objects.filter(state=QueuedBatch.State.PENDING, created_at__lte=cutoff)
+    pending = pending.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=cutoff))
+    for batch_id, task_id in list(pending.values_list("pk", "task_id")):
+        if not _still_queued(task_id):
+            enqueue(str(batch_id))
+            counts["enqueued"] += 1
+    return counts
+
+
+def _mark_unknown(batch_id: str, cutoff: datetime) -> int:
+    with transaction.atomic():
+        # skip_locked: a live worker holds its row's lock for the whole request. (Databases
+        # without row locks, such as SQLite, rely on the stale_after delay alone.)
+        row = (
+            QueuedBatch.objects.select_for_update(skip_locked=True)
+            .filter(pk=batch_id, state=QueuedBatch.State.SENDING, claimed_at__lte=cutoff)
+            .first()
+        )
+        if row is None:
+            return 0
+        messages = [rebuild_message(entry) for entry in row.messages]
+        for message, entry in zip(messages, row.messages, strict=True):
+            if entry["payload"] is not None:
+                message.postmark = PostmarkResult(  # type: ignore[attr-defined]
+                    Status.UNKNOWN,
+                    recipients=list(message.recipients()),
+                    message=UNKNOWN_AFTER_CRASH,
+                )
+            entry["result"] = result_to_json(message.postmark)  # type: ignore[attr-defined]
+        backend = queued_backend()
+        signals.post_send.send(
+            sender=type(backend),
+            messages=messages,
+            results=[message.postmark for message in messages],  # type: ignore[attr-defined]
+            exception=None,
+            backend=backend,
+        )
+        row.state = QueuedBatch.State.UNKNOWN
+        row.error = UNKNOWN_AFTER_CRASH
+        row.finished_at = timezone.now()
+        row.save(update_fields=["messages", "state", "error", "finished_at"])
+    logger.warning("Batch %s: its worker died while sending; marked unknown.", batch_id)
+    return 1
+
+
+def _still_queued(task_id: str) -> bool:
+    """Whether the batch's last task is still waiting to run (so enqueuing again is pointless)."""
+    if not task_id:
+        return False
+    backend = task_backends[settings.POSTMARK_QUEUE_TASK_BACKEND]
+    if not backend.supports_get_result:
+        return False
+    try:
+        status = backend.get_result(task_id).status
+    except TaskResultDoesNotExist:
+        return False
+    except Exception:
+        # Not knowing is no reason to leave the batch unsent: a duplicate task sends nothing.
+        logger.warning(
+            "Could not look up task %s; enqueuing its batch again.", task_id, exc_info=True
+        )
+        return False
+    return bool(status == TaskResultStatus.READY)

@@ -1,0 +1,124 @@
+"""The worker's send: claim a ``QueuedBatch``, send it as ``PostmarkBackend`` would, record it.
+
+A batch's row, not the task queue, is the record of what happened to it. Each irreversible step
+is preceded by a committed state change:
+
+    pending ──claim (committed)──> sending ──request + post_send + results (one commit)──> sent
+                                      │                                                   failed
+                                      │ the worker died: the row stays "sending"          unknown
+                                      └──> postmark_recover marks it "unknown" (never re-sent)
+
+So a task delivered twice sends once (only one claim succeeds), and a worker killed at any point
+leaves either a "pending" row (nothing was sent: recovery enqueues it again) or a "sending" row
+(Postmark may have the messages: recovery marks them unknown for a person to decide).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..conf import settings
+from ..exceptions import PostmarkError, is_safe_to_retry
+from ..models import QueuedBatch
+from ..results import PostmarkResult, Status
+from ..sending import Batch, post_batch
+from .envelope import rebuild_message, result_to_json
+
+logger = logging.getLogger("postmark.tasks")
+
+#: The backend on whose behalf a worker sends (the ``sender`` of its ``post_send``). Named by
+#: its path, as Django names every email backend: that module enqueues this one's task, so an
+#: import here would be a circle.
+QUEUED_BACKEND = "postmark.backends.QueuedPostmarkBackend"
+
+
+def queued_backend() -> BaseEmailBackend:
+    return get_connection(QUEUED_BACKEND, fail_silently=True)
+
+
+class RetryLater(Exception):
+    """The whole batch failed in a way that proves Postmark did not take it; try again later.
+
+    Deliberately not a PostmarkError: it leaves ``post_batch`` before any result is set or
+    ``post_send`` is sent, since the batch is not finished yet.
+    """
+
+    def __init__(self, error: PostmarkError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    #: When to try the batch again (it is "pending" once more), or None.
+    retry_at: datetime | None = None
+
+
+def deliver(batch_id: str) -> Outcome:
+    """Claim the batch, send it, record the outcome. The caller enqueues any retry."""
+    claimed_at = timezone.now()
+    claimed = QueuedBatch.objects.filter(pk=batch_id, state=QueuedBatch.State.PENDING).update(
+        state=QueuedBatch.State.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        # Redelivered, or settled by postmark_recover: whoever claimed it owns it.
+        state = QueuedBatch.objects.filter(pk=batch_id).values_list("state", flat=True).first()
+        logger.info("Batch %s not sent by this task: it is %s.", batch_id, state or "gone")
+        return Outcome(str(state or "missing"))
+
+    # The claim above is committed; from here on a crash leaves "sending" (never a re-send).
+    # The request, post_send and the final state share one transaction, holding the row's lock:
+    # either all of it is committed, or the row stays "sending" and its lock dies with the
+    # worker's connection, which is how postmark_recover tells a dead worker from a slow one.
+    with transaction.atomic():
+        row = QueuedBatch.objects.select_for_update().get(pk=batch_id)
+        if row.state != QueuedBatch.State.SENDING or row.claimed_at != claimed_at:
+            return Outcome(str(row.state))
+        messages = [rebuild_message(entry) for entry in row.messages]
+        payloads = [entry["payload"] for entry in row.messages]
+        retry_allowed = row.attempts < settings.POSTMARK_QUEUE_MAX_ATTEMPTS
+
+        def retry_if_safe(error: PostmarkError) -> None:
+            if retry_allowed and is_safe_to_retry(error):
+                raise RetryLater(error) from error
+
+        backend = queued_backend()
+        backend.open()
+        try:
+            client = backend.client  # type: ignore[attr-defined]
+            error = post_batch(
+                backend, client, Batch(row.template, messages, payloads), retry_if_safe
+            )
+        except RetryLater as retry:
+            row.state = QueuedBatch.State.PENDING
+            row.error = f"Attempt {row.attempts} failed, will retry: {retry.error}"
+            row.enqueued_at = timezone.now()  # recovery leaves it to the coming retry task
+            row.save(update_fields=["state", "error", "enqueued_at"])
+            delay = settings.POSTMARK_QUEUE_RETRY_DELAY * 2 ** (row.attempts - 1)
+            return Outcome(str(row.state), timezone.now() + timedelta(seconds=delay))
+        finally:
+            backend.close()
+        results: list[PostmarkResult] = [m.postmark for m in messages]  # type: ignore[attr-defined]
+        for entry, result in zip(row.messages, results, strict=True):
+            entry["result"] = result_to_json(result)
+        row.state = _state_of(results, error)
+        row.error = str(error) if error is not None else ""
+        row.finished_at = timezone.now()
+        row.save(update_fields=["messages", "state", "error", "finished_at"])
+    return Outcome(str(row.state))
+
+
+def _state_of(results: Sequence[PostmarkResult], error: PostmarkError | None) -> str:
+    if any(result.status == Status.UNKNOWN for result in results):
+        return QueuedBatch.State.UNKNOWN
+    return QueuedBatch.State.FAILED if error is not None else QueuedBatch.State.SENT

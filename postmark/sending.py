@@ -1,0 +1,174 @@
+"""The send path both backends and the queue's worker run: batches, payloads, the API call, the
+results and ``post_send``.
+
+``backend`` below is the Django email backend on whose behalf a batch goes: it is the signals'
+``sender`` (its class) and ``backend`` argument, and its ``fail_silently`` decides what a refusal
+does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.mail import EmailMessage
+from django.core.mail.backends.base import BaseEmailBackend
+
+from . import signals
+from .client import Client
+from .conf import settings
+from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
+from .message import Defaults, is_template
+from .payload import to_payload
+from .results import PostmarkResult, Status, results_of
+
+logger = logging.getLogger("postmark")
+
+_FINAL_OK = (Status.SENT, Status.SUPPRESSED)  # compared with ==: plain strings match too
+
+#: Called with the error that failed a whole call, before any result is set; it may raise to
+#: take the batch back (the queue's worker does, to try again later).
+OnCallError = Callable[[PostmarkError], None]
+
+
+@dataclass
+class Batch:
+    """The messages of one API call. A message whose payload is None is not sent: its result
+    (suppressed, or refused before sending) is already on it."""
+
+    template: bool
+    messages: list[EmailMessage]
+    payloads: list[dict[str, Any] | None]
+
+
+def build_batches(
+    backend: BaseEmailBackend, email_messages: Sequence[EmailMessage], fail_silently: bool
+) -> list[Batch]:
+    """Split the messages into API calls, send ``pre_send`` for each, build the payloads.
+
+    Everything Postmark would refuse for the message itself raises UnsupportedMessageError
+    here, before any request (with fail_silently, that message gets a failed result).
+    """
+    defaults = Defaults.from_settings()
+    size = settings.POSTMARK_BATCH_SIZE
+    groups: dict[bool, list[EmailMessage]] = {False: [], True: []}
+    for message in email_messages:
+        if message.recipients():
+            groups[is_template(message)].append(message)
+        else:
+            # Django's own backends skip a message without recipients; so do we, visibly.
+            message.postmark = PostmarkResult(  # type: ignore[attr-defined]
+                Status.FAILED, message="The message has no recipients; nothing was sent."
+            )
+    batches = [
+        Batch(template, group[start : start + size], [])
+        for template, group in groups.items()
+        for start in range(0, len(group), size)
+    ]
+    for batch in batches:
+        signals.pre_send.send(sender=type(backend), messages=batch.messages, backend=backend)
+        batch.payloads = [_payload(message, defaults, fail_silently) for message in batch.messages]
+    return batches
+
+
+def _payload(
+    message: EmailMessage, defaults: Defaults, fail_silently: bool
+) -> dict[str, Any] | None:
+    if not message.recipients():
+        message.postmark = PostmarkResult(  # type: ignore[attr-defined]
+            Status.SUPPRESSED, message="Every recipient was suppressed; nothing was sent."
+        )
+        return None
+    try:
+        return to_payload(message, defaults)
+    except UnsupportedMessageError as error:
+        if not fail_silently:
+            raise
+        message.postmark = PostmarkResult.from_error(error, message)  # type: ignore[attr-defined]
+        return None
+
+
+def post_batch(
+    backend: BaseEmailBackend,
+    client: Client,
+    batch: Batch,
+    on_call_error: OnCallError | None = None,
+) -> PostmarkError | None:
+    """Make the API call for one batch, put a result on each message, send ``post_send``.
+
+    Returns the error that failed the whole call, if one did.
+    """
+    sending = [(m, p) for m, p in zip(batch.messages, batch.payloads, strict=True) if p]
+    error: PostmarkError | None = None
+    if sending:
+        messages = [message for message, _ in sending]
+        try:
+            results = call(client, batch.template, [payload for _, payload in sending], messages)
+        except PostmarkError as exc:
+            if on_call_error is not None:
+                on_call_error(exc)
+            error = exc
+            results = [PostmarkResult.from_error(exc, message) for message in messages]
+        for message, result in zip(messages, results, strict=True):
+            message.postmark = result  # type: ignore[attr-defined]
+    # The mail has gone (or not) by now: a receiver that fails (say, the log's database) must
+    # not turn that into an exception the caller would answer by sending again, nor stop the
+    # later batches. Its error is logged instead.
+    responses = signals.post_send.send_robust(
+        sender=type(backend),
+        messages=batch.messages,
+        results=[message.postmark for message in batch.messages],  # type: ignore[attr-defined]
+        exception=error,
+        backend=backend,
+    )
+    for receiver, response in responses:
+        if isinstance(response, Exception):
+            logger.error(
+                "post_send receiver %r failed after %d message(s) were sent",
+                receiver,
+                len(batch.messages),
+                exc_info=response,
+            )
+    return error
+
+
+def call(
+    client: Client, template: bool, payloads: list[dict[str, Any]], messages: list[EmailMessage]
+) -> list[PostmarkResult]:
+    """One API call for the payloads; a result per message, whatever the answer holds."""
+    if len(payloads) == 1:
+        send_one = client.send_with_template if template else client.send
+        return [PostmarkResult.from_api(send_one(payloads[0]), messages[0])]
+    send_many = client.send_batch_with_templates if template else client.send_batch
+    return results_of(send_many(payloads), messages)
+
+
+def mark_unsent(batches: list[Batch], error: PostmarkError) -> None:
+    """Results for the batches left unsent after a request failed (so nothing goes twice)."""
+    for batch in batches:
+        for message, payload in zip(batch.messages, batch.payloads, strict=True):
+            if payload is not None:
+                message.postmark = PostmarkResult(  # type: ignore[attr-defined]
+                    Status.FAILED,
+                    recipients=list(message.recipients()),
+                    error_code=error.error_code,
+                    message=f"Not sent: the request for an earlier batch failed ({error}).",
+                    error=error,
+                )
+
+
+def raise_for_failures(messages: list[EmailMessage], sent: int) -> None:
+    failures = [
+        (message, message.postmark.error)  # type: ignore[attr-defined]
+        for message in messages
+        if message.postmark.status not in _FINAL_OK  # type: ignore[attr-defined]
+        and message.postmark.error is not None  # type: ignore[attr-defined]
+    ]
+    if not failures:
+        return
+    errors = {id(error) for _, error in failures}
+    if sent == 0 and len(errors) == 1 and len(failures) == len(messages):
+        raise failures[0][1]
+    raise BatchError(failures, sent)

@@ -1,0 +1,28 @@
+"""QueuedPostmarkBackend keeps the contract every backend of this app keeps, with a task
+backend that runs each task as it is enqueued (the task, its worker code and post_send run)."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import pytest
+
+from tests.support.backend_contract import BackendContract
+
+# Django 6 ships the Tasks framework; on Django 5.2 the django-tasks backport provides it.
+TASKS_MODULE = "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"
+
+
+class TestQueuedPostmarkBackend(BackendContract):
+    backend = "postmark.backends.QueuedPostmarkBackend"
+
+    @pytest.fixture(autouse=True)
+    def _database(self, transactional_db: None) -> None:
+        """Batches are enqueued on commit, which a test inside a transaction never sees."""
+
+    @pytest.fixture(autouse=True)
+    def _tasks_run_at_once(self, settings: Any) -> None:
+        settings.TASKS = {
+            "default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}
+        }
