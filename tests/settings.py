@@ -1,5 +1,8 @@
 """Settings for the test suite. SQLite by default; POSTMARK_TEST_DATABASE=postgres for PostgreSQL
-(127.0.0.1:5432, user postgres, database test; override with PGHOST/PGPORT/PGUSER/PGDATABASE)."""
+(127.0.0.1:5432, user postgres, database test; override with PGHOST/PGPORT/PGUSER/PGDATABASE) or
+POSTMARK_TEST_DATABASE=mysql for MariaDB or MySQL (127.0.0.1:3306, user root, empty password,
+database test; override with MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD/MYSQL_DATABASE).
+POSTMARK_TEST_DB_NAME names the test database that pytest-django creates on either server."""
 
 from __future__ import annotations
 
@@ -56,10 +59,30 @@ def postgres_database(**overrides: object) -> dict[str, object]:
     }
 
 
-if os.environ.get("POSTMARK_TEST_DATABASE", "sqlite") == "postgres":
+def mysql_database(**overrides: object) -> dict[str, object]:
+    """The machine's MariaDB or MySQL, in utf8mb4 (MySQL's "utf8" cannot hold every code point)."""
+    return {
+        "ENGINE": "django.db.backends.mysql",
+        "HOST": os.environ.get("MYSQL_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("MYSQL_PORT", "3306"),
+        "USER": os.environ.get("MYSQL_USER", "root"),
+        "PASSWORD": os.environ.get("MYSQL_PASSWORD", ""),
+        "NAME": os.environ.get("MYSQL_DATABASE", "test"),
+        "OPTIONS": {"charset": "utf8mb4"},
+        **overrides,
+    }
+
+
+SERVER_DATABASES = {"postgres": postgres_database, "mysql": mysql_database}
+DATABASE_KIND = os.environ.get("POSTMARK_TEST_DATABASE", "sqlite")
+
+if DATABASE_KIND in SERVER_DATABASES:
     # Parallel runs on one server each need their own test database.
     test_name = os.environ.get("POSTMARK_TEST_DB_NAME", "test_django_postmark")
-    DATABASES = {"default": postgres_database(TEST={"NAME": test_name})}
+    test_options: dict[str, object] = {"NAME": test_name}
+    if DATABASE_KIND == "mysql":
+        test_options["CHARSET"] = "utf8mb4"  # and the server's default collation, as a site has
+    DATABASES = {"default": SERVER_DATABASES[DATABASE_KIND](TEST=test_options)}
 else:
     DATABASES = {
         "default": {

@@ -56,7 +56,7 @@ def test_queries_are_per_api_call_not_per_message(fake_postmark: FakePostmark) -
     assert len(fake_postmark.requests) == 2
 
     def is_log_insert(query: dict[str, str]) -> bool:
-        return 'INSERT INTO "postmark_message"' in query["sql"]
+        return f"INSERT INTO {connection.ops.quote_name('postmark_message')}" in query["sql"]
 
     # The log is one statement per API call (executemany: logged as "N times: INSERT ...").
     assert [q["sql"].split(":")[0] for q in ten.captured_queries if is_log_insert(q)] == [

@@ -1,6 +1,7 @@
 """Concurrent copies of one webhook, through a real server, store exactly one set of rows.
 
-PostgreSQL only: SQLite serialises every writer, so there is no race there to prove anything on.
+PostgreSQL and MariaDB/MySQL only: SQLite serialises every writer, so there is no race there to
+prove anything on.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from tests.support import webhook_payloads as payloads
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="concurrency needs PostgreSQL (POSTMARK_TEST_DATABASE=postgres); SQLite "
-        "serialises writers",
+        settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
+        reason="concurrency needs PostgreSQL or MariaDB (POSTMARK_TEST_DATABASE=postgres or "
+        "mysql); SQLite serialises writers",
     ),
     pytest.mark.django_db(transaction=True),
 ]
