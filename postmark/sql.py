@@ -39,6 +39,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import storable
+from .models import WebhookEvent
 
 #: The vendors that get compiled statements; tests empty it to run the ORM's path instead.
 _COMPILED_VENDORS = frozenset(("postgresql", "sqlite", "mysql"))
@@ -199,6 +200,34 @@ def _on_duplicate_key(
     return (
         f"{' AS new' if aliased else ''} ON DUPLICATE KEY UPDATE {', '.join(map(assign, ordered))}"
     )
+
+
+#: Room a MySQL packet keeps for the rest of the statement: the SQL and the other columns.
+_PACKET_MARGIN = 64 * 1024
+
+
+def body_limit(configured: int) -> tuple[int, str]:
+    """The largest webhook body (in bytes) that can be accepted and then stored, and the setting
+    that sets it: ``configured`` (POSTMARK_WEBHOOK_MAX_BYTES), or less where the database would
+    refuse the row. MySQL and MariaDB take a statement as one packet of at most the server's
+    ``max_allowed_packet``, text escaped in it (a quote or backslash takes two bytes), so there
+    a body may take half a packet; PostgreSQL (1 GB a value) and SQLite (1 GB a row by
+    default) take what POSTMARK_WEBHOOK_MAX_BYTES allows."""
+    connection = _connection(WebhookEvent)
+    if connection.vendor != "mysql":
+        return configured, "POSTMARK_WEBHOOK_MAX_BYTES"
+    storable_bytes = (_max_allowed_packet(connection.alias) - _PACKET_MARGIN) // 2
+    if storable_bytes < configured:
+        return storable_bytes, "half of the database's max_allowed_packet"
+    return configured, "POSTMARK_WEBHOOK_MAX_BYTES"
+
+
+@lru_cache(maxsize=8)
+def _max_allowed_packet(alias: str) -> int:
+    # Read once per process: a server's new value takes effect when the site restarts.
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT @@max_allowed_packet")
+        return int(cursor.fetchone()[0])
 
 
 def insert(row: models.Model) -> None:

@@ -8,8 +8,10 @@ stored the same everywhere, so ``postmark.sql`` passes every value through here 
 
 - text: NUL and lone surrogates become U+FFFD (the replacement character);
 - JSON: strings (and keys) as text; infinities and NaN become the strings ``"Infinity"``,
-  ``"-Infinity"`` and ``"NaN"``; an object or array nested deeper than ``JSON_MAX_DEPTH`` is
-  kept as its JSON text, a string, at that depth.
+  ``"-Infinity"`` and ``"NaN"``; a float of 1e16 or more (always a whole number) becomes the
+  integer it equals, which PostgreSQL's jsonb would otherwise give back rounded in decimal; an
+  object or array nested deeper than ``JSON_MAX_DEPTH`` is kept as its JSON text, a string,
+  at that depth.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 #: MariaDB's JSON_VALID() refuses 32 levels; a little below it, the same on every database.
 JSON_MAX_DEPTH = 30
 REPLACEMENT = "\ufffd"
+#: Where Python starts writing floats with an exponent, which jsonb turns into a decimal integer.
+_EXPONENT_FROM = 1e16
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -34,8 +38,10 @@ def text(value: str) -> str:
 def json_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return text(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return int(value) if abs(value) >= _EXPONENT_FROM else value
     if isinstance(value, dict | list | tuple):
         if depth >= JSON_MAX_DEPTH:
             return text(json.dumps(value, allow_nan=True))

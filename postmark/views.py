@@ -20,7 +20,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import webhooks
+from . import sql, webhooks
 from .conf import settings
 
 #: Request headers never stored with the event.
@@ -64,13 +64,13 @@ def _authorized(request: HttpRequest) -> bool:
     return matched
 
 
-def _read_body(request: HttpRequest, limit: int) -> bytes | HttpResponse:
+def _read_body(request: HttpRequest, limit: int, setting: str) -> bytes | HttpResponse:
     declared = request.META.get("CONTENT_LENGTH") or "0"
     try:
         length = int(declared)
     except ValueError:
         return _text(400, "invalid Content-Length")
-    too_big = f"body over the {limit}-byte limit (POSTMARK_WEBHOOK_MAX_BYTES)"
+    too_big = f"body over the {limit}-byte limit ({setting})"
     if length > limit:
         return _text(413, too_big)
     # Read the stream rather than request.body: DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) would
@@ -104,7 +104,7 @@ def _receive(request: HttpRequest, *, inbound: bool) -> HttpResponse:
         return _text(401, "authentication required", WWW_Authenticate='Basic realm="postmark"')
     if request.method != "POST":
         return _text(405, "POST only", Allow="POST, HEAD")
-    body = _read_body(request, settings.POSTMARK_WEBHOOK_MAX_BYTES)
+    body = _read_body(request, *sql.body_limit(settings.POSTMARK_WEBHOOK_MAX_BYTES))
     if isinstance(body, HttpResponse):
         return body
     if request.content_type != "application/json":
