@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from django.db import close_old_connections, connection, transaction
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -106,6 +106,23 @@ def test_the_newest_event_of_each_kind_wins_whatever_the_arrival_order(
     if suppressions:
         assert row.reason == f"at {max(suppressions).isoformat()}"[:32]
     assert row.active == (bool(suppressions) and (not lifts or max(lifts) < max(suppressions)))
+
+
+@examples
+@given(emails=st.lists(any_text, min_size=1, max_size=6))
+@example(emails=["jose@example.com", "josé@example.com", "jose@example.com ", "JOSE@example.com"])
+def test_distinct_addresses_keep_distinct_rows_and_are_found_exactly(
+    path: str, emails: list[str]
+) -> None:
+    Suppression.objects.all().delete()
+    moment = datetime(2026, 11, 27, tzinfo=UTC)
+    for email in emails:
+        suppress(email, moment)
+
+    keys = {storable.text(email)[:254] for email in emails}
+    assert sorted(Suppression.objects.values_list("email", flat=True)) == sorted(keys)
+    for key in keys:
+        assert list(Suppression.objects.filter(email=key).values_list("email", flat=True)) == [key]
 
 
 @examples
