@@ -12,7 +12,7 @@ import importlib.util
 import os
 
 from .settings import *  # noqa: F403
-from .settings import DATABASE_KIND, INSTALLED_APPS, SERVER_DATABASES
+from .settings import DATABASE_KIND, INSTALLED_APPS, SERVERS, server_database
 
 REDIS_URL = os.environ.get("POSTMARK_WORKER_REDIS_URL", "redis://127.0.0.1:6379/3")
 
@@ -20,8 +20,10 @@ INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db", "django_rq"]
 if not importlib.util.find_spec("django.tasks"):  # Django 5.2: the backport is an app too
     INSTALLED_APPS.append("django_tasks")
 
-_server = SERVER_DATABASES.get(DATABASE_KIND, SERVER_DATABASES["postgres"])
-DATABASES = {"default": _server(NAME=os.environ.get("POSTMARK_WORKER_DB_NAME", "test_tasks"))}
+_kind = DATABASE_KIND if DATABASE_KIND in SERVERS else "postgres"
+DATABASES = {
+    "default": server_database(_kind, NAME=os.environ.get("POSTMARK_WORKER_DB_NAME", "test_tasks"))
+}
 
 # A queue name of each test run's own, so that runs sharing the Redis database (CI in a copy of
 # the tree, say) never take each other's jobs.
