@@ -16,14 +16,11 @@ Three ways to say the same thing, each run by the whole suite on the database th
   ``IF()`` per column (the condition's own column assigned last: MySQL applies the assignments
   in order, and a later one sees the earlier ones' results); the key is whichever unique key
   the row collides with, so a model upserted here has one unique key besides its primary key;
-- any other database (Oracle, a third-party backend): the ORM, with only what Django documents
-  for every backend (a savepoint around the INSERT, then a filtered ``update()``). It has no
-  server here to run on; tests/storage runs it on all three, and CI runs the whole suite with
-  it (``POSTMARK_TEST_PORTABLE_SQL=1``).
+- any other database (Oracle, a third-party backend): the ORM, in ``postmark.portable``.
 
-Every path writes what ``clean`` makes of a value, so that a value is stored the same wherever
-it goes (see README, "Databases"). As with ``bulk_create``, no model signals (``post_save``) are
-sent: react to ``postmark.signals``.
+Every path writes what ``postmark.storable.clean`` makes of a value, so that a value is stored
+the same wherever it goes (see README, "Databases"). As with ``bulk_create``, no model signals
+(``post_save``) are sent: react to ``postmark.signals``.
 """
 
 from __future__ import annotations
@@ -32,44 +29,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
-from django.db import IntegrityError, connections, models, router, transaction
-from django.db.models.functions import Coalesce
+from django.db import connections, models, router, transaction
 from django.utils import timezone
 
-from . import storable
+from . import portable
 from .models import WebhookEvent
+from .storable import Column, clean, columns, default, full_row
 
 #: The vendors that get compiled statements; tests empty it to run the ORM's path instead.
 _COMPILED_VENDORS = frozenset(("postgresql", "sqlite", "mysql"))
-# Fields whose Python values (str, int, bool, None) every driver takes as they are; the others
-# (UUID, JSON, datetimes) go through the field's get_db_prep_save.
-_PASS_THROUGH = frozenset(
-    [
-        "CharField",
-        "TextField",
-        "EmailField",
-        "SlugField",
-        "BigIntegerField",
-        "IntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-        "BooleanField",
-    ]
-)
-_PLAIN_TYPES = (str, int, bool, type(None))
-
-
-class _Column(NamedTuple):
-    field: models.Field[Any, Any]
-    name: str
-    pass_through: bool
-    max_length: int | None
-    now: bool  # auto_now or auto_now_add
-    internal_type: str
+_PLAIN_TYPES = (str, int, bool, type(None))  # what every driver takes as it is
 
 
 def _connection(model: type[models.Model]) -> Any:
@@ -80,54 +51,7 @@ def _compiled(connection: Any) -> bool:
     return connection.vendor in _COMPILED_VENDORS
 
 
-@lru_cache(maxsize=32)
-def _columns(model: type[models.Model]) -> tuple[_Column, ...]:
-    # Every concrete column but an auto primary key (the database assigns it).
-    return tuple(
-        _Column(
-            field,
-            field.name,
-            field.get_internal_type() in _PASS_THROUGH,
-            getattr(field, "max_length", None),
-            bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)),
-            field.get_internal_type(),
-        )
-        for field in model._meta.concrete_fields
-        if not isinstance(field, models.AutoField)
-    )
-
-
-def clean(column: _Column, value: Any) -> Any:
-    """The value every database stores alike: text and JSON as ``postmark.storable`` makes
-    them, and text longer than a column's ``max_length`` cut to it (PostgreSQL and MySQL would
-    refuse it, SQLite keep it whole)."""
-    if isinstance(value, str):
-        value = storable.text(value)
-        if column.max_length and len(value) > column.max_length:
-            value = value[: column.max_length]
-    elif column.internal_type == "JSONField" and value is not None:
-        value = storable.json_value(value)
-    return value
-
-
-def _full_row(model: type[models.Model], values: Mapping[str, Any]) -> list[tuple[_Column, Any]]:
-    """Every column with its clean value; a field left out gets its default, auto_now and
-    auto_now_add fields the current time, as with ``Model.save()``."""
-    now = timezone.now()
-    return [
-        (
-            column,
-            clean(column, values[column.name] if column.name in values else _default(column, now)),
-        )
-        for column in _columns(model)
-    ]
-
-
-def _default(column: _Column, now: datetime) -> Any:
-    return now if column.now else column.field.get_default()
-
-
-def _prep(column: _Column, value: Any, connection: Any) -> Any:
+def _prep(column: Column, value: Any, connection: Any) -> Any:
     """The database value of a clean value, as get_db_prep_save() would give it, for less.
 
     get_db_prep_save() goes through get_prep_value() first (lookups, naive-datetime warnings),
@@ -146,7 +70,7 @@ def _prep(column: _Column, value: Any, connection: Any) -> Any:
 
 
 def _params(model: type[models.Model], values: Mapping[str, Any], connection: Any) -> list[Any]:
-    return [_prep(column, value, connection) for column, value in _full_row(model, values)]
+    return [_prep(column, value, connection) for column, value in full_row(model, values)]
 
 
 @lru_cache(maxsize=64)
@@ -161,7 +85,7 @@ def _insert_sql(
     connection = connections[alias]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    column_of = {c.name: quote(str(c.field.column)) for c in _columns(model)}
+    column_of = {c.name: quote(str(c.field.column)) for c in columns(model)}
     placeholders = ", ".join(["%s"] * len(column_of))
     sql = f"INSERT INTO {table} ({', '.join(column_of.values())}) VALUES ({placeholders})"
     if conflict and connection.vendor == "mysql":
@@ -234,11 +158,9 @@ def insert(row: models.Model) -> None:
     """INSERT the row and set its primary key (IntegrityError on a unique key, as save())."""
     model = type(row)
     connection = _connection(model)
-    values = {c.name: getattr(row, c.field.attname) for c in _columns(model) if not c.now}
+    values = {c.name: getattr(row, c.field.attname) for c in columns(model) if not c.now}
     if not _compiled(connection):
-        for column, value in _full_row(model, values):
-            setattr(row, column.field.attname, value)
-        row.save(force_insert=True)
+        portable.insert(row, values)
         return
     with connection.cursor() as cursor:
         cursor.execute(
@@ -259,18 +181,14 @@ def bulk_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) ->
         return
     connection = _connection(model)
     if not _compiled(connection):
-        objects = [model(**{c.field.attname: v for c, v in _full_row(model, row)}) for row in rows]
-        with transaction.atomic(using=connection.alias):
-            model._default_manager.bulk_create(objects)
+        portable.bulk_insert(model, rows)
         return
     now = timezone.now()
-    columns = _columns(model)
+    every = columns(model)
     # What a row leaves out is prepared once per call, not once per row.
-    defaults = [
-        _prep(column, clean(column, _default(column, now)), connection) for column in columns
-    ]
+    defaults = [_prep(column, clean(column, default(column, now)), connection) for column in every]
     given = set().union(*(row.keys() for row in rows))
-    per_row = [(i, column) for i, column in enumerate(columns) if column.name in given]
+    per_row = [(i, column) for i, column in enumerate(every) if column.name in given]
     params = []
     for row in rows:
         values = list(defaults)
@@ -298,43 +216,13 @@ def upsert(
     missing or not later than the one given (so that an older event cannot undo a newer one)."""
     connection = _connection(model)
     if not _compiled(connection):
-        _orm_upsert(model, values, unique_fields, update_fields, newer)
+        portable.upsert(model, values, unique_fields, update_fields, newer)
         return
     sql = _insert_sql(
         model, connection.alias, tuple(unique_fields), tuple(update_fields), newer=newer
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, _params(model, values, connection))
-
-
-def _orm_upsert(
-    model: type[models.Model],
-    values: Mapping[str, Any],
-    unique_fields: Sequence[str],
-    update_fields: Sequence[str],
-    newer: str | None,
-) -> None:
-    # INSERT first (most rows are new), in a savepoint so that a collision leaves the caller's
-    # transaction usable; then one UPDATE whose WHERE holds the newer-wins rule, so the database
-    # decides under its row lock and nothing is read first.
-    row = {column.field.attname: value for column, value in _full_row(model, values)}
-    alias = router.db_for_write(model)
-    manager = model._default_manager.using(alias)
-    try:
-        with transaction.atomic(using=alias):
-            manager.bulk_create([model(**row)])
-        return
-    except IntegrityError:
-        pass
-    by_name = {c.name: c for c in _columns(model)}
-    matching = manager.filter(**{name: row[by_name[name].field.attname] for name in unique_fields})
-    if newer:
-        given = row[by_name[newer].field.attname]
-        matching = matching.filter(
-            models.Q(**{f"{newer}__isnull": True}) | models.Q(**{f"{newer}__lte": given})
-        )
-    attnames = [by_name[name].field.attname for name in update_fields]
-    matching.update(**{attname: row[attname] for attname in attnames})
 
 
 def update_one(
@@ -359,21 +247,11 @@ def update_one(
     field, from_values, to_value = advance
     key_field, key_value = key
     if not _compiled(connection):
-        changes: dict[str, Any] = {
-            field: models.Case(
-                models.When(**{f"{field}__in": list(from_values)}, then=models.Value(to_value)),
-                default=models.F(field),
-            ),
-            **{
-                name: Coalesce(models.F(name), models.Value(value)) for name, value in first.items()
-            },
-            **set_,
-        }
-        return int(model._default_manager.filter(**{key_field: key_value}).update(**changes))
+        return portable.update_one(model, key, advance, first, set_)
     sql = _update_sql(
         model, connection.alias, key_field, field, len(from_values), tuple(first), tuple(set_)
     )
-    by_name = {c.name: c for c in _columns(model)}
+    by_name = {c.name: c for c in columns(model)}
 
     def prep(name: str, value: Any) -> Any:
         return _prep(by_name[name], clean(by_name[name], value), connection)
@@ -397,7 +275,7 @@ def _update_sql(
     set_: tuple[str, ...],
 ) -> str:
     quote = connections[alias].ops.quote_name
-    column = {c.name: quote(str(c.field.column)) for c in _columns(model)}
+    column = {c.name: quote(str(c.field.column)) for c in columns(model)}
     placeholders = ", ".join(["%s"] * choices)
     assignments = [
         f"{column[advanced]} = CASE WHEN {column[advanced]} IN ({placeholders}) THEN %s "

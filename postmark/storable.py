@@ -4,7 +4,8 @@ The databases differ at the edges: PostgreSQL refuses NUL in text and in JSON st
 refuses JSON nested 32 levels deep, no driver can encode a lone surrogate (which ``json.loads``
 makes of ``"\\ud800"``), and ``float("inf")`` has no JSON spelling that PostgreSQL takes. A
 webhook carrying any of these must still be stored (or its row would fail on every replay), and
-stored the same everywhere, so ``postmark.sql`` passes every value through here first:
+stored the same everywhere, so every storage path (``postmark.sql``, ``postmark.portable``)
+writes what ``clean`` makes of a value:
 
 - text: NUL and lone surrogates become U+FFFD (the replacement character);
 - JSON: strings (and keys) as text; infinities and NaN become the strings ``"Infinity"``,
@@ -19,7 +20,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from django.db import models
+from django.utils import timezone
 
 #: MariaDB's JSON_VALID() refuses 32 levels; a little below it, the same on every database.
 JSON_MAX_DEPTH = 30
@@ -52,3 +59,80 @@ def json_value(value: Any, depth: int = 0) -> Any:
             }
         return [json_value(item, depth + 1) for item in value]
     return value
+
+
+# --- Columns: the same rules applied to a model's rows ------------------------------------------
+
+# Fields whose Python values (str, int, bool, None) every driver takes as they are; postmark.sql
+# gives the others (UUID, JSON, datetimes) to the field's get_db_prep_save.
+_PASS_THROUGH = frozenset(
+    [
+        "CharField",
+        "TextField",
+        "EmailField",
+        "SlugField",
+        "BigIntegerField",
+        "IntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+        "BooleanField",
+    ]
+)
+
+
+class Column(NamedTuple):
+    field: models.Field[Any, Any]
+    name: str
+    pass_through: bool  # a str, int, bool or None goes to the driver as it is
+    max_length: int | None
+    now: bool  # auto_now or auto_now_add
+    internal_type: str
+
+
+@lru_cache(maxsize=32)
+def columns(model: type[models.Model]) -> tuple[Column, ...]:
+    # Every concrete column but an auto primary key (the database assigns it).
+    return tuple(
+        Column(
+            field,
+            field.name,
+            field.get_internal_type() in _PASS_THROUGH,
+            getattr(field, "max_length", None),
+            bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)),
+            field.get_internal_type(),
+        )
+        for field in model._meta.concrete_fields
+        if not isinstance(field, models.AutoField)
+    )
+
+
+def clean(column: Column, value: Any) -> Any:
+    """The value every database stores alike: text and JSON by the rules above, and text longer
+    than a column's ``max_length`` cut to it (PostgreSQL and MySQL would refuse it, SQLite keep
+    it whole)."""
+    if isinstance(value, str):
+        value = text(value)
+        if column.max_length and len(value) > column.max_length:
+            value = value[: column.max_length]
+    elif column.internal_type == "JSONField" and value is not None:
+        value = json_value(value)
+    return value
+
+
+def full_row(model: type[models.Model], values: Mapping[str, Any]) -> list[tuple[Column, Any]]:
+    """Every column with its clean value; a field left out gets its default, auto_now and
+    auto_now_add fields the current time, as with ``Model.save()``."""
+    now = timezone.now()
+    return [
+        (
+            column,
+            clean(column, values[column.name] if column.name in values else default(column, now)),
+        )
+        for column in columns(model)
+    ]
+
+
+def default(column: Column, now: datetime) -> Any:
+    return now if column.now else column.field.get_default()
