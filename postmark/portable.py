@@ -20,6 +20,8 @@ from .storable import columns, full_row
 
 
 def insert(row: models.Model, values: Mapping[str, Any]) -> None:
+    # save() is the one way every backend gives the new primary key back (it also sends
+    # post_save, which the compiled path does not: receivers should use postmark.signals).
     for column, value in full_row(type(row), values):
         setattr(row, column.field.attname, value)
     row.save(force_insert=True)

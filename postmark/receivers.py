@@ -31,7 +31,6 @@ def honouring(setting: str) -> Callable[[Receiver], Receiver]:
             if getattr(settings, setting):
                 receiver(*args, **kwargs)
 
-        run.setting = setting  # type: ignore[attr-defined]
         return run  # type: ignore[return-value]
 
     return decorate

@@ -309,7 +309,7 @@ def test_a_receiver_that_swallows_a_database_error_still_fails_the_webhook(
     from django.db import DatabaseError, connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only: SQLite does not abort a transaction on a failed statement")
+        pytest.skip("PostgreSQL only: SQLite and MariaDB do not abort a transaction on an error")
     message = sent_message()
 
     def swallower(**kwargs: Any) -> None:
