@@ -112,12 +112,14 @@ def clean(column: Column, value: Any) -> Any:
     """The value every database stores alike: text and JSON by the rules above, and text longer
     than a column's ``max_length`` cut to it (PostgreSQL and MySQL would refuse it, SQLite keep
     it whole)."""
-    if isinstance(value, str):
-        value = text(value)
+    if isinstance(value, str):  # the usual case first: this runs for every value written
+        if not value.isascii() or "\x00" in value:
+            value = text(value)
         if column.max_length and len(value) > column.max_length:
             value = value[: column.max_length]
-    elif column.internal_type == "JSONField" and value is not None:
-        value = json_value(value)
+        return value
+    if column.internal_type == "JSONField" and value is not None:
+        return json_value(value)
     return value
 
 
