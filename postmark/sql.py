@@ -41,6 +41,7 @@ from .storable import Column, clean, columns, default, full_row
 #: The vendors that get compiled statements; tests empty it to run the ORM's path instead.
 _COMPILED_VENDORS = frozenset(("postgresql", "sqlite", "mysql"))
 _PLAIN_TYPES = (str, int, bool, type(None))  # what every driver takes as it is
+_MEMO_TYPES = (*_PLAIN_TYPES, datetime, uuid.UUID)  # hashable, and equal only when alike
 
 
 def _connection(model: type[models.Model]) -> Any:
@@ -189,12 +190,23 @@ def bulk_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) ->
     defaults = [_prep(column, clean(column, default(column, now)), connection) for column in every]
     given = set().union(*(row.keys() for row in rows))
     per_row = [(i, column) for i, column in enumerate(every) if column.name in given]
+    # Most columns repeat from row to row (status, stream, sender, empty cc...): each distinct
+    # plain value is cleaned and prepared once per call.
+    prepared: dict[tuple[int, type, Any], Any] = {}
     params = []
     for row in rows:
         values = list(defaults)
         for i, column in per_row:
-            if column.name in row:
-                values[i] = _prep(column, clean(column, row[column.name]), connection)
+            if column.name not in row:
+                continue
+            value = row[column.name]
+            if not isinstance(value, _MEMO_TYPES):
+                values[i] = _prep(column, clean(column, value), connection)
+                continue
+            key = (i, type(value), value)  # the type, so that True and 1 stay apart
+            if key not in prepared:
+                prepared[key] = _prep(column, clean(column, value), connection)
+            values[i] = prepared[key]
         params.append(values)
     sql = _insert_sql(model, connection.alias, (), (), returning=False)
     # A batch is logged whole or not at all; inside the caller's transaction, a savepoint keeps
