@@ -90,7 +90,7 @@ def _insert_sql(
     placeholders = ", ".join(["%s"] * len(column_of))
     sql = f"INSERT INTO {table} ({', '.join(column_of.values())}) VALUES ({placeholders})"
     if conflict and connection.vendor == "mysql":
-        sql += _on_duplicate_key(connection, column_of, update, newer)
+        sql += _on_duplicate_key(column_of, update, newer)
     elif conflict:
         targets = ", ".join(column_of[name] for name in conflict)
         assignments = ", ".join(
@@ -105,26 +105,19 @@ def _insert_sql(
     return sql
 
 
-def _on_duplicate_key(
-    connection: Any, column_of: dict[str, str], update: tuple[str, ...], newer: str | None
-) -> str:
-    # MySQL 8.0.20 deprecates VALUES(column) for a row alias; MariaDB has only VALUE(column).
-    aliased = not connection.mysql_is_mariadb and connection.mysql_version >= (8, 0, 19)
-
-    def incoming(name: str) -> str:
-        return f"new.{column_of[name]}" if aliased else f"VALUE({column_of[name]})"
-
+def _on_duplicate_key(column_of: dict[str, str], update: tuple[str, ...], newer: str | None) -> str:
+    # VALUES(column), the row that collided: MariaDB's only spelling, and MySQL's too (8.0.20
+    # deprecates it, with a warning, for a row alias that MariaDB lacks); one statement for both.
     def assign(name: str) -> str:
+        given = f"VALUES({column_of[name]})"
         if not newer:
-            return f"{column_of[name]} = {incoming(name)}"
+            return f"{column_of[name]} = {given}"
         current = column_of[newer]
-        wins = f"{current} IS NULL OR {current} <= {incoming(newer)}"
-        return f"{column_of[name]} = IF({wins}, {incoming(name)}, {column_of[name]})"
+        wins = f"{current} IS NULL OR {current} <= VALUES({current})"
+        return f"{column_of[name]} = IF({wins}, {given}, {column_of[name]})"
 
     ordered = sorted(update, key=lambda name: name == newer)  # the condition's column last
-    return (
-        f"{' AS new' if aliased else ''} ON DUPLICATE KEY UPDATE {', '.join(map(assign, ordered))}"
-    )
+    return f" ON DUPLICATE KEY UPDATE {', '.join(map(assign, ordered))}"
 
 
 #: Room a MySQL packet keeps for the rest of the statement: the SQL and the other columns.
