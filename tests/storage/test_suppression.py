@@ -128,24 +128,6 @@ def test_a_lift_older_than_an_earlier_lift_changes_nothing(client: Client) -> No
     assert Suppression.objects.get().lifted_at.isoformat() == "2026-11-27T16:00:00+00:00"
 
 
-def test_on_other_databases_the_orm_applies_events_in_the_same_order(
-    client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from postmark import sql
-
-    # PostgreSQL and SQLite get a conditional upsert; any other database a locked row.
-    monkeypatch.setattr(sql, "_COMPILED_VENDORS", frozenset())
-
-    post(client, lift("2026-11-27T16:00:00Z"))
-    post(client, payloads.subscription_change(ChangedAt="2026-11-27T15:00:00Z"))
-    assert suppressed() == set()
-
-    post(client, payloads.subscription_change(ChangedAt="2026-11-27T17:00:00Z", Origin="Admin"))
-    post(client, payloads.subscription_change(ChangedAt="2026-11-27T15:30:00Z"))
-    post(client, lift("2026-11-27T12:00:00Z"))
-    assert suppressed() == {("jane@example.com", "outbound", "ManualSuppression", "Admin")}
-
-
 def test_a_repeated_suppression_keeps_one_row_with_the_latest_reason(client: Client) -> None:
     post(client, payloads.bounce())  # 14:11 UTC
     post(client, payloads.spam_complaint(BouncedAt="2026-11-27T15:00:00Z"))
