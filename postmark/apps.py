@@ -13,28 +13,20 @@ class PostmarkConfig(AppConfig):
     def ready(self) -> None:
         require_own_package()  # before importing what another `postmark` may have overwritten
         from . import checks, receivers, signals  # noqa: F401  (checks registers itself)
-        from .conf import settings
 
-        # Connected with a dispatch_uid so that ready() running twice (tests) connects once.
-        # Turn a setting off and connect your own receiver to replace a default.
-        if settings.POSTMARK_STORE_MESSAGES:
-            signals.post_send.connect(
-                receivers.store_sent_messages, dispatch_uid="postmark.store_sent_messages"
-            )
-        # Webhooks: each default receiver behind its own setting (see conf.py, "Webhooks").
-        webhook_receivers = (
+        # Every default receiver is connected, whatever the settings say now: each checks its
+        # own setting when it runs (see receivers.honouring), so override_settings switches it.
+        # Turn a setting off and connect your own receiver to replace a default. A dispatch_uid
+        # keeps ready() running twice (tests) from connecting twice.
+        connections = (
+            (receivers.store_sent_messages, (signals.post_send,)),
+            (receivers.skip_suppressed_recipients, (signals.pre_send,)),
+            (receivers.store_bounce, (signals.bounce_received, signals.spam_complaint_received)),
             (
-                settings.POSTMARK_STORE_EVENTS,
-                receivers.store_bounce,
-                (signals.bounce_received, signals.spam_complaint_received),
-            ),
-            (
-                settings.POSTMARK_STORE_EVENTS,
                 receivers.track_message_status,
                 (signals.delivery_received, signals.open_received, signals.click_received),
             ),
             (
-                settings.POSTMARK_RECORD_SUPPRESSIONS,
                 receivers.record_suppressions,
                 (
                     signals.bounce_received,
@@ -42,12 +34,7 @@ class PostmarkConfig(AppConfig):
                     signals.subscription_change_received,
                 ),
             ),
-            (
-                settings.POSTMARK_SKIP_SUPPRESSED,
-                receivers.skip_suppressed_recipients,
-                (signals.pre_send,),
-            ),
         )
-        for enabled, receiver, receiver_signals in webhook_receivers:
-            for signal in receiver_signals if enabled else ():
+        for receiver, receiver_signals in connections:
+            for signal in receiver_signals:
                 signal.connect(receiver, dispatch_uid=f"postmark.{receiver.__name__}")

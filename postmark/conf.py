@@ -50,7 +50,7 @@ class PostmarkConf(AppConf):
     #: Message stream for messages that set none; None uses the server's default ("outbound").
     MESSAGE_STREAM: str | None = None
 
-    # --- Default receivers (AppConfig.ready() connects each one that is on) ----------------------
+    # --- Default receivers (each does its work only while its setting is on) -------------------
     #: Log every sent message as a ``postmark.models.Message`` row.
     STORE_MESSAGES: bool = True
     #: Also keep text and HTML bodies on those rows.

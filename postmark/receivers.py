@@ -1,25 +1,46 @@
-"""The default receivers. ``PostmarkConfig.ready()`` connects each one whose setting is on."""
+"""The default receivers. ``PostmarkConfig.ready()`` connects every one of them; each does its
+work only while its setting is on, read when it runs, so that ``override_settings`` (or a
+setting changed at run time) switches it."""
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.mail import EmailMessage
+from django.utils import timezone
 
 from . import sql
 from .conf import settings
+from .events import SpamComplaintEvent, SubscriptionChangeEvent
 from .message import SENT, SUPPRESSED, Defaults, PostmarkResult, bare_address
+from .models import Bounce, Message, Suppression
+
+Receiver = TypeVar("Receiver", bound=Callable[..., None])
 
 
+def honouring(setting: str) -> Callable[[Receiver], Receiver]:
+    """The receiver does nothing while the Django setting ``setting`` is off."""
+
+    def decorate(receiver: Receiver) -> Receiver:
+        @functools.wraps(receiver)
+        def run(*args: Any, **kwargs: Any) -> None:
+            if getattr(settings, setting):
+                receiver(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+@honouring("POSTMARK_STORE_MESSAGES")
 def store_sent_messages(
     sender: Any, messages: Sequence[EmailMessage], results: Sequence[PostmarkResult], **kwargs: Any
 ) -> None:
     """``post_send``: one ``Message`` row per message, one bulk insert per API call."""
-    from .models import Message
-
     defaults = Defaults.from_settings()
     store_bodies = settings.POSTMARK_STORE_BODIES
     rows = [
@@ -120,11 +141,10 @@ _BOUNCE_UPDATED = [
 ]
 
 
+@honouring("POSTMARK_STORE_EVENTS")
 def store_bounce(sender: Any, event: Any, **kwargs: Any) -> None:
     """``bounce_received``, ``spam_complaint_received``: upsert the ``Bounce`` row (keyed on
     Postmark's ID) and, for a failed delivery, mark its ``Message`` bounced or complained."""
-    from .models import Bounce
-
     row = {
         "postmark_id": event.id,
         "record_type": event.record_type or "Bounce",
@@ -152,6 +172,7 @@ def store_bounce(sender: Any, event: Any, **kwargs: Any) -> None:
         advance_message(event, event.bounced_at)
 
 
+@honouring("POSTMARK_STORE_EVENTS")
 def track_message_status(sender: Any, event: Any, **kwargs: Any) -> None:
     """``delivery_received``, ``open_received``, ``click_received``: move the ``Message`` on."""
     when = getattr(event, "delivered_at", None) or getattr(event, "received_at", None)
@@ -160,10 +181,6 @@ def track_message_status(sender: Any, event: Any, **kwargs: Any) -> None:
 
 def advance_message(event: Any, when: Any) -> None:
     """One UPDATE: the status moves forward only, and the first timestamp of each kind stays."""
-    from django.utils import timezone
-
-    from .models import Message
-
     if event.message_id is None:
         return
     status, stamp = _STATUS_BY_EVENT[type(event).__name__]
@@ -180,11 +197,10 @@ def advance_message(event: Any, when: Any) -> None:
 
 @cache
 def _statuses_behind(status: str) -> tuple[str, ...]:
-    from .models import Message
-
     return tuple(s for s in Message.Status.values if _PROGRESS.get(s, 0) < _PROGRESS[status])
 
 
+@honouring("POSTMARK_RECORD_SUPPRESSIONS")
 def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
     """``bounce_received``, ``spam_complaint_received``, ``subscription_change_received``: keep
     ``Suppression`` rows as Postmark keeps its suppression list.
@@ -192,11 +208,6 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
     One upsert each, which changes the row only if the event is not older than the last one of
     its kind (suppression or lift): webhooks may arrive out of order.
     """
-    from django.utils import timezone
-
-    from .events import SpamComplaintEvent, SubscriptionChangeEvent
-    from .models import Suppression
-
     stream = event.message_stream or _DEFAULT_STREAM
     if isinstance(event, SubscriptionChangeEvent):
         email, when = event.recipient, event.changed_at
@@ -238,6 +249,7 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
     sql.upsert(Suppression, row, ["email", "message_stream"], updated, newer="suppressed_at")
 
 
+@honouring("POSTMARK_SKIP_SUPPRESSED")
 def skip_suppressed_recipients(
     sender: Any, messages: Sequence[EmailMessage], **kwargs: Any
 ) -> None:
@@ -246,8 +258,6 @@ def skip_suppressed_recipients(
     The dropped addresses are listed on the message as ``suppressed_recipients``; a message left
     with none gets a "suppressed" result from the backend and is not sent.
     """
-    from .models import Suppression
-
     default_stream = settings.POSTMARK_MESSAGE_STREAM or _DEFAULT_STREAM
 
     def stream_of(message: EmailMessage) -> str:

@@ -1,8 +1,8 @@
 """Every signal django-postmark sends.
 
 The backend and the webhook views only send these; storage and suppression are ordinary
-receivers (``postmark.receivers``) that ``PostmarkConfig.ready()`` connects according to settings.
-Connect your own the same way.
+receivers (``postmark.receivers``) that ``PostmarkConfig.ready()`` connects, each doing its work
+only while its setting is on. Connect your own the same way.
 """
 
 from django.dispatch import Signal

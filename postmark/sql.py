@@ -1,19 +1,26 @@
-"""The few statements every webhook runs, compiled once per process instead of once per call.
+"""Storage's few statements: compiled once per process on the three databases CI runs, the ORM
+on any other.
 
-Why: the ORM builds a statement anew on every call (resolving expressions, quoting names,
-compiling ON CONFLICT clauses); for the webhook path that took longer than the database itself
-(0.3-1 ms per statement against well under 0.1 ms to run it), which is most of what separated
-a webhook from a bare INSERT. The SQL text is built once per model, field list and database from
-Django's own metadata (table and column names, quoting), and values still go through each field's
-``get_db_prep_save``, exactly as the ORM would prepare them.
+Why compiled: the ORM builds a statement anew on every call (resolving expressions, quoting names,
+compiling conflict clauses), which on the webhook path took longer than the database itself
+(0.3-1 ms a statement against well under 0.1 ms to run it), and ``bulk_create`` prepared every
+value of a 500-message log through the field API, which cost more than sending the batch
+(tests/benchmarks/bench_webhooks.py and bench_send.py measure both). The SQL text is built once
+per model, field list and database from Django's own metadata (table and column names, quoting).
 
-The sending path's Message log uses ``bulk_insert`` for the same reason: ``bulk_create`` prepared
-every value of every row through the field API, which for a 500-message batch cost more than
-sending the batch (about 0.2 ms a row, measured by tests/benchmarks/bench_send.py).
+Three ways to say the same thing, each run by the whole suite on the database that takes it:
 
-PostgreSQL and SQLite (3.35+: RETURNING, ON CONFLICT) get the compiled statements; any other
-database gets the equivalent ORM calls, so the app works wherever Django does. As with
-``bulk_create``, no model signals (``post_save``) are sent: react to ``postmark.signals``.
+- PostgreSQL and SQLite (3.35+): ``INSERT ... ON CONFLICT (keys) DO UPDATE ... WHERE <newer>``,
+  and ``RETURNING`` for the new primary key;
+- MySQL and MariaDB: ``INSERT ... ON DUPLICATE KEY UPDATE``, with the newer-wins condition as an
+  ``IF()`` per column (the condition's own column assigned last: MySQL applies the assignments
+  in order, and a later one sees the earlier ones' results); the key is whichever unique key
+  the row collides with, so a model upserted here has one unique key besides its primary key;
+- any other database (Oracle, a third-party backend): the ORM, in ``postmark.portable``.
+
+Every path writes what ``postmark.storable.clean`` makes of a value, so that a value is stored
+the same wherever it goes (see README, "Databases"). As with ``bulk_create``, no model signals
+(``post_save``) are sent: react to ``postmark.signals``.
 """
 
 from __future__ import annotations
@@ -22,92 +29,36 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.db import connections, models, router, transaction
 from django.utils import timezone
 
-_COMPILED_VENDORS = frozenset(("postgresql", "sqlite"))
-# Fields whose Python values (str, int, bool, None) every driver takes as they are; the others
-# (UUID, JSON, datetimes) go through the field's get_db_prep_save.
-_PASS_THROUGH = frozenset(
-    [
-        "CharField",
-        "TextField",
-        "EmailField",
-        "SlugField",
-        "BigIntegerField",
-        "IntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveBigIntegerField",
-        "PositiveSmallIntegerField",
-        "BooleanField",
-    ]
-)
-_PLAIN_TYPES = (str, int, bool, type(None))
+from . import portable
+from .models import WebhookEvent
+from .storable import Column, clean, columns, default, full_row
 
-
-class _Column(NamedTuple):
-    field: models.Field[Any, Any]
-    name: str
-    pass_through: bool
-    max_length: int | None
-    now: bool  # auto_now or auto_now_add
-    internal_type: str
+#: The vendors that get compiled statements; tests empty it to run the ORM's path instead.
+_COMPILED_VENDORS = frozenset(("postgresql", "sqlite", "mysql"))
+_PLAIN_TYPES = (str, int, bool, type(None))  # what every driver takes as it is
+_MEMO_TYPES = (*_PLAIN_TYPES, datetime, uuid.UUID)  # hashable, and equal only when alike
 
 
 def _connection(model: type[models.Model]) -> Any:
     return connections[router.db_for_write(model)]
 
 
-@lru_cache(maxsize=32)
-def _columns(model: type[models.Model]) -> tuple[_Column, ...]:
-    # Every concrete column but an auto primary key (the database assigns it).
-    return tuple(
-        _Column(
-            field,
-            field.name,
-            field.get_internal_type() in _PASS_THROUGH,
-            getattr(field, "max_length", None),
-            bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)),
-            field.get_internal_type(),
-        )
-        for field in model._meta.concrete_fields
-        if not isinstance(field, models.AutoField)
-    )
+def _compiled(connection: Any) -> bool:
+    return connection.vendor in _COMPILED_VENDORS
 
 
-def _values(model: type[models.Model], values: Mapping[str, Any], connection: Any) -> list[Any]:
-    """The parameters for every column, from ``values`` (field name -> Python value).
-
-    A field left out gets its default, auto_now/auto_now_add fields the current time, as with
-    ``Model.save()``; text longer than a CharField allows is cut (PostgreSQL would refuse it).
-    """
-    now = timezone.now()
-    return [
-        _prep(
-            column,
-            values[column.name] if column.name in values else _default(column, now),
-            connection,
-        )
-        for column in _columns(model)
-    ]
-
-
-def _default(column: _Column, now: datetime) -> Any:
-    return now if column.now else column.field.get_default()
-
-
-def _prep(column: _Column, value: Any, connection: Any) -> Any:
-    """The database value, as the field's get_db_prep_save() would give it, for less.
+def _prep(column: Column, value: Any, connection: Any) -> Any:
+    """The database value of a clean value, as get_db_prep_save() would give it, for less.
 
     get_db_prep_save() goes through get_prep_value() first (lookups, naive-datetime warnings),
     which for the values written here changes nothing and costs several times the adaptation.
     """
     if column.pass_through and isinstance(value, _PLAIN_TYPES):
-        if column.max_length and isinstance(value, str) and len(value) > column.max_length:
-            value = value[: column.max_length]  # PostgreSQL would refuse it
         return value
     kind = column.internal_type
     if kind == "DateTimeField" and type(value) is datetime and value.tzinfo is not None:
@@ -119,6 +70,10 @@ def _prep(column: _Column, value: Any, connection: Any) -> Any:
     return column.field.get_db_prep_save(value, connection)
 
 
+def _params(model: type[models.Model], values: Mapping[str, Any], connection: Any) -> list[Any]:
+    return [_prep(column, value, connection) for column, value in full_row(model, values)]
+
+
 @lru_cache(maxsize=64)
 def _insert_sql(
     model: type[models.Model],
@@ -128,14 +83,15 @@ def _insert_sql(
     returning: bool = True,
     newer: str | None = None,
 ) -> str:
-    quote = connections[alias].ops.quote_name
+    connection = connections[alias]
+    quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    column_of = {c.name: quote(str(c.field.column)) for c in _columns(model)}
-    sql = (
-        f"INSERT INTO {table} ({', '.join(column_of.values())}) "
-        f"VALUES ({', '.join(['%s'] * len(column_of))})"
-    )
-    if conflict:
+    column_of = {c.name: quote(str(c.field.column)) for c in columns(model)}
+    placeholders = ", ".join(["%s"] * len(column_of))
+    sql = f"INSERT INTO {table} ({', '.join(column_of.values())}) VALUES ({placeholders})"
+    if conflict and connection.vendor == "mysql":
+        sql += _on_duplicate_key(column_of, update, newer)
+    elif conflict:
         targets = ", ".join(column_of[name] for name in conflict)
         assignments = ", ".join(
             f"{column_of[name]} = EXCLUDED.{column_of[name]}" for name in update
@@ -144,24 +100,67 @@ def _insert_sql(
         if newer:
             column = column_of[newer]
             sql += f" WHERE {table}.{column} IS NULL OR {table}.{column} <= EXCLUDED.{column}"
-    if not returning:
-        return sql
-    return f"{sql} RETURNING {quote(str(model._meta.pk.column))}"  # type: ignore[union-attr]
+    if returning and connection.vendor != "mysql":  # MySQL: the cursor's lastrowid
+        sql += f" RETURNING {quote(str(model._meta.pk.column))}"  # type: ignore[union-attr]
+    return sql
+
+
+def _on_duplicate_key(column_of: dict[str, str], update: tuple[str, ...], newer: str | None) -> str:
+    # VALUES(column), the row that collided: MariaDB's only spelling, and MySQL's too (8.0.20
+    # deprecates it, with a warning, for a row alias that MariaDB lacks); one statement for both.
+    def assign(name: str) -> str:
+        given = f"VALUES({column_of[name]})"
+        if not newer:
+            return f"{column_of[name]} = {given}"
+        current = column_of[newer]
+        wins = f"{current} IS NULL OR {current} <= VALUES({current})"
+        return f"{column_of[name]} = IF({wins}, {given}, {column_of[name]})"
+
+    ordered = sorted(update, key=lambda name: name == newer)  # the condition's column last
+    return f" ON DUPLICATE KEY UPDATE {', '.join(map(assign, ordered))}"
+
+
+#: Room a MySQL packet keeps for the rest of the statement: the SQL and the other columns.
+_PACKET_MARGIN = 64 * 1024
+
+
+def body_limit(configured: int) -> tuple[int, str]:
+    """The largest webhook body (in bytes) that can be accepted and then stored, and the setting
+    that sets it: ``configured`` (POSTMARK_WEBHOOK_MAX_BYTES), or less where the database would
+    refuse the row. MySQL and MariaDB take a statement as one packet of at most the server's
+    ``max_allowed_packet``, text escaped in it (a quote or backslash takes two bytes), so there
+    a body may take half a packet; PostgreSQL (1 GB a value) and SQLite (1 GB a row by
+    default) take what POSTMARK_WEBHOOK_MAX_BYTES allows."""
+    connection = _connection(WebhookEvent)
+    if connection.vendor != "mysql":
+        return configured, "POSTMARK_WEBHOOK_MAX_BYTES"
+    storable_bytes = (_max_allowed_packet(connection.alias) - _PACKET_MARGIN) // 2
+    if storable_bytes < configured:
+        return storable_bytes, "half of the database's max_allowed_packet"
+    return configured, "POSTMARK_WEBHOOK_MAX_BYTES"
+
+
+@lru_cache(maxsize=8)
+def _max_allowed_packet(alias: str) -> int:
+    # Read once per process: a server's new value takes effect when the site restarts.
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT @@max_allowed_packet")
+        return int(cursor.fetchone()[0])
 
 
 def insert(row: models.Model) -> None:
     """INSERT the row and set its primary key (IntegrityError on a unique key, as save())."""
     model = type(row)
     connection = _connection(model)
-    if connection.vendor not in _COMPILED_VENDORS:
-        row.save(force_insert=True)
+    values = {c.name: getattr(row, c.field.attname) for c in columns(model) if not c.now}
+    if not _compiled(connection):
+        portable.insert(row, values)
         return
-    values = {c.name: getattr(row, c.field.attname) for c in _columns(model) if not c.now}
     with connection.cursor() as cursor:
         cursor.execute(
-            _insert_sql(model, connection.alias, (), ()), _values(model, values, connection)
+            _insert_sql(model, connection.alias, (), ()), _params(model, values, connection)
         )
-        row.pk = cursor.fetchone()[0]
+        row.pk = cursor.lastrowid if connection.vendor == "mysql" else cursor.fetchone()[0]
     row._state.adding = False
     row._state.db = connection.alias
 
@@ -170,24 +169,37 @@ def bulk_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) ->
     """Insert ``rows`` (field name -> Python value) into ``model``'s table in one statement.
 
     A field that a row leaves out gets its default (``auto_now``/``auto_now_add``: now), as with
-    ``bulk_create``. Text longer than a CharField's ``max_length`` is cut rather than refused:
-    the log must not fail after the mail has gone.
+    ``bulk_create``; values are cleaned (``clean``): the log must not fail after the mail has gone.
     """
     if not rows:
         return
     connection = _connection(model)
+    if not _compiled(connection):
+        portable.bulk_insert(model, rows)
+        return
     now = timezone.now()
-    columns = _columns(model)
+    every = columns(model)
     # What a row leaves out is prepared once per call, not once per row.
-    defaults = [_prep(column, _default(column, now), connection) for column in columns]
+    defaults = [_prep(column, clean(column, default(column, now)), connection) for column in every]
     given = set().union(*(row.keys() for row in rows))
-    per_row = [(i, column) for i, column in enumerate(columns) if column.name in given]
+    per_row = [(i, column) for i, column in enumerate(every) if column.name in given]
+    # Most columns repeat from row to row (status, stream, sender, empty cc...): each distinct
+    # plain value is cleaned and prepared once per call.
+    prepared: dict[tuple[int, type, Any], Any] = {}
     params = []
     for row in rows:
         values = list(defaults)
         for i, column in per_row:
-            if column.name in row:
-                values[i] = _prep(column, row[column.name], connection)
+            if column.name not in row:
+                continue
+            value = row[column.name]
+            if not isinstance(value, _MEMO_TYPES):
+                values[i] = _prep(column, clean(column, value), connection)
+                continue
+            key = (i, type(value), value)  # the type, so that True and 1 stay apart
+            if key not in prepared:
+                prepared[key] = _prep(column, clean(column, value), connection)
+            values[i] = prepared[key]
         params.append(values)
     sql = _insert_sql(model, connection.alias, (), (), returning=False)
     # A batch is logged whole or not at all; inside the caller's transaction, a savepoint keeps
@@ -208,48 +220,14 @@ def upsert(
     same ``unique_fields``; with ``newer`` (a field), only if the row's value of that field is
     missing or not later than the one given (so that an older event cannot undo a newer one)."""
     connection = _connection(model)
-    if connection.vendor not in _COMPILED_VENDORS and newer:
-        _upsert_if_newer(model, values, unique_fields, update_fields, newer)
-        return
-    if connection.vendor not in _COMPILED_VENDORS:
-        model._default_manager.bulk_create(
-            [
-                model(
-                    **{c.field.attname: values[c.name] for c in _columns(model) if c.name in values}
-                )
-            ],
-            update_conflicts=True,
-            unique_fields=list(unique_fields),
-            update_fields=list(update_fields),
-        )
+    if not _compiled(connection):
+        portable.upsert(model, values, unique_fields, update_fields, newer)
         return
     sql = _insert_sql(
         model, connection.alias, tuple(unique_fields), tuple(update_fields), newer=newer
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, _values(model, values, connection))
-
-
-def _upsert_if_newer(
-    model: type[models.Model],
-    values: Mapping[str, Any],
-    unique_fields: Sequence[str],
-    update_fields: Sequence[str],
-    newer: str,
-) -> None:
-    # The ORM has no conditional upsert: lock the row (creating it if need be), then compare.
-    keys = {name: values[name] for name in unique_fields}
-    defaults = {name: value for name, value in values.items() if name not in keys}
-    with transaction.atomic(using=router.db_for_write(model)):
-        row, created = model._default_manager.select_for_update().get_or_create(
-            **keys, defaults=defaults
-        )
-        current = getattr(row, newer)
-        if created or (current is not None and current > values[newer]):
-            return
-        for name in update_fields:
-            setattr(row, name, values[name])
-        row.save(update_fields=list(update_fields))
+        cursor.execute(sql, _params(model, values, connection))
 
 
 def update_one(
@@ -267,18 +245,21 @@ def update_one(
     - ``first``: each field keeps its value if it has one, else takes the given one (COALESCE);
     - ``set_``: each field takes the given value.
 
-    Returns the number of rows changed.
+    Returns the number of rows matched (MySQL, which counts rows changed, is told to count
+    matched ones by Django's connection flags).
     """
     connection = _connection(model)
     field, from_values, to_value = advance
     key_field, key_value = key
+    if not _compiled(connection):
+        return portable.update_one(model, key, advance, first, set_)
     sql = _update_sql(
         model, connection.alias, key_field, field, len(from_values), tuple(first), tuple(set_)
     )
-    by_name = {c.name: c for c in _columns(model)}
+    by_name = {c.name: c for c in columns(model)}
 
     def prep(name: str, value: Any) -> Any:
-        return _prep(by_name[name], value, connection)
+        return _prep(by_name[name], clean(by_name[name], value), connection)
 
     params = [prep(field, value) for value in (*from_values, to_value)]
     params += [prep(name, value) for name, value in (*first.items(), *set_.items())]
@@ -299,7 +280,7 @@ def _update_sql(
     set_: tuple[str, ...],
 ) -> str:
     quote = connections[alias].ops.quote_name
-    column = {c.name: quote(str(c.field.column)) for c in _columns(model)}
+    column = {c.name: quote(str(c.field.column)) for c in columns(model)}
     placeholders = ", ".join(["%s"] * choices)
     assignments = [
         f"{column[advanced]} = CASE WHEN {column[advanced]} IN ({placeholders}) THEN %s "

@@ -7,6 +7,7 @@ import hypothesis
 import pytest
 from django.core import mail
 
+from postmark import sql
 from tests.support.fake_postmark import FakePostmark, start
 
 
@@ -41,3 +42,11 @@ for _name, _examples in (("ci", 30), ("fuzz", 2000)):
         suppress_health_check=[hypothesis.HealthCheck.too_slow],
     )
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _storage_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # POSTMARK_TEST_PORTABLE_SQL=1: storage takes the ORM's path (the one databases other than
+    # SQLite, PostgreSQL and MySQL take), so that CI runs the whole suite on it too.
+    if os.environ.get("POSTMARK_TEST_PORTABLE_SQL") == "1":
+        monkeypatch.setattr(sql, "_COMPILED_VENDORS", frozenset())

@@ -1,5 +1,8 @@
 """Settings for the test suite. SQLite by default; POSTMARK_TEST_DATABASE=postgres for PostgreSQL
-(127.0.0.1:5432, user postgres, database test; override with PGHOST/PGPORT/PGUSER/PGDATABASE)."""
+(127.0.0.1:5432, user postgres, database test; override with PGHOST/PGPORT/PGUSER/PGDATABASE) or
+POSTMARK_TEST_DATABASE=mysql for MariaDB or MySQL (127.0.0.1:3306, user root, empty password,
+database test; override with MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD/MYSQL_DATABASE).
+POSTMARK_TEST_DB_NAME names the test database that pytest-django creates on either server."""
 
 from __future__ import annotations
 
@@ -44,22 +47,46 @@ TEMPLATES = [
 ]
 
 
+#: Per server: its engine, the prefix of the environment variables that override the defaults
+#: (PGHOST, PGPORT, PGUSER, PGDATABASE; MYSQL_HOST, ..., MYSQL_PASSWORD, MYSQL_DATABASE), the
+#: defaults, and its OPTIONS (MySQL's "utf8" cannot hold every code point: utf8mb4).
+SERVERS: dict[str, tuple[str, str, dict[str, str], dict[str, object]]] = {
+    "postgres": (
+        "django.db.backends.postgresql",
+        "PG",
+        {"HOST": "127.0.0.1", "PORT": "5432", "USER": "postgres", "DATABASE": "test"},
+        {},
+    ),
+    "mysql": (
+        "django.db.backends.mysql",
+        "MYSQL_",
+        {"HOST": "127.0.0.1", "PORT": "3306", "USER": "root", "PASSWORD": "", "DATABASE": "test"},
+        {"charset": "utf8mb4"},
+    ),
+}
+
+
+def server_database(kind: str, **overrides: object) -> dict[str, object]:
+    """The machine's PostgreSQL ("postgres") or MariaDB/MySQL ("mysql")."""
+    engine, prefix, defaults, options = SERVERS[kind]
+    given = {key: os.environ.get(prefix + key, value) for key, value in defaults.items()}
+    given["NAME"] = given.pop("DATABASE")
+    return {"ENGINE": engine, **given, "OPTIONS": dict(options), **overrides}
+
+
 def postgres_database(**overrides: object) -> dict[str, object]:
-    """The machine's PostgreSQL (PGHOST, PGPORT, PGUSER and PGDATABASE override the defaults)."""
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "HOST": os.environ.get("PGHOST", "127.0.0.1"),
-        "PORT": os.environ.get("PGPORT", "5432"),
-        "USER": os.environ.get("PGUSER", "postgres"),
-        "NAME": os.environ.get("PGDATABASE", "test"),
-        **overrides,
-    }
+    return server_database("postgres", **overrides)
 
 
-if os.environ.get("POSTMARK_TEST_DATABASE", "sqlite") == "postgres":
+DATABASE_KIND = os.environ.get("POSTMARK_TEST_DATABASE", "sqlite")
+
+if DATABASE_KIND in SERVERS:
     # Parallel runs on one server each need their own test database.
     test_name = os.environ.get("POSTMARK_TEST_DB_NAME", "test_django_postmark")
-    DATABASES = {"default": postgres_database(TEST={"NAME": test_name})}
+    test_options: dict[str, object] = {"NAME": test_name}
+    if DATABASE_KIND == "mysql":
+        test_options["CHARSET"] = "utf8mb4"  # and the server's default collation, as a site has
+    DATABASES = {"default": server_database(DATABASE_KIND, TEST=test_options)}
 else:
     DATABASES = {
         "default": {

@@ -1,6 +1,7 @@
 """Settings for the task-worker processes that tests/queue/test_workers.py starts (and the processes
-that queue mail for them). They share the test run's PostgreSQL database, named by the test in
-POSTMARK_WORKER_DB_NAME, and use Redis database 3 for RQ.
+that queue mail for them). They share the test run's database (PostgreSQL, or MariaDB/MySQL with
+POSTMARK_TEST_DATABASE=mysql), named by the test in POSTMARK_WORKER_DB_NAME, and use Redis
+database 3 for RQ (POSTMARK_WORKER_REDIS_URL).
 
 POSTMARK_WORKER_TASKS picks the task backend: "db" (django-tasks-db) or "rq" (django-tasks-rq).
 """
@@ -11,7 +12,7 @@ import importlib.util
 import os
 
 from .settings import *  # noqa: F403
-from .settings import INSTALLED_APPS, postgres_database
+from .settings import DATABASE_KIND, INSTALLED_APPS, SERVERS, server_database
 
 REDIS_URL = os.environ.get("POSTMARK_WORKER_REDIS_URL", "redis://127.0.0.1:6379/3")
 
@@ -19,8 +20,9 @@ INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db", "django_rq"]
 if not importlib.util.find_spec("django.tasks"):  # Django 5.2: the backport is an app too
     INSTALLED_APPS.append("django_tasks")
 
+_kind = DATABASE_KIND if DATABASE_KIND in SERVERS else "postgres"
 DATABASES = {
-    "default": postgres_database(NAME=os.environ.get("POSTMARK_WORKER_DB_NAME", "test_tasks"))
+    "default": server_database(_kind, NAME=os.environ.get("POSTMARK_WORKER_DB_NAME", "test_tasks"))
 }
 
 # A queue name of each test run's own, so that runs sharing the Redis database (CI in a copy of

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import events
+from .. import events, sql
 from ..conf import settings
 from . import processing
 from .auth import authorized
@@ -93,7 +93,7 @@ def _receive(request: HttpRequest, *, inbound: bool) -> HttpResponse:
         return _answer(401, "authentication required", WWW_Authenticate='Basic realm="postmark"')
     if request.method != "POST":
         return _answer(405, "POST only", Allow="POST, HEAD")
-    body = _read_body(request, settings.POSTMARK_WEBHOOK_MAX_BYTES)
+    body = _read_body(request, *sql.body_limit(settings.POSTMARK_WEBHOOK_MAX_BYTES))
     if isinstance(body, HttpResponse):
         return body
     if request.content_type != "application/json":

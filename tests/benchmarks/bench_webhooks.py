@@ -1,8 +1,11 @@
 """Bounce webhooks per second through the full Django stack with the default receivers on,
 against a minimal view that saves the raw body with one INSERT: same database, same run.
 
-    python tests/benchmarks/bench_webhooks.py            # SQLite (a file) and PostgreSQL
-    python tests/benchmarks/bench_webhooks.py sqlite     # one of them
+    python tests/benchmarks/bench_webhooks.py               # SQLite (a file) and PostgreSQL
+    python tests/benchmarks/bench_webhooks.py sqlite mysql  # any of sqlite, postgres, mysql
+
+MariaDB/MySQL needs the driver (``pip install -e '.[test,mysql]'``). POSTMARK_TEST_DB_NAME names
+the benchmark's database on a server (default test_hooks_bench), for runs side by side.
 
 Both views sit behind the same middleware and are called through Django's WSGI handler (the
 test client), each request with a body of its own (a new bounce ID, message and address), and a
@@ -71,13 +74,19 @@ def child(database: str) -> None:
 
     from postmark.models import Message
 
-    test_name = "test_hooks_bench" if database == "postgres" else _sqlite_file()
+    on_server = database in ("postgres", "mysql")
+    test_name = (
+        os.environ.get("POSTMARK_TEST_DB_NAME", "test_hooks_bench") if on_server else _sqlite_file()
+    )
     connection.settings_dict["TEST"]["NAME"] = test_name
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         with connection.cursor() as cursor:
-            key = "serial" if connection.vendor == "postgresql" else "integer"
-            cursor.execute(f"CREATE TABLE bench_raw (id {key} PRIMARY KEY, body text NOT NULL)")
+            key = {"postgresql": "serial", "mysql": "integer AUTO_INCREMENT"}.get(
+                connection.vendor, "integer"
+            )
+            body = "longtext" if connection.vendor == "mysql" else "text"
+            cursor.execute(f"CREATE TABLE bench_raw (id {key} PRIMARY KEY, body {body} NOT NULL)")
         total = REQUESTS_PER_ROUND * ROUNDS
         views = {"hook": "/postmark/bounce/", "raw": "/raw/", "floor": "/floor/"}
         # Each view gets bodies (bounce IDs, messages, addresses) of its own, and 20 to warm up.
@@ -155,7 +164,7 @@ def raw_view(request: Any) -> Any:
 # anything could take. It parses the JSON and writes with SQL typed in here: no authentication,
 # no typed event, no signal, no WebhookEvent object, timestamps passed through as text. On
 # PostgreSQL the four writes are one statement (data-modifying CTEs) in autocommit, one round trip
-# and one commit; SQLite, which has no such CTEs, runs four statements in one transaction.
+# and one commit; SQLite and MySQL, which have no such CTEs, run four statements in one transaction.
 _FLOOR_EVENT = (
     "INSERT INTO postmark_webhookevent (body_sha256, record_type, status, body, headers,"
     " remote_addr, received_at, processed_at, attempts, error, traceback, message_id)"
@@ -177,6 +186,21 @@ _FLOOR_SUPPRESSION = (
     " created_at) VALUES (%s, %s, 'HardBounce', 'Recipient', %s, %s)"
     " ON CONFLICT (email, message_stream) DO UPDATE SET suppressed_at = EXCLUDED.suppressed_at"
 )
+# MySQL and MariaDB say ON DUPLICATE KEY UPDATE, and take their timestamps without an offset.
+_ON_DUPLICATE = {
+    " ON CONFLICT (postmark_id) DO UPDATE SET updated_at = %s": (
+        " ON DUPLICATE KEY UPDATE updated_at = %s"
+    ),
+    " ON CONFLICT (email, message_stream) DO UPDATE SET suppressed_at = EXCLUDED.suppressed_at": (
+        " ON DUPLICATE KEY UPDATE suppressed_at = VALUE(suppressed_at)"
+    ),
+}
+
+
+def _mysql(statement: str) -> str:
+    for conflict, duplicate in _ON_DUPLICATE.items():
+        statement = statement.replace(conflict, duplicate)
+    return statement
 
 
 def floor_view(request: Any) -> Any:
@@ -187,19 +211,21 @@ def floor_view(request: Any) -> Any:
 
     body = request.body.decode()
     p = json.loads(body)
-    now = time.strftime("%Y-%m-%d %H:%M:%S+00:00", time.gmtime())
+    on_mysql = connection.vendor == "mysql"
+    now = time.strftime("%Y-%m-%d %H:%M:%S" + ("" if on_mysql else "+00:00"), time.gmtime())
     message_id = (
         p["MessageID"] if connection.vendor == "postgresql" else p["MessageID"].replace("-", "")
     )
+    bounced_at = p["BouncedAt"][:19].replace("T", " ") if on_mysql else p["BouncedAt"]
     event = [hashlib.sha256(request.body).hexdigest(), body, now, now, message_id]
     bounce = [
         p["ID"], p["Type"], p["TypeCode"], p["Name"], message_id, p["ServerID"],
         p["MessageStream"], p["Email"], p["From"], p["Subject"], p["Tag"], p["Description"],
-        p["Details"], p["BouncedAt"], p["Inactive"], p["CanActivate"], p["DumpAvailable"],
+        p["Details"], bounced_at, p["Inactive"], p["CanActivate"], p["DumpAvailable"],
         json.dumps(p["Metadata"]), now, now, now,
     ]  # fmt: skip
-    update = [p["BouncedAt"], now, message_id]
-    suppression = [p["Email"].lower(), p["MessageStream"], p["BouncedAt"], now]
+    update = [bounced_at, now, message_id]
+    suppression = [p["Email"].lower(), p["MessageStream"], bounced_at, now]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
@@ -208,11 +234,12 @@ def floor_view(request: Any) -> Any:
                 event + bounce + update + suppression,
             )
         else:
+            adapt = _mysql if on_mysql else str
             with transaction.atomic():
                 cursor.execute(_FLOOR_EVENT, event)
-                cursor.execute(_FLOOR_BOUNCE, bounce)
+                cursor.execute(adapt(_FLOOR_BOUNCE), bounce)
                 cursor.execute(_FLOOR_MESSAGE, update)
-                cursor.execute(_FLOOR_SUPPRESSION, suppression)
+                cursor.execute(adapt(_FLOOR_SUPPRESSION), suppression)
     return HttpResponse("ok\n")
 
 

@@ -20,15 +20,15 @@ from postmark.models import Message, QueuedBatch
 from tests.support.fake_postmark import FakePostmark, Received, Reply, default_reply, serving
 from tests.support.worker_processes import TASK_TABLE, Workers, reset_queues, wait_until
 
-ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+ON_SERVER = settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
 
 pytestmark = [
     pytest.mark.worker,
     pytest.mark.postgres,
     pytest.mark.skipif(
-        not ON_POSTGRES,
-        reason="worker processes share the test database, which needs PostgreSQL: "
-        "run with POSTMARK_TEST_DATABASE=postgres",
+        not ON_SERVER,
+        reason="worker processes share the test database, which needs a database server: "
+        "run with POSTMARK_TEST_DATABASE=postgres or mysql",
     ),
     pytest.mark.django_db(transaction=True),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection
@@ -47,6 +49,8 @@ def test_batch_size_setting_splits_smaller(fake_postmark: FakePostmark, settings
 
 
 def test_queries_are_per_api_call_not_per_message(fake_postmark: FakePostmark) -> None:
+    if os.environ.get("POSTMARK_TEST_PORTABLE_SQL") == "1":
+        pytest.skip("the ORM's storage path logs with bulk_create, split at the parameter limit")
     with CaptureQueriesContext(connection) as ten:
         assert get_connection().send_messages(messages(10)) == 10
     fake_postmark.requests.clear()
@@ -56,7 +60,7 @@ def test_queries_are_per_api_call_not_per_message(fake_postmark: FakePostmark) -
     assert len(fake_postmark.requests) == 2
 
     def is_log_insert(query: dict[str, str]) -> bool:
-        return 'INSERT INTO "postmark_message"' in query["sql"]
+        return f"INSERT INTO {connection.ops.quote_name('postmark_message')}" in query["sql"]
 
     # The log is one statement per API call (executemany: logged as "N times: INSERT ...").
     assert [q["sql"].split(":")[0] for q in ten.captured_queries if is_log_insert(q)] == [

@@ -40,7 +40,8 @@ def test_every_message_gets_a_row_in_one_insert(fake_postmark: FakePostmark) -> 
     ]
     with CaptureQueriesContext(connection) as queries:
         get_connection().send_messages(batch)
-    inserts = [q for q in queries if 'INSERT INTO "postmark_message"' in q["sql"]]
+    table = connection.ops.quote_name("postmark_message")
+    inserts = [q for q in queries if f"INSERT INTO {table}" in q["sql"]]
     assert len(inserts) == 1
 
     rows = list(Message.objects.order_by("subject"))
@@ -160,7 +161,7 @@ print(json.dumps({"sent": sent, "rows": Message.objects.count(), "posted": len(f
 
 
 @pytest.mark.parametrize(("store", "rows"), [(True, 1), (False, 0)])
-def test_store_messages_setting_decides_at_startup(store: bool, rows: int) -> None:
+def test_store_messages_in_a_sites_settings_decides_from_startup_on(store: bool, rows: int) -> None:
     overrides = {
         "POSTMARK_STORE_MESSAGES": store,
         "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},

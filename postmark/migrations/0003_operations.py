@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('postmark', '0001_initial'),
+        ('postmark', '0002_portable_storage'),
     ]
 
     operations = [
