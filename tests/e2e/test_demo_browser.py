@@ -7,18 +7,16 @@ Every page is photographed at desktop and phone width into ``build/screenshots/`
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.example_demo import BOUNCE_TESTING, REPO, running_demo
+from tests.support.example_demo import BOUNCE_TESTING, SCREENSHOTS, running_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
-SCREENSHOTS = Path(os.environ.get("POSTMARK_SCREENSHOT_DIR") or REPO / "build" / "screenshots")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 DATE_AND_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.example_demo import BOUNCE_TESTING, Demo, example_env, running_demo
+from tests.support.example_demo import (
+    BOUNCE_TESTING,
+    SCREENSHOTS,
+    Demo,
+    example_env,
+    running_demo,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
@@ -65,6 +71,13 @@ def fits(page: Any) -> bool:
     )
 
 
+def shoot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}-desktop.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
 def wait_for_sandbox_bounces(page: Any, demo: Demo, count: int) -> None:
     for _ in range(100):
         if len(demo.sandbox_state()["bounces"]) >= count:
@@ -95,7 +108,7 @@ def test_missed_bounce_is_synced_reactivated_and_lifted_and_the_overview_counts_
         assert "bounces: 0 new, 0 updated, 1 unchanged" in manage(demo, "postmark_sync")
         page.goto(demo.site + "/admin/postmark/bounce/")
         expect(page.locator("#result_list")).to_contain_text(missed)
-        page.screenshot(path=str(tmp_path / "bounces.png"), full_page=True)
+        shoot(page, "admin-bounces")
         assert fits(page), "the bounce list is wider than a 1280-pixel screen"
 
         run_action(page, demo.site + "/admin/postmark/bounce/", missed, "reactivate")
@@ -111,7 +124,7 @@ def test_missed_bounce_is_synced_reactivated_and_lifted_and_the_overview_counts_
         expect(page.locator(".messagelist")).to_contain_text(f"Lifted in Postmark: {lifted}")
         assert not demo.sandbox_state()["suppressions"]
         page.goto(demo.site + "/admin/postmark/suppression/")
-        page.screenshot(path=str(tmp_path / "suppressions.png"), full_page=True)
+        shoot(page, "admin-suppressions")
         assert fits(page), "the suppression list is wider than a 1280-pixel screen"
         page.goto(demo.site + "/admin/postmark/message/")
         assert fits(page), "the message list is wider than a 1280-pixel screen"
@@ -132,4 +145,4 @@ def test_missed_bounce_is_synced_reactivated_and_lifted_and_the_overview_counts_
         expect(totals.nth(0)).to_have_text(str(sent))
         expect(totals.nth(2)).to_have_text(str(bounced))
         expect(page.locator("#bounce-warning")).to_be_visible()  # 2 of 2 bounced
-        page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+        shoot(page, "admin-overview")

@@ -18,6 +18,8 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
+#: Where the browser tests photograph each page (``.ci/run`` lists them).
+SCREENSHOTS = Path(os.environ.get("POSTMARK_SCREENSHOT_DIR") or REPO / "build" / "screenshots")
 DEMO = REPO / "example_project" / "demo.py"
 BOUNCE_TESTING = "bounce-testing.postmarkapp.com"
 
