@@ -124,6 +124,21 @@ def _on_duplicate_key(column_of: dict[str, str], update: tuple[str, ...], newer:
 _PACKET_MARGIN = 64 * 1024
 
 
+# A deadlock, or a lock wait given up: the database rolled the transaction back, and running it
+# again is safe. MySQL/MariaDB name them by error number, PostgreSQL by SQLSTATE.
+_MYSQL_RETRYABLE = frozenset({1205, 1213})
+_POSTGRES_RETRYABLE = frozenset({"40P01", "40001"})
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database undoing a transaction that lost a lock race."""
+    cause = exc.__cause__ or exc
+    code = cause.args[0] if cause.args else None
+    if isinstance(code, int) and code in _MYSQL_RETRYABLE:
+        return True
+    return getattr(cause, "sqlstate", None) in _POSTGRES_RETRYABLE
+
+
 def body_limit(configured: int) -> tuple[int, str]:
     """The largest webhook body (in bytes) that can be accepted and then stored, and the setting
     that sets it: ``configured`` (POSTMARK_WEBHOOK_MAX_BYTES), or less where the database would

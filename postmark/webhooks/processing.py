@@ -194,6 +194,24 @@ def _record_failure(row: WebhookEvent, exc: BaseException) -> Outcome:
     failed: dict[str, Any] = {"status": Status.FAILED, "error": error, "traceback": trace}
     failed["processed_at"] = timezone.now()
     key = row.body_sha256
+    # Concurrent failing copies race for the same row: on MySQL/MariaDB the INSERT that finds a
+    # duplicate takes a shared lock that the others' UPDATEs then deadlock on. The database has
+    # rolled the loser back whole, so it is run again: every try is counted, none is lost.
+    for attempt in range(_FAILURE_RECORD_TRIES):
+        try:
+            _write_failure(row, failed)
+            break
+        except DatabaseError as problem:
+            if not sql.is_deadlock(problem) or attempt == _FAILURE_RECORD_TRIES - 1:
+                raise
+    return Outcome(500, RECEIVER_FAILED, WebhookEvent.objects.get(body_sha256=key))
+
+
+_FAILURE_RECORD_TRIES = 10
+
+
+def _write_failure(row: WebhookEvent, failed: dict[str, Any]) -> None:
+    key = row.body_sha256
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -207,4 +225,3 @@ def _record_failure(row: WebhookEvent, exc: BaseException) -> Outcome:
             again = WebhookEvent.objects.filter(body_sha256=key)
             if not again.exclude(status__in=_DONE).update(**failed, attempts=F("attempts") + 1):
                 again.update(attempts=F("attempts") + 1)
-    return Outcome(500, RECEIVER_FAILED, WebhookEvent.objects.get(body_sha256=key))

@@ -81,10 +81,10 @@ def test_each_batch_is_one_bounded_select_and_one_delete() -> None:
     make_rows(OLD, 5)
     with CaptureQueriesContext(connection) as queries:
         assert purge(timedelta(days=90), batch_size=2)["messages"] == 5
-    table = Message._meta.db_table
-    deletes = [q["sql"] for q in queries if q["sql"].startswith(f'DELETE FROM "{table}"')]
+    table = connection.ops.quote_name(Message._meta.db_table)
+    deletes = [q["sql"] for q in queries if q["sql"].startswith(f"DELETE FROM {table}")]
     assert len(deletes) == 3  # 2 + 2 + 1 rows, never the whole table in one statement
-    selects = [q["sql"] for q in queries if f'FROM "{table}"' in q["sql"] and "LIMIT 2" in q["sql"]]
+    selects = [q["sql"] for q in queries if f"FROM {table}" in q["sql"] and "LIMIT 2" in q["sql"]]
     assert len(selects) == 4  # three batches and the empty one that ends the loop
 
 

@@ -70,10 +70,9 @@ def test_a_worker_killed_before_claiming_its_batch_hands_the_task_to_the_next_wo
         first = workers.start()
         wait_until(lambda: _waiting_backend() is not None, 60, "the worker's claim", workers)
         workers.kill(first)
-        # PostgreSQL notices a dead client only when it next talks to it: left alone, the
+        # The database notices a dead client only when it next talks to it: left alone, the
         # waiting UPDATE would still run and commit the claim once the lock is released.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [_waiting_backend()])
+        _terminate(_waiting_backend())
     assert batches_in("pending") == 1
     workers.start()
     wait_until(lambda: batches_in("sent") == 1, 60, "the redelivered task", workers)
@@ -81,12 +80,26 @@ def test_a_worker_killed_before_claiming_its_batch_hands_the_task_to_the_next_wo
     assert len(stand_in.requests) == 1
 
 
+# The database session waiting for a lock, and how to end it, on each server the workers run on.
+_WAITING = {
+    "postgresql": "SELECT pid FROM pg_locks WHERE NOT granted LIMIT 1",
+    "mysql": "SELECT trx_mysql_thread_id FROM information_schema.innodb_trx "
+    "WHERE trx_state = 'LOCK WAIT' LIMIT 1",
+}
+_TERMINATE = {"postgresql": "SELECT pg_terminate_backend(%s)", "mysql": "KILL %s"}
+
+
 def _waiting_backend() -> int | None:
-    """The process id of the PostgreSQL backend waiting for a lock, if one is."""
+    """The id of the database session waiting for a lock, if one is."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_locks WHERE NOT granted LIMIT 1")
+        cursor.execute(_WAITING[connection.vendor])
         row = cursor.fetchone()
     return int(row[0]) if row else None
+
+
+def _terminate(session: int | None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_TERMINATE[connection.vendor], [session])
 
 
 def test_a_batch_whose_task_was_lost_is_enqueued_again_by_recovery_and_sent_once(
