@@ -22,7 +22,8 @@ from postmark.backends import QueuedPostmarkBackend, QueuedResult
 from postmark.exceptions import BatchError, UnsupportedMessageError
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message, QueuedBatch
-from postmark.tasks import send_queued_batch, task_backends
+from postmark.queue.tasks_api import task_backends
+from postmark.tasks import send_queued_batch
 from tests.support.fake_postmark import FakePostmark, Reply
 
 QUEUED_BACKEND = "postmark.backends.QueuedPostmarkBackend"

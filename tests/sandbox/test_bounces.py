@@ -17,8 +17,8 @@ import requests
 
 from postmark.client import Client
 from postmark.exceptions import InvalidRequestError
+from postmark.facts import BOUNCE_TYPES
 from postmark.sandbox import Sandbox
-from postmark.sandbox.bouncing import BOUNCE_TYPES
 from postmark.timestamps import parse_timestamp
 
 pytestmark = pytest.mark.django_db

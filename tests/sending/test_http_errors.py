@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage, get_connection
 
 from postmark import exceptions
-from postmark.message import PostmarkResult
+from postmark.results import PostmarkResult
 from tests.support.fake_postmark import FakePostmark, Reply, start
 
 pytestmark = pytest.mark.django_db
