@@ -20,13 +20,13 @@ import contextlib
 import html
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ..facts import ERROR_BULK_NOT_ENABLED
-from .endpoints import Answer, PostmarkAPI, Request
+from .routing import Answer, Request, Route
+from .sending_api import SendingAPI
 from .state import now, postmark_timestamp
 from .validation import Refusal, ValidMessage, validate_message
 
@@ -68,11 +68,11 @@ class BulkRequest:
 
 @dataclass
 class BulkAPI:
-    api: PostmarkAPI
+    api: SendingAPI
     enabled: bool = True
     requests: dict[str, BulkRequest] = field(default_factory=dict)
 
-    def routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Answer]]]:
+    def routes(self) -> list[Route]:
         return [
             ("POST", re.compile(r"/email/bulk"), self.send),
             ("GET", re.compile(r"/email/bulk/([^/]+)"), self.get_status),
@@ -92,7 +92,7 @@ class BulkAPI:
         for message in valid:
             # A message whose every recipient is inactive is dropped, not the whole request.
             with contextlib.suppress(Refusal):
-                message_ids.append(self.api._accept(message, request)["MessageID"])
+                message_ids.append(self.api.accept(message, request)["MessageID"])
         bulk = BulkRequest(
             str(uuid.uuid4()), now(), str(body.get("Subject") or ""), len(valid), message_ids
         )
