@@ -26,13 +26,23 @@ def _abandon(state: str, minutes_ago: int = 30) -> QueuedBatch:
     return QueuedBatch.objects.get()
 
 
+def _recover(*args: str) -> str:
+    out = StringIO()
+    call_command("postmark_recover", *args, stdout=out)
+    return out.getvalue()
+
+
+def _settle_a_batch_abandoned_while_sending(count: int, commit: Any) -> QueuedBatch:
+    send(messages(count), commit=commit)
+    _abandon("sending")
+    _recover()
+    return QueuedBatch.objects.get()
+
+
 def test_recover_marks_a_batch_abandoned_while_sending_unknown_and_never_sends_it(
     queued: Any, fake_postmark: FakePostmark, django_capture_on_commit_callbacks: Any
 ) -> None:
-    send(messages(2), commit=django_capture_on_commit_callbacks)
-    _abandon("sending")
-    _recover()
-    batch = QueuedBatch.objects.get()
+    batch = _settle_a_batch_abandoned_while_sending(2, django_capture_on_commit_callbacks)
     assert batch.state == "unknown"
     assert [e["result"]["status"] for e in batch.messages] == ["unknown", "unknown"]
     logged = Message.objects.all()
@@ -73,19 +83,10 @@ def test_recover_refuses_a_negative_delay() -> None:
         call_command("postmark_recover", "--stale-after", "-1")
 
 
-def _recover(*args: str) -> str:
-    out = StringIO()
-    call_command("postmark_recover", *args, stdout=out)
-    return out.getvalue()
-
-
 def test_the_admin_lists_batches_for_a_person_to_decide_on(
     queued: Any, admin_client: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    send(messages(3), commit=django_capture_on_commit_callbacks)
-    _abandon("sending")
-    _recover()
-    batch = QueuedBatch.objects.get()
+    batch = _settle_a_batch_abandoned_while_sending(3, django_capture_on_commit_callbacks)
     page = admin_client.get("/admin/postmark/queuedbatch/?state=unknown")
     assert page.status_code == 200
     assert str(batch.pk) in page.content.decode()

@@ -3,7 +3,6 @@ bounces the message, with the webhook Postmark would post and the suppression it
 
 from __future__ import annotations
 
-import base64
 import re
 
 import pytest
@@ -14,6 +13,7 @@ from postmark.facts import BOUNCE_TYPES
 from postmark.sandbox import Sandbox
 from postmark.timestamps import parse_timestamp
 from tests.support.sandbox_api import Receiver, send
+from tests.support.webhook_helpers import basic_auth
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def test_bounce_testing_address_posts_a_bounce_webhook_with_basic_auth(
     [delivery] = hooked.wait_for_webhooks()
     assert delivery.state == "delivered" and delivery.last_status == 200
     [(authorization, payload)] = receiver.received
-    assert authorization == "Basic " + base64.b64encode(b"hook-user:p@ss").decode()
+    assert authorization == basic_auth("hook-user", "p@ss")
     expected = BOUNCE_TYPES[bounce_type]
     assert payload["RecordType"] == "Bounce"
     assert (payload["Type"], payload["TypeCode"], payload["Name"]) == (
