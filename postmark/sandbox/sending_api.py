@@ -22,6 +22,8 @@ INACTIVE = (
 
 
 class SendingAPI:
+    """``/email``, ``/email/batch`` and their template forms; ``accept`` serves the Bulk API too."""
+
     def __init__(self, state: SandboxState, webhooks: WebhookSender) -> None:
         self.state = state
         self.webhooks = webhooks
