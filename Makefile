@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test lint bench clean demo demo-reset dist
+.PHONY: test fuzz lint bench clean demo demo-reset dist
 
 $(VENV)/.installed: setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(VENV)/.installed: setup.cfg setup.py
 ## make test: the whole suite (SQLite; POSTMARK_TEST_DATABASE=postgres for PostgreSQL)
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make fuzz: the Hypothesis suites (webhooks, sending, storage) with many more examples each
+FUZZ_TESTS = tests/webhooks/test_fuzz.py tests/webhooks/test_hostile.py \
+	$(shell grep -l '@given' tests/sending/*.py) tests/storage/test_portable_storage.py
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest $(FUZZ_TESTS) $(PYTEST_ARGS)
 
 ## make demo: the example site, the local Postmark sandbox and a task worker (Ctrl-C stops all).
 ## Ports: EXAMPLE_PORT (8000) and EXAMPLE_SANDBOX_PORT (8025), e.g. EXAMPLE_PORT=8001 make demo.

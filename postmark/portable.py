@@ -16,7 +16,7 @@ from typing import Any
 from django.db import IntegrityError, models, router, transaction
 from django.db.models.functions import Coalesce
 
-from .storable import columns, full_row
+from .storable import RowUpdate, columns, full_row
 
 
 def insert(row: models.Model, values: Mapping[str, Any]) -> None:
@@ -61,21 +61,16 @@ def upsert(
     matching.update(**{attname: row[attname] for attname in attnames})
 
 
-def update_one(
-    model: type[models.Model],
-    key: tuple[str, Any],
-    advance: tuple[str, Sequence[str], str],
-    first: dict[str, Any],
-    set_: dict[str, Any],
-) -> int:
-    field, from_values, to_value = advance
-    key_field, key_value = key
+def update_one(model: type[models.Model], update: RowUpdate) -> int:
+    field, from_values, to_value = update.advance
+    key_field, key_value = update.key
+    first = {name: Coalesce(models.F(name), models.Value(v)) for name, v in update.first.items()}
     changes: dict[str, Any] = {
         field: models.Case(
             models.When(**{f"{field}__in": list(from_values)}, then=models.Value(to_value)),
             default=models.F(field),
         ),
-        **{name: Coalesce(models.F(name), models.Value(value)) for name, value in first.items()},
-        **set_,
+        **first,
+        **update.set_,
     }
     return int(model._default_manager.filter(**{key_field: key_value}).update(**changes))

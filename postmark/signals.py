@@ -29,7 +29,7 @@ pre_send = Signal()
 # Sent once per API call, after it, with the messages of that call and one result for each.
 #   sender: the backend class
 #   messages: list[EmailMessage], the messages of this API call (suppressed ones included)
-#   results: list[postmark.message.PostmarkResult], in the order of messages
+#   results: list[postmark.results.PostmarkResult], in the order of messages
 #   exception: the PostmarkError that failed the whole call, or None
 #   backend: the backend instance
 # A receiver that raises is logged (logger "postmark") and stops neither the send nor the others:

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from . import portable
 from .models import WebhookEvent
-from .storable import Column, clean, columns, default, full_row
+from .storable import Column, RowUpdate, clean, columns, default, full_row
 
 #: The vendors that get compiled statements; tests empty it to run the ORM's path instead.
 _COMPILED_VENDORS = frozenset(("postgresql", "sqlite", "mysql"))
@@ -253,21 +253,15 @@ def update_one(
     first: dict[str, Any],
     set_: dict[str, Any],
 ) -> int:
-    """One UPDATE of the rows where ``key`` (field, value) matches:
-
-    - ``advance`` (field, from_values, to_value): the field becomes to_value if it is one of
-      from_values, else keeps its value;
-    - ``first``: each field keeps its value if it has one, else takes the given one (COALESCE);
-    - ``set_``: each field takes the given value.
-
-    Returns the number of rows matched (MySQL, which counts rows changed, is told to count
-    matched ones by Django's connection flags).
-    """
+    """One UPDATE (``storable.RowUpdate`` says what each argument does); returns the number of
+    rows matched (MySQL, which counts rows changed, is told to count matched ones by Django's
+    connection flags)."""
+    update = RowUpdate(key, advance, first, set_)
     connection = _connection(model)
+    if not _compiled(connection):
+        return portable.update_one(model, update)
     field, from_values, to_value = advance
     key_field, key_value = key
-    if not _compiled(connection):
-        return portable.update_one(model, key, advance, first, set_)
     sql = _update_sql(
         model, connection.alias, key_field, field, len(from_values), tuple(first), tuple(set_)
     )

@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -80,6 +81,22 @@ _PASS_THROUGH = frozenset(
         "BooleanField",
     ]
 )
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """One UPDATE of the rows where ``key`` (field, value) matches, on either storage path:
+
+    - ``advance`` (field, from_values, to_value): the field becomes to_value if it is one of
+      from_values, else keeps its value;
+    - ``first``: each field keeps its value if it has one, else takes the given one (COALESCE);
+    - ``set_``: each field takes the given value.
+    """
+
+    key: tuple[str, Any]
+    advance: tuple[str, Sequence[str], str]
+    first: Mapping[str, Any]
+    set_: Mapping[str, Any]
 
 
 class Column(NamedTuple):

@@ -14,10 +14,10 @@ from django.utils import timezone
 from .conf import settings
 from .models import QueuedBatch
 from .queue import recovery
-from .queue.tasks_api import task, task_backends
+from .queue.tasks_api import task
 from .queue.worker import deliver
 
-__all__ = ["enqueue", "recover", "send_queued_batch", "task_backends"]
+__all__ = ["enqueue", "recover", "send_queued_batch"]
 
 
 # Defaults from settings: a task backend validates the queue name as soon as the task is made.

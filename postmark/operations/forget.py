@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from ..addresses import bare_address
 from ..client import Client
 from ..conf import settings
-from ..message import bare_address
 from ..models import Bounce, DataRemoval, Message, Suppression, WebhookEvent
 
 _MESSAGE_ADDRESS_FIELDS = ("to", "cc", "bcc", "from_email")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from ..conf import settings
-from ..tasks import task
+from ..queue.tasks_api import task
 from .retention import purge
 from .sync import sync_bounces, sync_suppressions
 

@@ -32,7 +32,8 @@ def recover(stale_after: float | None, enqueue: Callable[[str], str]) -> dict[st
     A batch still "sending" after ``stale_after`` seconds (POSTMARK_QUEUE_STALE_AFTER) whose row
     no live worker holds is marked unknown, with a ``post_send`` of unknown results, and never
     sent again. A batch still "pending" that long whose task is not waiting in the queue any more
-    is enqueued again with ``enqueue`` (a duplicate task is harmless: only one claim succeeds).
+    (on Celery, which cannot tell, any such batch) is enqueued again with ``enqueue`` (a
+    duplicate task is harmless: only one claim succeeds).
     """
     if stale_after is None:
         stale_after = settings.POSTMARK_QUEUE_STALE_AFTER
@@ -87,11 +88,14 @@ def _mark_unknown(batch_id: str, cutoff: datetime) -> int:
 
 
 def _still_queued(task_id: str) -> bool:
-    """Whether the batch's last task is still waiting to run (so enqueuing again is pointless)."""
+    """Whether the batch's last task is still waiting to run (so enqueuing again is pointless).
+
+    Only asked of batches enqueued longer ago than the stale-after window.
+    """
     if not task_id:
         return False
     backend = task_backends[settings.POSTMARK_QUEUE_TASK_BACKEND]
-    if not backend.supports_get_result:
+    if not backend.supports_get_result or _reports_lost_tasks_as_waiting(backend):
         return False
     try:
         status = backend.get_result(task_id).status
@@ -104,3 +108,15 @@ def _still_queued(task_id: str) -> bool:
         )
         return False
     return bool(status == TaskResultStatus.READY)
+
+
+def _reports_lost_tasks_as_waiting(backend: object) -> bool:
+    """Whether the task backend says "waiting" (READY) for a task that is lost as well.
+
+    Celery answers PENDING for any task id it has no result for, whether the task waits in the
+    broker or was lost with a worker, and its Tasks bridges (django-tasks-fennel) map PENDING to
+    READY. On such a backend a batch still pending past the stale-after window is taken as lost
+    and enqueued again: if its task was only late, the duplicate finds the batch claimed.
+    """
+    backend_class = type(backend)
+    return "celery" in f"{backend_class.__module__}.{backend_class.__qualname__}".lower()

@@ -20,13 +20,13 @@ import contextlib
 import html
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ..facts import ERROR_BULK_NOT_ENABLED
-from .endpoints import Answer, PostmarkAPI, Request
+from .routing import Answer, Request, Route
+from .sending_api import SendingAPI
 from .state import now, postmark_timestamp
 from .validation import Refusal, ValidMessage, validate_message
 
@@ -68,11 +68,11 @@ class BulkRequest:
 
 @dataclass
 class BulkAPI:
-    api: PostmarkAPI
+    sending: SendingAPI
     enabled: bool = True
     requests: dict[str, BulkRequest] = field(default_factory=dict)
 
-    def routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Answer]]]:
+    def routes(self) -> list[Route]:
         return [
             ("POST", re.compile(r"/email/bulk"), self.send),
             ("GET", re.compile(r"/email/bulk/([^/]+)"), self.get_status),
@@ -85,18 +85,18 @@ class BulkAPI:
             raise Refusal(402, "Received invalid JSON input: expected a bulk request object.")
         template = bool(body.get("TemplateId") or body.get("TemplateAlias"))
         valid = [
-            _recipient_message(body, item, position, template, self.api.state.streams)
+            _recipient_message(body, item, position, template, self.sending.state.streams)
             for position, item in enumerate(_messages(body))
         ]
         message_ids = []
         for message in valid:
             # A message whose every recipient is inactive is dropped, not the whole request.
             with contextlib.suppress(Refusal):
-                message_ids.append(self.api._accept(message, request)["MessageID"])
+                message_ids.append(self.sending.accept(message, request)["MessageID"])
         bulk = BulkRequest(
             str(uuid.uuid4()), now(), str(body.get("Subject") or ""), len(valid), message_ids
         )
-        with self.api.state.lock:
+        with self.sending.state.lock:
             self.requests[bulk.id] = bulk
         return Answer(
             200,
@@ -109,7 +109,7 @@ class BulkAPI:
 
     def get_status(self, request: Request, bulk_id: str) -> Answer:
         self._check_enabled()
-        with self.api.state.lock:
+        with self.sending.state.lock:
             bulk = self.requests.get(bulk_id)
             if bulk is None:
                 raise Refusal(404, f"Bulk request '{bulk_id}' was not found.", http_status=404)

@@ -12,9 +12,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..facts import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
+from .bounces_api import BouncesAPI
 from .bulk import BulkAPI
-from .endpoints import Answer, PostmarkAPI, Request
 from .page import render
+from .routing import Answer, PostmarkAPI, Request
+from .sending_api import SendingAPI
 from .state import Bounce, SandboxState, SentMessage, Suppression, WebhookDelivery
 from .validation import Refusal
 from .webhook_sender import WebhookSender, split_credentials
@@ -46,14 +48,15 @@ class Sandbox:
         self.webhooks = WebhookSender(
             self.state, webhook_url, delay=webhook_delay, retry_delays=retry_delays
         )
-        self.api = PostmarkAPI(self.state, self.webhooks, token)
+        self.api = PostmarkAPI(token)
+        self.sending = SendingAPI(self.state, self.webhooks)
         # The Bulk API (bulk.py); ``sandbox.bulk.enabled = False`` refuses it as Postmark does
         # for an account without it.
-        self.bulk = BulkAPI(self.api)
-        self.api.routes += self.bulk.routes()
+        self.bulk = BulkAPI(self.sending)
         # Webhooks API, message streams, data removals (postmark_webhooks, postmark_forget).
         self.operations = OperationsAPI(self.state, self.webhooks.registry)
-        self.api.routes += self.operations.routes()
+        for area in (self.sending, BouncesAPI(self.state), self.bulk, self.operations):
+            self.api.routes += area.routes()
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sandbox = self
         self.host = host

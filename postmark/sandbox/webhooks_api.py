@@ -6,12 +6,11 @@ The webhooks configured here (webhook_config.py) are the ones the sandbox posts 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .endpoints import Answer, Request
+from .routing import Answer, Request, Route, known_stream
 from .state import SandboxState
 from .validation import Refusal
 from .webhook_config import TRIGGERS, Webhook, WebhookRegistry
@@ -26,9 +25,6 @@ class DataRemoval:
 
     def as_json(self) -> dict[str, Any]:
         return {"ID": self.id, "Status": self.status}
-
-
-Route = tuple[str, re.Pattern[str], Callable[..., Answer]]
 
 
 class OperationsAPI:
@@ -54,11 +50,6 @@ class OperationsAPI:
 
     # --- Webhooks ----------------------------------------------------------------------------
 
-    def _stream(self, stream: str) -> str:
-        if stream not in self.state.streams:
-            raise Refusal(1235, f"The message stream '{stream}' was not found on this server.")
-        return stream
-
     def _webhook(self, webhook_id: str) -> Webhook:
         webhook = self.registry.webhooks.get(int(webhook_id))
         if webhook is None:
@@ -70,7 +61,7 @@ class OperationsAPI:
         with self.registry.lock:
             found = list(self.registry.webhooks.values())
         if stream is not None:
-            self._stream(stream)
+            known_stream(self.state, stream)
             found = [w for w in found if w.stream == stream]
         return _answer({"Webhooks": [w.as_json() for w in found]})
 
@@ -79,7 +70,9 @@ class OperationsAPI:
 
     def create_webhook(self, request: Request) -> Answer:
         body = _object(request.json())
-        webhook = Webhook(0, "", self._stream(str(body.get("MessageStream") or "outbound")))
+        webhook = Webhook(
+            0, "", known_stream(self.state, str(body.get("MessageStream") or "outbound"))
+        )
         _apply(webhook, body, creating=True)
         return _answer(self.registry.add(webhook).as_json())
 

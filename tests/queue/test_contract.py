@@ -3,15 +3,12 @@ backend that runs each task as it is enqueued (the task, its worker code and pos
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pytest
 
 from tests.support.backend_contract import BackendContract
-
-# Django 6 ships the Tasks framework; on Django 5.2 the django-tasks backport provides it.
-TASKS_MODULE = "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"
+from tests.support.queued_sending import IMMEDIATE
 
 
 class TestQueuedPostmarkBackend(BackendContract):
@@ -23,6 +20,4 @@ class TestQueuedPostmarkBackend(BackendContract):
 
     @pytest.fixture(autouse=True)
     def _tasks_run_at_once(self, settings: Any) -> None:
-        settings.TASKS = {
-            "default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}
-        }
+        settings.TASKS = {"default": {"BACKEND": IMMEDIATE}}

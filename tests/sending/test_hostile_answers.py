@@ -13,8 +13,8 @@ import pytest
 from django.core.mail import EmailMessage, get_connection
 
 from postmark.exceptions import BatchError, PostmarkTimeout, UnexpectedAnswerError
-from postmark.message import SENT, UNKNOWN
 from postmark.models import Message
+from postmark.results import Status
 from tests.support.fake_postmark import FakePostmark, Reply, accepted, redirect, serving
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_unreadable_items_are_unknown_the_readable_ones_keep_their_result_and_al
     messages = batch(5)
     with pytest.raises(BatchError) as caught:
         get_connection().send_messages(messages)
-    assert [m.postmark.status for m in messages] == [SENT] + [UNKNOWN] * 4  # type: ignore[attr-defined]
+    assert [m.postmark.status for m in messages] == [Status.SENT] + [Status.UNKNOWN] * 4  # type: ignore[attr-defined]
     assert caught.value.sent == 1
     assert Message.objects.count() == 5
     assert all(isinstance(error, UnexpectedAnswerError) for _, error in caught.value.failures)
@@ -55,7 +55,7 @@ def test_a_redirect_is_not_followed_and_the_token_stays_home(
     fake_postmark.script(redirect(elsewhere.url + "/email/batch", 307))
     messages = batch(2)
     assert get_connection(fail_silently=True).send_messages(messages) == 0
-    assert [m.postmark.status for m in messages] == [UNKNOWN, UNKNOWN]  # type: ignore[attr-defined]
+    assert [m.postmark.status for m in messages] == [Status.UNKNOWN, Status.UNKNOWN]  # type: ignore[attr-defined]
     assert messages[0].postmark.error.http_status == 307  # type: ignore[attr-defined]
     assert len(fake_postmark.requests) == 1
     assert elsewhere.requests == []
@@ -72,7 +72,7 @@ def test_a_dripped_answer_ends_by_the_deadline_not_per_read(
     with pytest.raises(PostmarkTimeout, match="POSTMARK_TIMEOUT"):
         get_connection().send_messages(messages)
     assert time.monotonic() - started < 2.0
-    assert {m.postmark.status for m in messages} == {UNKNOWN}  # type: ignore[attr-defined]
+    assert {m.postmark.status for m in messages} == {Status.UNKNOWN}  # type: ignore[attr-defined]
     assert len(fake_postmark.requests) == 1
 
 
@@ -85,7 +85,7 @@ def test_a_deadline_cut_leaves_the_connection_usable_for_the_next_call(
         connection.send_messages(batch(2))
         later = batch(1)
         assert connection.send_messages(later) == 1
-    assert later[0].postmark.status == SENT  # type: ignore[attr-defined]
+    assert later[0].postmark.status == Status.SENT  # type: ignore[attr-defined]
 
 
 def test_an_answer_cut_short_is_unknown_and_not_sent_again(
@@ -95,9 +95,9 @@ def test_an_answer_cut_short_is_unknown_and_not_sent_again(
     fake_postmark.script(Reply(200, [accepted({})] * 3, cut_after=10))
     messages = batch(3)
     assert get_connection(fail_silently=True).send_messages(messages) == 0
-    assert {m.postmark.status for m in messages} == {UNKNOWN}  # type: ignore[attr-defined]
+    assert {m.postmark.status for m in messages} == {Status.UNKNOWN}  # type: ignore[attr-defined]
     assert len(fake_postmark.requests) == 1
-    assert Message.objects.filter(status=UNKNOWN).count() == 3
+    assert Message.objects.filter(status=Status.UNKNOWN).count() == 3
 
 
 @pytest.fixture
@@ -140,4 +140,4 @@ def test_dripped_headers_end_by_the_deadline_too(header_dripper: str, settings) 
     with pytest.raises(PostmarkTimeout):
         get_connection().send_messages(messages)
     assert time.monotonic() - started < 2.0
-    assert messages[0].postmark.status == UNKNOWN  # type: ignore[attr-defined]
+    assert messages[0].postmark.status == Status.UNKNOWN  # type: ignore[attr-defined]

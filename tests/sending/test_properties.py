@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postmark.exceptions import PostmarkError, UnsupportedMessageError
-from postmark.message import FAILED, SENT, UNKNOWN, Defaults
+from postmark.message import Defaults
 from postmark.models import Message
 from postmark.payload import to_payload
+from postmark.results import Status
 from postmark.sandbox import Sandbox
 from tests.support.sending_strategies import (
     any_text,
@@ -65,12 +66,14 @@ def test_against_the_sandbox_every_message_gets_a_result_and_refusals_send_nothi
     missing = [m.subject for m in messages if not hasattr(m, "postmark")]
     assert missing == [], f"messages without a result: {missing!r}"
     results = [message.postmark for message in messages]  # type: ignore[attr-defined]
-    assert {result.status for result in results} <= {SENT, FAILED, UNKNOWN}
+    assert {result.status for result in results} <= {Status.SENT, Status.FAILED, Status.UNKNOWN}
     if count is not None:
-        assert count == sum(result.status == SENT for result in results)
+        assert count == sum(result.status == Status.SENT for result in results)
     sendable = sum(bool(message.recipients()) for message in messages)
     assert Message.objects.count() == logged + sendable
-    assert len(postmark_sandbox.messages) == sent_before + sum(r.status == SENT for r in results)
+    assert len(postmark_sandbox.messages) == sent_before + sum(
+        r.status == Status.SENT for r in results
+    )
 
 
 @examples(20)

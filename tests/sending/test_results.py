@@ -9,7 +9,7 @@ import pytest
 from django.core.mail import EmailMessage, get_connection
 
 from postmark.exceptions import BatchError, InactiveRecipientsError, InvalidRequestError
-from postmark.message import PostmarkResult
+from postmark.results import PostmarkResult
 from tests.support.fake_postmark import FakePostmark, Received, Reply, accepted
 
 pytestmark = pytest.mark.django_db

@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 
 from postmark import signals
 from postmark.exceptions import UnsupportedMessageError
-from postmark.message import SENT, SUPPRESSED, Defaults, PostmarkEmailMessage
+from postmark.message import Defaults, PostmarkEmailMessage
 from postmark.models import Message, Suppression
 from postmark.payload import to_payload
+from postmark.results import Status
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ def test_each_sent_message_is_in_the_outbox_with_its_payload_and_result(settings
     )
     assert sent.postmark_payload["Tag"] == "default-tag"  # type: ignore[attr-defined]
     assert sent.postmark_payload["Metadata"] == {"order": "7"}  # type: ignore[attr-defined]
-    assert sent.postmark.status == SENT  # type: ignore[attr-defined]
+    assert sent.postmark.status == Status.SENT  # type: ignore[attr-defined]
     uuid.UUID(sent.postmark.message_id)  # type: ignore[attr-defined]
     assert sent.postmark.recipients == ["ann@example.com"]  # type: ignore[attr-defined]
 
@@ -89,7 +90,7 @@ def test_a_suppressed_recipient_is_left_out_and_a_message_left_with_none_is_not_
     assert mail.get_connection().send_messages([kept, dropped]) == 1
     assert mail.outbox == [kept]
     assert kept.postmark_payload["To"] == "ann@example.com"  # type: ignore[attr-defined]
-    assert dropped.postmark.status == SUPPRESSED  # type: ignore[attr-defined]
+    assert dropped.postmark.status == Status.SUPPRESSED  # type: ignore[attr-defined]
 
 
 def test_what_postmark_would_refuse_is_refused_before_anything_is_recorded() -> None:

@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 
 from postmark import signals
 from postmark.exceptions import UnsupportedMessageError
-from postmark.message import FAILED, SENT, UNKNOWN
 from postmark.models import Message
+from postmark.results import Status
 from tests.support.fake_postmark import FakePostmark, serving
 from tests.support.sending_strategies import (
     INJECTABLE_FIELDS,
@@ -204,7 +204,7 @@ class BackendContract:
             self.connection(fail_silently=True).send_messages(messages)  # nothing escapes
             self.deliver()
             assert sorted(subject for subject, _ in seen) == sorted(m.subject for m in messages)
-            assert {r.status for _, r in seen} <= {SENT, FAILED, UNKNOWN}
+            assert {r.status for _, r in seen} <= {Status.SENT, Status.FAILED, Status.UNKNOWN}
             assert Message.objects.count() == logged + count  # the log keeps every row
             processed = [m.get("Subject") for m in fake_postmark.processed_messages]
             assert len(processed) == len(set(processed)), "a message went twice"

@@ -14,7 +14,13 @@ from django.test import Client
 from postmark.models import Message
 from tests.support import webhook_payloads as payloads
 
-AUTH = "Basic " + base64.b64encode(b"hook-user:hook-password").decode()
+
+def basic_auth(user: str, password: str) -> str:
+    """The Authorization header of a URL's ``user:password@`` (as Postmark sends it)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+AUTH = basic_auth("hook-user", "hook-password")
 BOUNCE_URL = "/postmark/bounce/"
 EVENTS_URL = "/postmark/events/"
 INBOUND_URL = "/postmark/inbound/"

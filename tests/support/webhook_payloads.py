@@ -13,7 +13,7 @@ MESSAGE_ID = "883953f4-6105-42a2-a16a-77a8eac79483"
 
 
 def bounce(**changes: Any) -> dict[str, Any]:
-    payload = {
+    return {
         "RecordType": "Bounce",
         "MessageStream": "outbound",
         "ID": 4323372036854775807,
@@ -35,14 +35,13 @@ def bounce(**changes: Any) -> dict[str, Any]:
         "CanActivate": True,
         "Subject": "Test subject",
         "Content": "<Full dump of bounce>",
+        **changes,
     }
-    payload.update(changes)
-    return payload
 
 
 def spam_complaint(**changes: Any) -> dict[str, Any]:
     # Seen in real traffic: TypeCode 512 (SpamNotification's) on a complaint.
-    payload = bounce(
+    complaint = bounce(
         RecordType="SpamComplaint",
         ID=42,
         Type="SpamComplaint",
@@ -53,12 +52,11 @@ def spam_complaint(**changes: Any) -> dict[str, Any]:
         CanActivate=False,
         BouncedAt="2026-11-27T14:00:00Z",
     )
-    payload.update(changes)
-    return payload
+    return {**complaint, **changes}
 
 
 def delivery(**changes: Any) -> dict[str, Any]:
-    payload = {
+    return {
         "RecordType": "Delivery",
         "ServerId": 23,  # older payloads spell it so
         "MessageStream": "outbound",
@@ -68,9 +66,8 @@ def delivery(**changes: Any) -> dict[str, Any]:
         "DeliveredAt": "2026-11-27T10:11:13.1234567Z",
         "Details": "Test delivery webhook details",
         "Metadata": {"example": "value"},
+        **changes,
     }
-    payload.update(changes)
-    return payload
 
 
 def _tracking(record_type: str) -> dict[str, Any]:
@@ -100,24 +97,21 @@ def _tracking(record_type: str) -> dict[str, Any]:
 
 
 def open_(**changes: Any) -> dict[str, Any]:
-    payload = {**_tracking("Open"), "FirstOpen": True, "ReadSeconds": 5}
-    payload.update(changes)
-    return payload
+    return {**_tracking("Open"), "FirstOpen": True, "ReadSeconds": 5, **changes}
 
 
 def click(**changes: Any) -> dict[str, Any]:
-    payload = {
+    return {
         **_tracking("Click"),
         "ClickLocation": "HTML",
         "OriginalLink": "https://example.com",
         "ReceivedAt": "2026-11-27T12:00:00Z",
+        **changes,
     }
-    payload.update(changes)
-    return payload
 
 
 def subscription_change(**changes: Any) -> dict[str, Any]:
-    payload = {
+    return {
         "RecordType": "SubscriptionChange",
         "MessageID": MESSAGE_ID,
         "ServerID": 23,
@@ -129,13 +123,12 @@ def subscription_change(**changes: Any) -> dict[str, Any]:
         "SuppressionReason": "ManualSuppression",
         "Tag": "my-tag",
         "Metadata": {"example": "value"},
+        **changes,
     }
-    payload.update(changes)
-    return payload
 
 
 def inbound(**changes: Any) -> dict[str, Any]:
-    payload = {
+    return {
         "FromName": "Postmarkapp Support",
         "MessageStream": "inbound",
         "From": "support@postmarkapp.com",
@@ -184,6 +177,5 @@ def inbound(**changes: Any) -> dict[str, Any]:
                 "ContentLength": 45,
             }
         ],
+        **changes,
     }
-    payload.update(changes)
-    return payload

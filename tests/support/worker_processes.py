@@ -75,16 +75,17 @@ class Workers:
         self.processes: list[subprocess.Popen[bytes]] = []
         self._logs: list[IO[bytes]] = []
 
+    def command(self, number: int) -> list[str]:
+        """The command line of the ``number``-th worker process this pool starts."""
+        worker = (arg.format(queue=self.queue) for arg in WORKER_COMMANDS[self.engine])
+        return [sys.executable, "-m", "django", *worker]
+
     def start(self) -> subprocess.Popen[bytes]:
-        log = open(self.log_dir / f"worker-{len(self.processes)}.log", "wb")  # noqa: SIM115
+        number = len(self.processes)
+        log = open(self.log_dir / f"worker-{number}.log", "wb")  # noqa: SIM115
         self._logs.append(log)
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "django",
-                *(arg.format(queue=self.queue) for arg in WORKER_COMMANDS[self.engine]),
-            ],
+            self.command(number),
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -199,32 +200,30 @@ class CeleryWorkers(Workers):
     its own; a kill reaches the child too (see ``Workers.kill``).
     """
 
-    def __init__(self, db_name: str, api_url: str, log_dir: Path, **options: Any) -> None:
+    def __init__(
+        self,
+        db_name: str,
+        api_url: str,
+        log_dir: Path,
+        *,
+        result_backend: str = "",
+        **options: Any,
+    ) -> None:
         super().__init__("celery", db_name, api_url, log_dir, **options)
         self.env["DJANGO_SETTINGS_MODULE"] = "tests.settings_celery"
         # tests.settings_celery replaces the TASKS of its base, which wants a name it knows.
         self.env["POSTMARK_WORKER_TASKS"] = "db"
         self.env["POSTMARK_CELERY_BROKER_URL"] = CELERY_BROKER_URL
+        # Empty: no result backend. Workers, senders and postmark_recover all share it.
+        self.env["POSTMARK_CELERY_RESULT_BACKEND"] = result_backend
 
-    def start(self) -> subprocess.Popen[bytes]:
-        number = len(self.processes)
-        log = open(self.log_dir / f"worker-{number}.log", "wb")  # noqa: SIM115
-        self._logs.append(log)
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "django_tasks_fennel.app", "worker"),
-                *("--queues", self.queue, "--hostname", f"{self.queue}-{number}@%h"),
-                *("--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"),
-                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.processes.append(process)
-        return process
+    def command(self, number: int) -> list[str]:
+        return [
+            *(sys.executable, "-m", "celery", "-A", "django_tasks_fennel.app", "worker"),
+            *("--queues", self.queue, "--hostname", f"{self.queue}-{number}@%h"),
+            *("--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"),
+            *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+        ]
 
     def purge(self) -> int:
         """Drop every task waiting in this queue, as if a worker had taken them and died;

@@ -6,7 +6,6 @@ prove anything on.
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -21,7 +20,7 @@ from django.conf import settings
 from postmark import signals
 from postmark.models import Bounce, Suppression, WebhookEvent
 from tests.support import webhook_payloads as payloads
-from tests.support.webhook_helpers import failing_receiver
+from tests.support.webhook_helpers import AUTH, failing_receiver
 
 pytestmark = [
     pytest.mark.postgres,
@@ -40,14 +39,13 @@ def fire_at_once(url: str, bodies: list[bytes]) -> list[tuple[int, str]]:
     """POST every body at the same instant, each on its own connection; (status, text) each."""
     barrier = threading.Barrier(len(bodies))
     results: list[tuple[int, str]] = [(0, "")] * len(bodies)
-    auth = "Basic " + base64.b64encode(b"hook-user:hook-password").decode()
 
     def send(index: int, body: bytes) -> None:
         request = urllib.request.Request(
             url,
             data=body,
             method="POST",
-            headers={"Content-Type": "application/json", "Authorization": auth},
+            headers={"Content-Type": "application/json", "Authorization": AUTH},
         )
         barrier.wait()
         try:

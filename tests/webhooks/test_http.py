@@ -18,6 +18,7 @@ from tests.support.webhook_helpers import (
     BOUNCE_URL,
     EVENTS_URL,
     INBOUND_URL,
+    basic_auth,
     post,
     sent_message,
 )
@@ -33,8 +34,8 @@ pytestmark = pytest.mark.django_db
     "auth",
     [
         None,
-        "Basic " + base64.b64encode(b"hook-user:wrong").decode(),
-        "Basic " + base64.b64encode(b"hook-user:hook-password ").decode(),
+        basic_auth("hook-user", "wrong"),
+        basic_auth("hook-user", "hook-password "),
         "Bearer hook-password",
         "Basic not-base64!",
     ],
@@ -53,7 +54,7 @@ def test_a_second_credential_pair_is_accepted_during_rotation(
     client: Client, settings: Any
 ) -> None:
     settings.POSTMARK_WEBHOOK_CREDENTIALS = [("postmark", "new-secret")]
-    new = "Basic " + base64.b64encode(b"postmark:new-secret").decode()
+    new = basic_auth("postmark", "new-secret")
 
     assert post(client, payloads.bounce(), auth=new).status_code == 200
     assert post(client, payloads.delivery(), auth=AUTH).status_code == 200

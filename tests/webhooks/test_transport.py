@@ -8,7 +8,6 @@ server (which does not decode them).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import socket
@@ -22,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import webhook_payloads as payloads
+from tests.support.webhook_helpers import AUTH
 
-AUTH = "Basic " + base64.b64encode(b"hook-user:hook-password").decode()
 LIMIT = 20_000
 
 

@@ -14,13 +14,7 @@ from django.test import Client
 from postmark import events, signals
 from postmark.models import Bounce, Message, Suppression, WebhookEvent
 from tests.support import webhook_payloads as payloads
-from tests.support.webhook_helpers import (
-    BOUNCE_URL,
-    EVENTS_URL,
-    INBOUND_URL,
-    post,
-    sent_message,
-)
+from tests.support.webhook_helpers import BOUNCE_URL, EVENTS_URL, INBOUND_URL, post, sent_message
 
 pytestmark = pytest.mark.django_db
 
