@@ -39,10 +39,10 @@ class PostmarkConf(AppConf):
     BATCH_SIZE: int = 500
     #: API calls one ``send_messages()`` makes at once when it has more than one batch, each on
     #: a keep-alive connection of its own (one thread each); 1 posts them one after another.
-    #: Postmark publishes no limit on concurrent calls, only 429 when a server is pushed too
-    #: hard; 4 is enough to hide about 100 ms per call behind building the next payloads, and
-    #: few enough that one sender does not crowd out others on the same Postmark server.
-    MAX_CONCURRENT_CALLS: int = 4
+    #: Postmark publishes no limit on concurrent calls (it answers 429 when pushed too hard, and
+    #: 429 is retried). 10 is requests' own pool size per host, the most connections a shared
+    #: requests session opens to Postmark; it lets 20 batches of 500 wait in two rounds.
+    MAX_CONCURRENT_CALLS: int = 10
 
     # Defaults for Postmark's per-message options; a message's own attribute wins.
     #: Tag for messages that set none.
