@@ -34,9 +34,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-import uuid
 from collections import Counter
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Lock
@@ -45,6 +43,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+from tests.support.fake_postmark import accepted  # noqa: E402  (stdlib only)
 
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "10000"))
 MEMORY_MESSAGES = 100_000
@@ -90,16 +90,7 @@ def serve(wait: float) -> None:
             with lock:
                 seen.update(str(item.get("To")) for item in items)
             time.sleep(wait)
-            answer = [
-                {
-                    "To": item.get("To", ""),
-                    "SubmittedAt": "2026-11-27T10:11:12.1234567-04:00",
-                    "MessageID": str(uuid.uuid4()),
-                    "ErrorCode": 0,
-                    "Message": "OK",
-                }
-                for item in items
-            ]
+            answer = [accepted(item) for item in items]
             self._answer(answer if isinstance(body, list) else answer[0])
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
@@ -138,6 +129,7 @@ from postmark.conf import settings  # noqa: E402
 from postmark.message import Defaults  # noqa: E402
 from postmark.models import Message  # noqa: E402
 from postmark.payload import to_payload  # noqa: E402
+from tests.benchmarks.bench_send import run_raw, timed  # noqa: E402
 
 #: The setting's default, or BENCH_CALLS to try another number of calls at once.
 DEFAULT_CALLS = int(os.environ.get("BENCH_CALLS", settings.POSTMARK_MAX_CONCURRENT_CALLS))
@@ -157,32 +149,9 @@ def make_messages(count: int = MESSAGES) -> list[EmailMultiAlternatives]:
     return messages
 
 
-def run_raw(url: str, batches: list[list[dict[str, Any]]]) -> None:
-    """The hand-written baseline: one session, one pre-built batch after another."""
-    with requests.Session() as session:
-        session.headers.update(
-            {
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-                "X-Postmark-Server-Token": "server-token",
-            }
-        )
-        for batch in batches:
-            response = session.post(url + "/email/batch", json=batch, timeout=(5, 30))
-            response.raise_for_status()
-            assert len(response.json()) == len(batch)
-
-
 def check_received(url: str, expected: int) -> None:
     counted = requests.get(url + "/count", timeout=5).json()
     assert counted == {"messages": expected, "distinct": expected}, counted
-
-
-def timed(action: Callable[[], None]) -> float:
-    gc.collect()  # garbage from earlier runs is collected before, not during, the timed run
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
 
 
 def set_receivers(connected: dict[Any, list[Any]], on: bool) -> None:
