@@ -1,5 +1,5 @@
-"""The send path both backends and the queue's worker run: batches, payloads, the API call, the
-results and ``post_send``.
+"""The send path both backends and the queue's worker run: batches, payloads, the API calls
+(several at once: ``send_batches``), the results and ``post_send``.
 
 ``backend`` below is the Django email backend on whose behalf a batch goes: it is the signals'
 ``sender`` (its class) and ``backend`` argument, and its ``fail_silently`` decides what a refusal

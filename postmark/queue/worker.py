@@ -96,6 +96,8 @@ def deliver(batch_id: str) -> Outcome:
         backend.open()
         try:
             client = backend.client  # type: ignore[attr-defined]
+            # A task holds one batch, so this is one call (no thread): queued sending makes
+            # calls at once by running several workers.
             batch = Batch(row.template, messages, payloads)
             error = send_batches(backend, client, [batch], True, retry_if_safe)
         except RetryLater as retry:
