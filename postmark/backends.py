@@ -21,7 +21,7 @@ from .exceptions import BatchError, PostmarkError
 from .models import QueuedBatch
 from .queue.envelope import message_entry
 from .results import PostmarkResult, Status
-from .sending import Batch, build_batches, mark_unsent, post_batch, raise_for_failures
+from .sending import Batch, build_batches, raise_for_failures, send_batches
 from .tasks import enqueue
 
 __all__ = ["PostmarkBackend", "QueuedPostmarkBackend", "QueuedResult"]
@@ -81,11 +81,7 @@ class PostmarkBackend(BaseEmailBackend):
         assert self.client is not None
         try:
             batches = build_batches(self, email_messages, self.fail_silently)
-            for position, batch in enumerate(batches):
-                error = post_batch(self, self.client, batch)
-                if error is not None and not self.fail_silently:
-                    mark_unsent(batches[position + 1 :], error)
-                    break
+            send_batches(self, self.client, batches, self.fail_silently)
         finally:
             if opened_here:
                 self.close()

@@ -37,6 +37,12 @@ class PostmarkConf(AppConf):
     RETRY_BACKOFF: float = 0.5
     #: Messages per batch API call; Postmark accepts at most 500.
     BATCH_SIZE: int = 500
+    #: API calls one ``send_messages()`` makes at once when it has more than one batch, each on
+    #: a keep-alive connection of its own (one thread each); 1 posts them one after another.
+    #: Postmark publishes no limit on concurrent calls (it answers 429 when pushed too hard, and
+    #: 429 is retried). 10 is requests' own pool size per host, the most connections a shared
+    #: requests session opens to Postmark; it lets 20 batches of 500 wait in two rounds.
+    MAX_CONCURRENT_CALLS: int = 10
 
     # Defaults for Postmark's per-message options; a message's own attribute wins.
     #: Tag for messages that set none.
@@ -141,6 +147,14 @@ class PostmarkConf(AppConf):
                 'non-empty strings, e.g. [("postmark", "new-secret")].'
             )
         return pairs
+
+    def configure_max_concurrent_calls(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+            raise ImproperlyConfigured(
+                "POSTMARK_MAX_CONCURRENT_CALLS must be a whole number from 1 (one call at a "
+                "time) to 64."
+            )
+        return value
 
     def configure_batch_size(self, value: Any) -> int:
         if not isinstance(value, int) or not 1 <= value <= 500:

@@ -1,5 +1,5 @@
-"""The send path both backends and the queue's worker run: batches, payloads, the API call, the
-results and ``post_send``.
+"""The send path both backends and the queue's worker run: batches, payloads, the API calls
+(several at once: ``send_batches``), the results and ``post_send``.
 
 ``backend`` below is the Django email backend on whose behalf a batch goes: it is the signals'
 ``sender`` (its class) and ``backend`` argument, and its ``fail_silently`` decides what a refusal
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.core.mail import EmailMessage
@@ -23,6 +24,7 @@ from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
 from .message import Defaults, is_template
 from .payload import to_payload
 from .results import PostmarkResult, Status, results_of
+from .threads import in_threads
 
 logger = logging.getLogger("postmark")
 
@@ -90,6 +92,56 @@ def _payload(
         return None
 
 
+def send_batches(
+    backend: BaseEmailBackend,
+    client: Client,
+    batches: list[Batch],
+    fail_silently: bool,
+    on_call_error: OnCallError | None = None,
+) -> PostmarkError | None:
+    """Post the batches, up to POSTMARK_MAX_CONCURRENT_CALLS at once; return the first error
+    that failed a whole call, if one did.
+
+    Without fail_silently, once a call has failed no new call starts: the calls in flight
+    finish and their results count, and the batches not yet posted get a "not sent" result.
+    Only the HTTP calls run in threads (``call_batch``); results and ``post_send`` are handled
+    here, in the caller's thread, one batch at a time as its call ends. With one call to make,
+    or the setting at 1, no thread is started. An ``on_call_error`` that raises stops the
+    handout too, and propagates once the calls in flight are handled.
+    """
+    width = min(settings.POSTMARK_MAX_CONCURRENT_CALLS, sum(map(_calls_api, batches)))
+    errors: list[PostmarkError] = []
+    if width <= 1:  # no thread at all
+        for position, batch in enumerate(batches):
+            error = post_batch(backend, client, batch, on_call_error)
+            if error is not None:
+                errors.append(error)
+                if not fail_silently:
+                    mark_unsent(batches[position + 1 :], error)
+                    break
+        return errors[0] if errors else None
+
+    def handle(batch: Batch, answer: Answer) -> None:
+        error = finish_batch(backend, batch, answer, on_call_error)
+        if error is not None:
+            errors.append(error)
+
+    left = in_threads(
+        batches,
+        partial(call_batch, client),
+        width,
+        stops=lambda answer: answer.error is not None and not fail_silently,
+        handle=handle,
+    )
+    if left and errors:
+        mark_unsent(left, errors[0])
+    return errors[0] if errors else None
+
+
+def _calls_api(batch: Batch) -> bool:
+    return any(payload is not None for payload in batch.payloads)
+
+
 def post_batch(
     backend: BaseEmailBackend,
     client: Client,
@@ -100,19 +152,47 @@ def post_batch(
 
     Returns the error that failed the whole call, if one did.
     """
-    sending = [(m, p) for m, p in zip(batch.messages, batch.payloads, strict=True) if p]
+    return finish_batch(backend, batch, call_batch(client, batch), on_call_error)
+
+
+@dataclass
+class Answer:
+    """What one batch's API call came to: a result per message sent, or the call's error."""
+
+    messages: list[EmailMessage]
+    results: list[PostmarkResult] | None = None
     error: PostmarkError | None = None
-    if sending:
-        messages = [message for message, _ in sending]
-        try:
-            results = call(client, batch.template, [payload for _, payload in sending], messages)
-        except PostmarkError as exc:
-            if on_call_error is not None:
-                on_call_error(exc)
-            error = exc
-            results = [PostmarkResult.from_error(exc, message) for message in messages]
-        for message, result in zip(messages, results, strict=True):
-            message.postmark = result  # type: ignore[attr-defined]
+
+
+def call_batch(client: Client, batch: Batch) -> Answer:
+    """The API call for one batch and nothing else: no signal, no database, no result set on a
+    message, so that it may run in a thread of its own."""
+    sending = [(m, p) for m, p in zip(batch.messages, batch.payloads, strict=True) if p]
+    messages = [message for message, _ in sending]
+    if not sending:
+        return Answer(messages, [])
+    try:
+        return Answer(messages, call(client, batch.template, [p for _, p in sending], messages))
+    except PostmarkError as exc:
+        return Answer(messages, error=exc)
+
+
+def finish_batch(
+    backend: BaseEmailBackend,
+    batch: Batch,
+    answer: Answer,
+    on_call_error: OnCallError | None = None,
+) -> PostmarkError | None:
+    """Put the call's results on the messages and send ``post_send`` (in the caller's thread:
+    receivers use its database connection and transaction)."""
+    error = answer.error
+    results = answer.results
+    if error is not None:
+        if on_call_error is not None:
+            on_call_error(error)
+        results = [PostmarkResult.from_error(error, message) for message in answer.messages]
+    for message, result in zip(answer.messages, results or [], strict=True):
+        message.postmark = result  # type: ignore[attr-defined]
     # The mail has gone (or not) by now: a receiver that fails (say, the log's database) must
     # not turn that into an exception the caller would answer by sending again, nor stop the
     # later batches. Its error is logged instead.

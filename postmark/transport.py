@@ -3,7 +3,8 @@
 requests' read timeout bounds each read from the socket, not the answer: a server that drips a
 byte a second keeps a call with ``timeout=(2, 2)`` open for as long as it likes. Here every
 connection tells the call it serves which socket it uses, and a watchdog shuts that socket down
-when the call's deadline passes, whatever stage the call is at (headers or body).
+when the call's deadline passes, whatever stage the call is at (headers or body). The current
+deadline is a context variable, so each thread making calls at once has its own.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from ..conf import settings
 from ..exceptions import PostmarkError, is_safe_to_retry
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
-from ..sending import Batch, post_batch
+from ..sending import Batch, send_batches
 from .envelope import rebuild_message, result_to_json
 
 logger = logging.getLogger("postmark.tasks")
@@ -96,9 +96,10 @@ def deliver(batch_id: str) -> Outcome:
         backend.open()
         try:
             client = backend.client  # type: ignore[attr-defined]
-            error = post_batch(
-                backend, client, Batch(row.template, messages, payloads), retry_if_safe
-            )
+            # A task holds one batch, so this is one call (no thread): queued sending makes
+            # calls at once by running several workers.
+            batch = Batch(row.template, messages, payloads)
+            error = send_batches(backend, client, [batch], True, retry_if_safe)
         except RetryLater as retry:
             row.state = QueuedBatch.State.PENDING
             row.error = f"Attempt {row.attempts} failed, will retry: {retry.error}"

@@ -26,7 +26,7 @@ INACTIVE_TEXT = (
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The backoff waits, recorded instead of slept."""
     waits: list[float] = []
-    monkeypatch.setattr("postmark.client.sleep", waits.append)
+    monkeypatch.setattr("postmark.client.http.sleep", waits.append)
     return waits
 
 
@@ -180,7 +180,7 @@ def test_connection_refused_is_retried_then_succeeds(
         if len(waits) == 2:
             servers.append(start(fake, port)[0])
 
-    monkeypatch.setattr("postmark.client.sleep", sleep_then_come_up)
+    monkeypatch.setattr("postmark.client.http.sleep", sleep_then_come_up)
     sent = message()
     assert sent.send() == 1
     assert len(waits) == 2  # refused twice, then the server was up

@@ -139,6 +139,7 @@ def test_a_failed_call_stops_later_batches_and_reports_them_unsent(
     settings,  # type: ignore[no-untyped-def]
 ) -> None:
     settings.POSTMARK_BATCH_SIZE = 2
+    settings.POSTMARK_MAX_CONCURRENT_CALLS = 1  # several at once: tests/sending/test_concurrency
     batch = messages("a", "b", "c", "d", "e", "f")
     fake_postmark.script(
         batch_reply(None, None), Reply(422, {"ErrorCode": 300, "Message": "Bad batch"})
