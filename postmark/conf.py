@@ -49,6 +49,9 @@ class PostmarkConf(AppConf):
     TRACK_LINKS: str | None = None
     #: Message stream for messages that set none; None uses the server's default ("outbound").
     MESSAGE_STREAM: str | None = None
+    #: Streams whose messages go through the Bulk API (``POST /email/bulk``: one call for all of a
+    #: message's recipients), e.g. ["broadcast"]; ``message.bulk`` overrides it per message.
+    BULK_STREAMS: list[str] = []
 
     # --- Default receivers (each does its work only while its setting is on) -------------------
     #: Log every sent message as a ``postmark.models.Message`` row.

@@ -5,7 +5,8 @@ PostmarkError
 ├── PostmarkAPIError            Postmark answered with an error
 │   ├── UnauthorizedError       401 / ErrorCode 10: bad or missing server token
 │   ├── InvalidRequestError     422 and other 4xx: Postmark refused the request
-│   │   └── InactiveRecipientsError  ErrorCode 406, with ``.recipients``
+│   │   ├── InactiveRecipientsError  ErrorCode 406, with ``.recipients``
+│   │   └── BulkNotEnabledError      ErrorCode 14: the account's Bulk API is not enabled
 │   ├── RateLimitedError        429
 │   ├── ServerError             5xx
 │   └── UnexpectedAnswerError   a 2xx that is not the JSON expected (may have been sent)
@@ -22,7 +23,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .facts import ERROR_BAD_TOKEN, ERROR_INACTIVE_RECIPIENTS, RETRYABLE_STATUSES
+from .facts import (
+    ERROR_BAD_TOKEN,
+    ERROR_BULK_NOT_ENABLED,
+    ERROR_INACTIVE_RECIPIENTS,
+    RETRYABLE_STATUSES,
+)
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage
@@ -83,6 +89,19 @@ class InactiveRecipientsError(InvalidRequestError):
         self.recipients: list[str] = parse_inactive_recipients(message)
 
 
+class BulkNotEnabledError(InvalidRequestError):
+    """Postmark refuses the Bulk API until its support enables it for the account."""
+
+    error_code = ERROR_BULK_NOT_ENABLED
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(
+            f"{message} The Bulk API is enabled per account by Postmark: contact Postmark's "
+            "support to have it switched on, or send these messages without bulk.",
+            **kwargs,
+        )
+
+
 class RateLimitedError(PostmarkAPIError):
     http_status = 429
 
@@ -139,6 +158,7 @@ def parse_inactive_recipients(text: str) -> list[str]:
 _BY_ERROR_CODE: dict[int, type[PostmarkAPIError]] = {
     ERROR_BAD_TOKEN: UnauthorizedError,
     ERROR_INACTIVE_RECIPIENTS: InactiveRecipientsError,
+    ERROR_BULK_NOT_ENABLED: BulkNotEnabledError,
 }
 _BY_STATUS: dict[int, type[PostmarkAPIError]] = {
     401: UnauthorizedError,

@@ -9,7 +9,8 @@ does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,10 @@ from . import signals
 from .client import Client
 from .conf import settings
 from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
-from .message import Defaults, is_template
-from .payload import to_payload
+from .facts import TEST_TOKEN
+from .merge import bulk_recipients, has_merge_data, new_link_ids, settle, split_by_recipient
+from .message import Defaults, is_bulk, is_template
+from .payload import to_bulk_payload, to_payload
 from .results import PostmarkResult, Status, results_of
 
 logger = logging.getLogger("postmark")
@@ -41,6 +44,14 @@ class Batch:
     template: bool
     messages: list[EmailMessage]
     payloads: list[dict[str, Any] | None]
+    #: One Bulk API request (``POST /email/bulk``): one message, its recipients in the payload.
+    bulk: bool = False
+    #: The messages' ``server_token``, or None for the client's own server.
+    server_token: str | None = None
+
+
+#: What puts messages in the same API call: template or not, bulk, and the server.
+_CallKey = tuple[bool, bool, str | None]
 
 
 def build_batches(
@@ -53,28 +64,61 @@ def build_batches(
     """
     defaults = Defaults.from_settings()
     size = settings.POSTMARK_BATCH_SIZE
-    groups: dict[bool, list[EmailMessage]] = {False: [], True: []}
-    for message in email_messages:
+    groups: dict[_CallKey, list[EmailMessage]] = {}
+    for message in _with_merge_data_split(email_messages, defaults, fail_silently):
         if message.recipients():
-            groups[is_template(message)].append(message)
+            groups.setdefault(_call_key(message, defaults), []).append(message)
         else:
             # Django's own backends skip a message without recipients; so do we, visibly.
             message.postmark = PostmarkResult(  # type: ignore[attr-defined]
                 Status.FAILED, message="The message has no recipients; nothing was sent."
             )
     batches = [
-        Batch(template, group[start : start + size], [])
-        for template, group in groups.items()
-        for start in range(0, len(group), size)
+        Batch(template, group[start : start + step], [], bulk, token)
+        for (template, bulk, token), group in groups.items()
+        # A Bulk API request carries one message (and all of its recipients).
+        for step in [1 if bulk else size]
+        for start in range(0, len(group), step)
     ]
     for batch in batches:
         signals.pre_send.send(sender=type(backend), messages=batch.messages, backend=backend)
-        batch.payloads = [_payload(message, defaults, fail_silently) for message in batch.messages]
+        batch.payloads = [
+            _payload(message, defaults, fail_silently, batch.bulk) for message in batch.messages
+        ]
     return batches
 
 
+def _call_key(message: EmailMessage, defaults: Defaults) -> _CallKey:
+    return (
+        is_template(message),
+        is_bulk(message, defaults),
+        getattr(message, "server_token", None) or None,
+    )
+
+
+def _with_merge_data_split(
+    messages: Sequence[EmailMessage], defaults: Defaults, fail_silently: bool
+) -> list[EmailMessage]:
+    """The messages, each with ``merge_data`` (and not bulk) replaced by its per-recipient
+    copies (``postmark.merge``)."""
+    if not any(has_merge_data(message) for message in messages):
+        return list(messages)
+    split: list[EmailMessage] = []
+    for message in messages:
+        if not has_merge_data(message) or is_bulk(message, defaults):
+            split.append(message)
+            continue
+        try:
+            split.extend(split_by_recipient(message))
+        except UnsupportedMessageError as error:
+            if not fail_silently:
+                raise
+            message.postmark = PostmarkResult.from_error(error, message)  # type: ignore[attr-defined]
+    return split
+
+
 def _payload(
-    message: EmailMessage, defaults: Defaults, fail_silently: bool
+    message: EmailMessage, defaults: Defaults, fail_silently: bool, bulk: bool = False
 ) -> dict[str, Any] | None:
     if not message.recipients():
         message.postmark = PostmarkResult(  # type: ignore[attr-defined]
@@ -82,6 +126,10 @@ def _payload(
         )
         return None
     try:
+        if bulk:
+            return to_bulk_payload(
+                message, defaults, bulk_recipients(message, new_link_ids(message))
+            )
         return to_payload(message, defaults)
     except UnsupportedMessageError as error:
         if not fail_silently:
@@ -105,7 +153,9 @@ def post_batch(
     if sending:
         messages = [message for message, _ in sending]
         try:
-            results = call(client, batch.template, [payload for _, payload in sending], messages)
+            with server_client(client, batch.server_token) as server:
+                payloads = [payload for _, payload in sending]
+                results = call(server, batch.template, payloads, messages, bulk=batch.bulk)
         except PostmarkError as exc:
             if on_call_error is not None:
                 on_call_error(exc)
@@ -113,6 +163,7 @@ def post_batch(
             results = [PostmarkResult.from_error(exc, message) for message in messages]
         for message, result in zip(messages, results, strict=True):
             message.postmark = result  # type: ignore[attr-defined]
+    settle(batch.messages)
     # The mail has gone (or not) by now: a receiver that fails (say, the log's database) must
     # not turn that into an exception the caller would answer by sending again, nor stop the
     # later batches. Its error is logged instead.
@@ -135,14 +186,41 @@ def post_batch(
 
 
 def call(
-    client: Client, template: bool, payloads: list[dict[str, Any]], messages: list[EmailMessage]
+    client: Client,
+    template: bool,
+    payloads: list[dict[str, Any]],
+    messages: list[EmailMessage],
+    *,
+    bulk: bool = False,
 ) -> list[PostmarkResult]:
     """One API call for the payloads; a result per message, whatever the answer holds."""
+    if bulk:
+        return [PostmarkResult.from_bulk(client.send_bulk(payloads[0]), messages[0])]
     if len(payloads) == 1:
         send_one = client.send_with_template if template else client.send
         return [PostmarkResult.from_api(send_one(payloads[0]), messages[0])]
     send_many = client.send_batch_with_templates if template else client.send_batch
     return results_of(send_many(payloads), messages)
+
+
+@contextmanager
+def server_client(client: Client, token: str | None) -> Iterator[Client]:
+    """``client``, or for a message's ``server_token`` a client of that server for one call,
+    configured as ``client`` is (and in test mode, with the test token all the same)."""
+    if not token or token == client.token:
+        yield client
+        return
+    server = Client(
+        TEST_TOKEN if client.token == TEST_TOKEN else token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        max_retries=client.max_retries,
+        retry_backoff=client.retry_backoff,
+    )
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def mark_unsent(batches: list[Batch], error: PostmarkError) -> None:
@@ -157,6 +235,7 @@ def mark_unsent(batches: list[Batch], error: PostmarkError) -> None:
                     message=f"Not sent: the request for an earlier batch failed ({error}).",
                     error=error,
                 )
+        settle(batch.messages)
 
 
 def raise_for_failures(messages: list[EmailMessage], sent: int) -> None:
