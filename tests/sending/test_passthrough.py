@@ -59,7 +59,9 @@ def test_passthrough_never_sets_a_field_the_app_builds_in_any_spelling(
 ) -> None:
     # Postmark reads JSON keys case-insensitively: "sUBJECT" would replace the checked Subject
     # with one that may carry "\r\nBcc: ...".
-    spelt = padding + "".join(c.upper() if up else c.lower() for c, up in zip(name, casing))
+    spelt = padding + "".join(
+        c.upper() if up else c.lower() for c, up in zip(name, casing[: len(name)], strict=True)
+    )
     with serving() as fake, pytest.raises(UnsupportedMessageError) as refused:
         get_connection(api_url=fake.url).send_messages([message(passthrough={spelt: value})])
     assert refused.value.field == "passthrough" and fake.requests == []

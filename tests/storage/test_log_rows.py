@@ -4,6 +4,7 @@ pairs, NUL, a MessageID Postmark answered twice, a "delayed" answer."""
 from __future__ import annotations
 
 import uuid
+
 import pytest
 from django.core.mail import EmailMessage, get_connection
 from django.test import override_settings
