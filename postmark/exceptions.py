@@ -12,7 +12,8 @@ PostmarkError
 │   └── UnexpectedAnswerError   a 2xx that is not the JSON expected (may have been sent)
 ├── NetworkError                no answer; ``.may_have_been_sent`` tells whether a retry is safe
 │   └── PostmarkTimeout
-└── BatchError                  some messages of a send failed; ``.failures`` lists them
+├── BatchError                  some messages of a send failed; ``.failures`` lists them
+└── BulkRequestFailed           Postmark's status of a Bulk API request says Failed
 
 ``is_safe_to_retry`` is the one rule for "Postmark certainly did not process this request", which
 the client, the queue and the results all follow.
@@ -143,6 +144,11 @@ class BatchError(PostmarkError):
             for message, error in failures
         ]
         super().__init__(f"{len(failures)} message(s) failed, {sent} sent:\n" + "\n".join(lines))
+
+
+class BulkRequestFailed(PostmarkError):
+    """Postmark says a Bulk API request failed (``GET /email/bulk/{id}``): its recipients'
+    messages were not sent."""
 
 
 _INACTIVE = re.compile(r"(?:inactive addresses|addresses):\s*(.+?)(?:\.\s|\.$|$)", re.I)
