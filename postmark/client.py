@@ -7,6 +7,7 @@ would post the batch again and hand the server token to whatever origin it names
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from time import sleep
 from typing import Any
@@ -94,6 +95,14 @@ class Client:
             )
             self._session = session
         return self._session
+
+    def for_server(self, token: str) -> Client:
+        """A client like this one (URL, timeout, retries, subclass) for another server's token,
+        with a session of its own; a client with the test token keeps it (test mode)."""
+        other = copy.copy(self)
+        other.token = self.token if self.token == TEST_TOKEN else token
+        other._session = None
+        return other
 
     def close(self) -> None:
         if self._session is not None:

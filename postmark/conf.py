@@ -145,6 +145,14 @@ class PostmarkConf(AppConf):
             )
         return pairs
 
+    def configure_bulk_streams(self, value: Any) -> list[str]:
+        names = list(value) if isinstance(value, list | tuple | set | frozenset) else None
+        if names is None or not all(isinstance(name, str) and name for name in names):
+            raise ImproperlyConfigured(
+                'POSTMARK_BULK_STREAMS must be a list of message stream IDs, e.g. ["broadcast"].'
+            )
+        return names
+
     def configure_batch_size(self, value: Any) -> int:
         if not isinstance(value, int) or not 1 <= value <= 500:
             raise ImproperlyConfigured("POSTMARK_BATCH_SIZE must be a whole number from 1 to 500.")

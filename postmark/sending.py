@@ -21,7 +21,6 @@ from . import signals
 from .client import Client
 from .conf import settings
 from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
-from .facts import TEST_TOKEN
 from .merge import bulk_recipients, has_merge_data, new_link_ids, settle, split_by_recipient
 from .message import Defaults, is_bulk, is_template
 from .payload import to_bulk_payload, to_payload
@@ -205,18 +204,12 @@ def call(
 
 @contextmanager
 def server_client(client: Client, token: str | None) -> Iterator[Client]:
-    """``client``, or for a message's ``server_token`` a client of that server for one call,
-    configured as ``client`` is (and in test mode, with the test token all the same)."""
+    """``client``, or for a message's ``server_token`` a client of that server for one call
+    (``Client.for_server``: configured as ``client`` is; in test mode, the test token still)."""
     if not token or token == client.token:
         yield client
         return
-    server = Client(
-        TEST_TOKEN if client.token == TEST_TOKEN else token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        max_retries=client.max_retries,
-        retry_backoff=client.retry_backoff,
-    )
+    server = client.for_server(token)
     try:
         yield server
     finally:

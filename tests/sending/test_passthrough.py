@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.core.mail import EmailMessage, get_connection
 from hypothesis import given
 from hypothesis import strategies as st
@@ -140,3 +141,10 @@ def test_any_django_message_takes_the_options_as_attributes(fake_postmark: FakeP
     assert plain.send() == 1
     [request] = fake_postmark.requests
     assert request.body["X"] == 1 and request.headers["X-Postmark-Server-Token"] == "token-c"
+
+
+def test_the_in_memory_test_backend_records_messages_sent_with_a_server_token() -> None:
+    backend = get_connection("postmark.testing.backend.PostmarkTestBackend")
+    assert backend.send_messages([message(server_token="token-d", passthrough={"New": 1})]) == 1
+    [sent] = mail.outbox
+    assert sent.postmark_payload["New"] == 1  # type: ignore[attr-defined]
