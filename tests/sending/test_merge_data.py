@@ -50,8 +50,8 @@ def test_each_recipient_gets_their_own_message_and_model(fake_postmark: FakePost
     assert [r.status for r in results(message)] == ["sent"] * 3
     ids = {r.message_id for r in results(message)}
     assert len(ids) == 3
-    rows = Message.objects.order_by("to")
-    assert [row.to for row in rows] == [
+    rows = Message.objects.all()
+    assert sorted(row.to for row in rows) == [
         "Bob <bob@example.com>",
         "ann@example.com",
         "cy@example.com",
