@@ -3,6 +3,7 @@ TemplateModel (over the shared one), sent in batches of 500, each with its own r
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import pytest
@@ -16,6 +17,12 @@ from postmark.models import Message, Suppression
 from tests.support.fake_postmark import FakePostmark, Reply, accepted, serving
 
 pytestmark = pytest.mark.django_db
+
+# Django 6 ships the Tasks framework; on Django 5.2 the django-tasks backport provides it.
+IMMEDIATE = (
+    f"{'django.tasks' if importlib.util.find_spec('django.tasks') else 'django_tasks'}"
+    ".backends.immediate.ImmediateBackend"
+)
 
 
 def template(to: list[str], **options: Any) -> PostmarkEmailMessage:
@@ -151,3 +158,21 @@ def test_what_merge_data_cannot_do_is_refused_before_any_request(
     with pytest.raises(UnsupportedMessageError) as refused:
         message.send()
     assert refused.value.field == field and fake_postmark.requests == []
+
+
+def test_the_queued_backend_sends_each_recipients_message_too(
+    fake_postmark: FakePostmark, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE}}
+    message = template(
+        ["a@example.com", "b@example.com"], merge_data={"b@example.com": {"name": "B"}}
+    )
+    queued = get_connection("postmark.backends.QueuedPostmarkBackend")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert queued.send_messages([message]) == 2
+    assert [r.status for r in results(message)] == ["queued", "queued"]
+    assert [m["TemplateModel"]["name"] for m in fake_postmark.sent_messages] == ["friend", "B"]
+    assert sorted(Message.objects.values_list("to", "status")) == [
+        ("a@example.com", "sent"),
+        ("b@example.com", "sent"),
+    ]
