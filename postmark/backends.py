@@ -17,7 +17,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 
 from .client import Client
-from .exceptions import BatchError, PostmarkError
+from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
 from .models import QueuedBatch
 from .queue.envelope import message_entry
 from .results import PostmarkResult, Status
@@ -86,8 +86,8 @@ class PostmarkBackend(BaseEmailBackend):
             if opened_here:
                 self.close()
         results = [message.postmark for message in email_messages]  # type: ignore[attr-defined]
-        sent_status = Status.SENT
-        sent = sum(result.status == sent_status for result in results)
+        # Accepted: "sent", "delayed", and a Bulk API request's "queued".
+        sent = sum(result.accepted for result in results)
         if not self.fail_silently:
             raise_for_failures(list(email_messages), sent)
         return sent
@@ -133,6 +133,13 @@ class QueuedPostmarkBackend(PostmarkBackend):
 
     @staticmethod
     def _row(batch: Batch) -> tuple[QueuedBatch, list[EmailMessage]]:
+        if batch.bulk or batch.server_token:
+            # The row keeps neither the Bulk API nor a token (a secret) for the worker.
+            raise UnsupportedMessageError(
+                "QueuedPostmarkBackend sends neither Bulk API messages nor messages with a "
+                "server_token yet; send them with PostmarkBackend.",
+                field="bulk" if batch.bulk else "server_token",
+            )
         row = QueuedBatch(id=uuid.uuid4(), state=QueuedBatch.State.PENDING)
         row.template = batch.template
         queued: list[EmailMessage] = []

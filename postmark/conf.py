@@ -55,6 +55,9 @@ class PostmarkConf(AppConf):
     TRACK_LINKS: str | None = None
     #: Message stream for messages that set none; None uses the server's default ("outbound").
     MESSAGE_STREAM: str | None = None
+    #: Streams whose messages go through the Bulk API (``POST /email/bulk``: one call for all of a
+    #: message's recipients), e.g. ["broadcast"]; ``message.bulk`` overrides it per message.
+    BULK_STREAMS: list[str] = []
 
     # --- Default receivers (each does its work only while its setting is on) -------------------
     #: Log every sent message as a ``postmark.models.Message`` row.
@@ -155,6 +158,14 @@ class PostmarkConf(AppConf):
                 "time) to 64."
             )
         return value
+
+    def configure_bulk_streams(self, value: Any) -> list[str]:
+        names = list(value) if isinstance(value, list | tuple | set | frozenset) else None
+        if names is None or not all(isinstance(name, str) and name for name in names):
+            raise ImproperlyConfigured(
+                'POSTMARK_BULK_STREAMS must be a list of message stream IDs, e.g. ["broadcast"].'
+            )
+        return names
 
     def configure_batch_size(self, value: Any) -> int:
         if not isinstance(value, int) or not 1 <= value <= 500:

@@ -5,13 +5,15 @@ PostmarkError
 ├── PostmarkAPIError            Postmark answered with an error
 │   ├── UnauthorizedError       401 / ErrorCode 10: bad or missing server token
 │   ├── InvalidRequestError     422 and other 4xx: Postmark refused the request
-│   │   └── InactiveRecipientsError  ErrorCode 406, with ``.recipients``
+│   │   ├── InactiveRecipientsError  ErrorCode 406, with ``.recipients``
+│   │   └── BulkNotEnabledError      ErrorCode 14: the account's Bulk API is not enabled
 │   ├── RateLimitedError        429
 │   ├── ServerError             5xx
 │   └── UnexpectedAnswerError   a 2xx that is not the JSON expected (may have been sent)
 ├── NetworkError                no answer; ``.may_have_been_sent`` tells whether a retry is safe
 │   └── PostmarkTimeout
-└── BatchError                  some messages of a send failed; ``.failures`` lists them
+├── BatchError                  some messages of a send failed; ``.failures`` lists them
+└── BulkRequestFailed           Postmark's status of a Bulk API request says Failed
 
 ``is_safe_to_retry`` is the one rule for "Postmark certainly did not process this request", which
 the client, the queue and the results all follow.
@@ -22,7 +24,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .facts import ERROR_BAD_TOKEN, ERROR_INACTIVE_RECIPIENTS, RETRYABLE_STATUSES
+from .facts import (
+    ERROR_BAD_TOKEN,
+    ERROR_BULK_NOT_ENABLED,
+    ERROR_INACTIVE_RECIPIENTS,
+    RETRYABLE_STATUSES,
+)
 
 if TYPE_CHECKING:
     from django.core.mail import EmailMessage
@@ -83,6 +90,19 @@ class InactiveRecipientsError(InvalidRequestError):
         self.recipients: list[str] = parse_inactive_recipients(message)
 
 
+class BulkNotEnabledError(InvalidRequestError):
+    """Postmark refuses the Bulk API until its support enables it for the account."""
+
+    error_code = ERROR_BULK_NOT_ENABLED
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(
+            f"{message} The Bulk API is enabled per account by Postmark: contact Postmark's "
+            "support to have it switched on, or send these messages without bulk.",
+            **kwargs,
+        )
+
+
 class RateLimitedError(PostmarkAPIError):
     http_status = 429
 
@@ -126,6 +146,11 @@ class BatchError(PostmarkError):
         super().__init__(f"{len(failures)} message(s) failed, {sent} sent:\n" + "\n".join(lines))
 
 
+class BulkRequestFailed(PostmarkError):
+    """Postmark says a Bulk API request failed (``GET /email/bulk/{id}``): its recipients'
+    messages were not sent."""
+
+
 _INACTIVE = re.compile(r"(?:inactive addresses|addresses):\s*(.+?)(?:\.\s|\.$|$)", re.I)
 _ADDRESS = re.compile(r"[^\s,;:<>]+@[^\s,;:<>]+[^\s,;:<>.]")
 
@@ -139,6 +164,7 @@ def parse_inactive_recipients(text: str) -> list[str]:
 _BY_ERROR_CODE: dict[int, type[PostmarkAPIError]] = {
     ERROR_BAD_TOKEN: UnauthorizedError,
     ERROR_INACTIVE_RECIPIENTS: InactiveRecipientsError,
+    ERROR_BULK_NOT_ENABLED: BulkNotEnabledError,
 }
 _BY_STATUS: dict[int, type[PostmarkAPIError]] = {
     401: UnauthorizedError,

@@ -7,6 +7,7 @@ The payload is built in ``postmark.payload``, the results live in ``postmark.res
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,9 @@ __all__ = [
     "PostmarkResult",
     "bare_address",
     "format_address",
+    "is_bulk",
     "is_template",
+    "server_label",
 ]
 
 #: Every Postmark option a Django message may carry, as attribute names.
@@ -47,6 +50,16 @@ OPTION_NAMES = (
     "template_alias",
     "template_model",
     "inline_css",
+    # One template message, one message per To recipient, each with its own model:
+    "merge_data",
+    # The Bulk API: one call for every recipient (each with their merge_data, metadata, headers).
+    "bulk",
+    "merge_metadata",
+    "merge_headers",
+    # Payload fields this app does not know yet, merged last.
+    "passthrough",
+    # Another Postmark server than POSTMARK_API_KEY's.
+    "server_token",
 )
 
 SENT = Status.SENT
@@ -70,6 +83,12 @@ class PostmarkMessageMixin:
         template_alias: str | None = None,
         template_model: Mapping[str, Any] | None = None,
         inline_css: bool | None = None,
+        merge_data: Mapping[str, Mapping[str, Any]] | None = None,
+        bulk: bool | None = None,
+        merge_metadata: Mapping[str, Mapping[str, Any]] | None = None,
+        merge_headers: Mapping[str, Mapping[str, str]] | None = None,
+        passthrough: Mapping[str, Any] | None = None,
+        server_token: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -82,6 +101,12 @@ class PostmarkMessageMixin:
         self.template_alias = template_alias
         self.template_model = template_model
         self.inline_css = inline_css
+        self.merge_data = merge_data
+        self.bulk = bulk
+        self.merge_metadata = merge_metadata
+        self.merge_headers = merge_headers
+        self.passthrough = passthrough
+        self.server_token = server_token
 
 
 class PostmarkEmailMessage(PostmarkMessageMixin, EmailMessage):
@@ -101,6 +126,7 @@ class Defaults:
     track_opens: bool | None = None
     track_links: str | None = None
     message_stream: str | None = None
+    bulk_streams: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls) -> Defaults:
@@ -110,8 +136,29 @@ class Defaults:
             track_opens=settings.POSTMARK_TRACK_OPENS,
             track_links=settings.POSTMARK_TRACK_LINKS,
             message_stream=settings.POSTMARK_MESSAGE_STREAM,
+            bulk_streams=frozenset(settings.POSTMARK_BULK_STREAMS),
         )
 
 
 def is_template(message: EmailMessage) -> bool:
     return bool(getattr(message, "template_id", None) or getattr(message, "template_alias", None))
+
+
+def is_bulk(message: EmailMessage, defaults: Defaults) -> bool:
+    """Whether the message goes through the Bulk API: ``message.bulk = True``, or its stream is
+    one of POSTMARK_BULK_STREAMS (unless ``message.bulk = False``)."""
+    bulk = getattr(message, "bulk", None)
+    if bulk is not None:
+        return bool(bulk)
+    if not defaults.bulk_streams:
+        return False
+    stream = getattr(message, "message_stream", None) or defaults.message_stream
+    return stream in defaults.bulk_streams
+
+
+def server_label(token: str | None) -> str:
+    """What the Message log records of a message's server: "" for POSTMARK_API_KEY's, else the
+    first 12 hex digits of the token's SHA-256 (never the token, which sends as that server)."""
+    if not token:
+        return ""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]

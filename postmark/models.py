@@ -48,6 +48,14 @@ class Message(models.Model):
     clicked_at = models.DateTimeField("first clicked at", null=True, blank=True)
     bounced_at = models.DateTimeField(null=True, blank=True)
     complained_at = models.DateTimeField("spam complaint at", null=True, blank=True)
+    #: ``postmark.message.server_label`` of the message's ``server_token`` ("" for the server of
+    #: POSTMARK_API_KEY): which server sent it, never the token itself.
+    server = models.CharField("Postmark server", max_length=64, blank=True)
+    #: The Bulk API request that carried it (``manage.py postmark_bulk_status ID``).
+    bulk_request_id = models.CharField("bulk request ID", max_length=64, blank=True)
+    #: Generated for each recipient of a Bulk API request and sent in its Metadata (Postmark
+    #: names no MessageID for them): its webhooks find this row by it, and fill in message_id.
+    link_id = models.UUIDField("link ID", null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -58,6 +66,12 @@ class Message(models.Model):
             models.Index(fields=["status"], name="postmark_message_status"),
             # The overview page filtered by stream: a range of created_at within one stream.
             models.Index(fields=["message_stream", "created_at"], name="postmark_message_stream"),
+            # postmark_bulk_status settles a request's rows; most rows belong to none.
+            models.Index(
+                fields=["bulk_request_id"],
+                name="postmark_message_bulk",
+                condition=~models.Q(bulk_request_id=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import email.message
 import mimetypes
+from collections.abc import Mapping
 from email.utils import getaddresses
 from typing import Any
 
@@ -27,6 +28,17 @@ _BUILT_BY_POSTMARK = ("to", "cc", "bcc", "subject", "content-type")
 _BODY_KEYS = {"text/html": "HtmlBody", "text/plain": "TextBody"}
 _NO_DEFAULTS = Defaults()
 _NO_HEADERS: dict[str, Any] = {}
+#: Every field this app builds (lowercased: Postmark reads JSON keys case-insensitively). A
+#: message's ``passthrough`` may not set one: its option does, with the checks that keep line
+#: breaks out of headers, which a passthrough value would skip.
+_BUILT_FIELDS = frozenset(
+    name.lower()
+    for name in (
+        "From", "To", "Cc", "Bcc", "ReplyTo", "Subject", "HtmlBody", "TextBody", "Tag",
+        "Metadata", "TrackOpens", "TrackLinks", "MessageStream", "Headers", "Attachments",
+        "TemplateId", "TemplateAlias", "TemplateModel", "InlineCss", "Messages",
+    )
+)  # fmt: skip
 
 
 def to_payload(message: EmailMessage, defaults: Defaults | None = None) -> dict[str, Any]:
@@ -35,6 +47,18 @@ def to_payload(message: EmailMessage, defaults: Defaults | None = None) -> dict[
     Raises UnsupportedMessageError, before anything is sent, for what Postmark cannot carry.
     """
     return _Payload(message, defaults or _NO_DEFAULTS).build()
+
+
+def to_bulk_payload(
+    message: EmailMessage, defaults: Defaults, recipients: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The JSON Postmark's Bulk API takes: the message's content once, ``recipients`` (each a
+    ``{"To", "TemplateModel", "Metadata", "Headers"}`` object) as its ``Messages``. A template's
+    shared model is merged under each recipient's own by the caller, not sent on its own."""
+    payload = _Payload(message, defaults, bulk=True).build()
+    payload.pop("TemplateModel", None)
+    payload["Messages"] = recipients
+    return payload
 
 
 def check_recipients(message: EmailMessage) -> None:
@@ -50,11 +74,13 @@ def check_recipients(message: EmailMessage) -> None:
 class _Payload:
     # One is made per message of a batch: slots, and no header dicts for a message without extra
     # headers (most), keep that cheap.
-    __slots__ = ("defaults", "header_names", "headers", "message", "payload")
+    __slots__ = ("bulk", "defaults", "header_names", "headers", "message", "payload")
 
-    def __init__(self, message: EmailMessage, defaults: Defaults) -> None:
+    def __init__(self, message: EmailMessage, defaults: Defaults, *, bulk: bool = False) -> None:
         self.message = message
         self.defaults = defaults
+        #: The Bulk API's shared content: the recipients go in its Messages instead.
+        self.bulk = bulk
         self.payload: dict[str, Any] = {}
         # Extra headers still to place; set_from and set_reply_to take theirs out. The shared
         # empty dicts are never written to: pop_header returns early when there are no headers.
@@ -65,10 +91,12 @@ class _Payload:
             self.headers, self.header_names = _NO_HEADERS, _NO_HEADERS
 
     def build(self) -> dict[str, Any]:
-        check_recipients(self.message)
+        if not self.bulk:
+            check_recipients(self.message)
         self.refuse_built_headers()
         self.set_from()
-        self.set_recipients()
+        if not self.bulk:
+            self.set_recipients()
         self.set_reply_to()
         if is_template(self.message):
             self.set_template()
@@ -82,6 +110,7 @@ class _Payload:
         self.set_headers()
         self.set_attachments()
         self.check_size()
+        self.set_passthrough()
         return self.payload
 
     def pop_header(self, lowered: str) -> Any:
@@ -189,21 +218,8 @@ class _Payload:
 
     def set_metadata(self) -> None:
         metadata = {**self.defaults.metadata, **(getattr(self.message, "metadata", None) or {})}
-        if not metadata:
-            return
-        seen: dict[str, str] = {}
-        for key in metadata:
-            folded = str(key).lower()
-            if folded in seen:
-                raise UnsupportedMessageError(
-                    f"Metadata keys {seen[folded]!r} and {key!r} differ only by case; Postmark "
-                    "refuses that.",
-                    field="metadata",
-                )
-            seen[folded] = str(key)
-        self.payload["Metadata"] = {
-            str(key): "" if value is None else str(value) for key, value in metadata.items()
-        }
+        if metadata:
+            self.payload["Metadata"] = metadata_of(metadata)
 
     def set_tracking(self) -> None:
         track_opens = getattr(self.message, "track_opens", None)
@@ -227,18 +243,27 @@ class _Payload:
 
     def set_headers(self) -> None:
         if self.headers:
-            self.payload["Headers"] = [
-                {
-                    "Name": refuse_line_breaks(str(name), f"header name {str(name)[:40]!r}"),
-                    "Value": refuse_line_breaks(str(value), f"header {str(name)!r}"),
-                }
-                for name, value in self.headers.items()
-            ]
+            self.payload["Headers"] = headers_of(self.headers)
 
     def set_attachments(self) -> None:
         attachments = [_attachment(item) for item in self.message.attachments]
         if attachments:
             self.payload["Attachments"] = attachments
+
+    def set_passthrough(self) -> None:
+        passthrough = getattr(self.message, "passthrough", None)
+        if not passthrough:
+            return
+        for key in passthrough:
+            name = refuse_line_breaks(str(key), "passthrough")
+            if name.strip().lower() in _BUILT_FIELDS:
+                raise UnsupportedMessageError(
+                    f"{name!r} is built by this app from the message; set it there (to, "
+                    "subject, extra_headers, tag...), not in passthrough, which is for fields "
+                    "this app does not know.",
+                    field="passthrough",
+                )
+        self.payload.update({str(key): value for key, value in passthrough.items()})
 
     def check_size(self) -> None:
         payload = self.payload
@@ -251,6 +276,32 @@ class _Payload:
                 f"{size / 1024 / 1024:.1f} MB once encoded.",
                 field="attachments",
             )
+
+
+def metadata_of(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """Metadata as Postmark takes it: text values, no two keys that differ only by case."""
+    seen: dict[str, str] = {}
+    for key in metadata:
+        folded = str(key).lower()
+        if folded in seen:
+            raise UnsupportedMessageError(
+                f"Metadata keys {seen[folded]!r} and {key!r} differ only by case; Postmark "
+                "refuses that.",
+                field="metadata",
+            )
+        seen[folded] = str(key)
+    return {str(key): "" if value is None else str(value) for key, value in metadata.items()}
+
+
+def headers_of(headers: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Extra headers as Postmark's ``Headers`` list, with no line break in a name or value."""
+    return [
+        {
+            "Name": refuse_line_breaks(str(name), f"header name {str(name)[:40]!r}"),
+            "Value": refuse_line_breaks(str(value), f"header {str(name)!r}"),
+        }
+        for name, value in headers.items()
+    ]
 
 
 def _attachment(item: Any) -> dict[str, str]:

@@ -11,12 +11,15 @@ from functools import cache
 from typing import Any, TypeVar
 
 from django.core.mail import EmailMessage
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from . import sql
 from .conf import settings
 from .events import SpamComplaintEvent, SubscriptionChangeEvent
-from .message import SENT, SUPPRESSED, Defaults, PostmarkResult, bare_address
+from .merge import LINK_KEY
+from .message import PostmarkResult, bare_address
+from .message_log import log_sent
 from .models import Bounce, Message, Suppression
 
 Receiver = TypeVar("Receiver", bound=Callable[..., None])
@@ -40,65 +43,9 @@ def honouring(setting: str) -> Callable[[Receiver], Receiver]:
 def store_sent_messages(
     sender: Any, messages: Sequence[EmailMessage], results: Sequence[PostmarkResult], **kwargs: Any
 ) -> None:
-    """``post_send``: one ``Message`` row per message, one bulk insert per API call."""
-    defaults = Defaults.from_settings()
-    store_bodies = settings.POSTMARK_STORE_BODIES
-    rows = [
-        _message_row(message, result, defaults, store_bodies)
-        for message, result in zip(messages, results, strict=True)
-    ]
-    sql.bulk_insert(Message, rows)
-
-
-def _message_row(
-    message: EmailMessage, result: PostmarkResult, defaults: Defaults, store_bodies: bool
-) -> dict[str, Any]:
-    metadata = {**defaults.metadata, **(getattr(message, "metadata", None) or {})}
-    # Set by skip_suppressed_recipients: the log says who was left out and why.
-    suppressed = getattr(message, "suppressed_recipients", None) or []
-    # Postmark's text also matters for an accepted message when it dropped inactive addresses.
-    error = result.message if result.status != SENT or result.inactive_recipients else ""
-    if suppressed:
-        error = f"{error} Suppressed recipients: {', '.join(suppressed)}.".strip()
-    row = {
-        "message_id": _uuid_or_none(result.message_id),
-        "status": result.status,
-        "message_stream": getattr(message, "message_stream", None) or defaults.message_stream or "",
-        "from_email": str(message.from_email or ""),
-        "to": ", ".join(message.to)
-        or (", ".join(suppressed) if result.status == SUPPRESSED else ""),
-        "cc": ", ".join(message.cc),
-        "bcc": ", ".join(message.bcc),
-        "subject": str(message.subject or ""),
-        "tag": getattr(message, "tag", None) or defaults.tag or "",
-        # The strings Postmark was sent, so that the column always holds valid JSON.
-        "metadata": {str(k): "" if v is None else str(v) for k, v in metadata.items()},
-        "submitted_at": result.submitted_at,
-        "error_code": result.error_code or None,
-        "error": error,
-    }
-    if store_bodies:
-        bodies = _bodies(message)
-        row["text_body"] = bodies.get("text/plain", "")
-        row["html_body"] = bodies.get("text/html", "")
-    return row
-
-
-def _uuid_or_none(value: str | None) -> uuid.UUID | None:
-    # A MessageID that is not a UUID must not make the log fail after the mail has gone.
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
-
-
-def _bodies(message: EmailMessage) -> dict[str, str]:
-    bodies = {f"text/{message.content_subtype}": str(message.body or "")}
-    for alternative in getattr(message, "alternatives", None) or []:
-        content, mimetype = alternative[0], alternative[1]
-        text = content.decode() if isinstance(content, bytes) else str(content)
-        bodies.setdefault(mimetype, text)
-    return bodies
+    """``post_send``: one ``Message`` row per message (per recipient of a Bulk API message),
+    one bulk insert per API call (``postmark.message_log``)."""
+    log_sent(messages, results)
 
 
 # --- Webhook receivers ---------------------------------------------------------------------------
@@ -183,6 +130,9 @@ def advance_message(event: Any, when: Any) -> None:
     """One UPDATE: the status moves forward only, and the first timestamp of each kind stays."""
     if event.message_id is None:
         return
+    link_id = _link_id(event)
+    if link_id is not None:
+        _link(link_id, event.message_id)
     status, stamp = _STATUS_BY_EVENT[type(event).__name__]
     behind = _statuses_behind(status)
     now = timezone.now()
@@ -193,6 +143,29 @@ def advance_message(event: Any, when: Any) -> None:
         first={stamp: when or now},
         set_={"updated_at": now},
     )
+
+
+def _link_id(event: Any) -> uuid.UUID | None:
+    value = (getattr(event, "metadata", None) or {}).get(LINK_KEY)
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _link(link_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    """A Bulk API recipient's row learns its MessageID from the first webhook that names both
+    (its generated id came back in the Metadata), so that this and every later event, and the
+    Bounce rows, find it by MessageID."""
+    try:
+        # A savepoint: a MessageID some other row already holds must not break the webhook's
+        # transaction (that row keeps it; this event then updates it alone).
+        with transaction.atomic(using=router.db_for_write(Message)):
+            Message.objects.filter(link_id=link_id, message_id__isnull=True).update(
+                message_id=message_id
+            )
+    except IntegrityError:
+        pass
 
 
 @cache

@@ -32,6 +32,8 @@ class Status(TextChoices):
 
     QUEUED = "queued"
     SENT = "sent"
+    #: Accepted, but Postmark answered "delivery may be delayed" (with no ErrorCode at all).
+    DELAYED = "delayed", "delayed (accepted, delivery may be delayed)"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
     #: Postmark may or may not have accepted it (timeout, 5xx, dropped connection, odd answer).
@@ -40,7 +42,9 @@ class Status(TextChoices):
 
 # Enum members looked up once: an attribute of an enum class costs ten times a global's, for
 # every message of a batch.
-_SENT, _FAILED = Status.SENT, Status.FAILED
+_SENT, _FAILED, _DELAYED = Status.SENT, Status.FAILED, Status.DELAYED
+#: What Postmark accepted: sent, or sent with a warning that delivery may be delayed.
+_ACCEPTED = frozenset((Status.SENT, Status.DELAYED))
 
 
 @dataclass
@@ -56,10 +60,13 @@ class PostmarkResult:
     error: PostmarkError | None = None
     #: Addresses Postmark accepted the message for but will not deliver to (inactive).
     inactive_recipients: list[str] = field(default_factory=list)
+    #: The Bulk API request that carries the message (its status is then "queued").
+    bulk_request_id: str | None = None
 
     @property
     def accepted(self) -> bool:
-        return self.status == Status.SENT
+        """Postmark took the message: "sent", "delayed", or "queued" in a Bulk API request."""
+        return self.status in _ACCEPTED or bool(self.bulk_request_id)
 
     @classmethod
     def from_api(cls, answer: object, message: EmailMessage) -> PostmarkResult:
@@ -69,8 +76,10 @@ class PostmarkResult:
             return cls.unreadable(message, f"its result is not an object: {answer!r:.100}")
         raw_code = answer.get("ErrorCode")
         # The common answer, ErrorCode 0, without a call; anything else goes through the rule.
-        if raw_code is None or (raw_code == 0 and type(raw_code) is int):
+        if raw_code == 0 and type(raw_code) is int:
             code: int | None = 0
+        elif raw_code is None:
+            code = None  # accepted; "delayed" if its text says so (below)
         else:
             code = read_error_code(raw_code)
             if code is None:
@@ -87,15 +96,37 @@ class PostmarkResult:
                 message=text,
                 error=api_error(422, code, text),
             )
+        status = _SENT
+        # "Message accepted, but delivery may be delayed." comes with no ErrorCode key at all:
+        # accepted, and told apart from "sent".
+        if code is None and "delay" in text.lower():
+            status = _DELAYED
         message_id = answer.get("MessageID")
         return cls(
-            _SENT,
+            status,
             message_id=message_id if isinstance(message_id, str) else None,
             submitted_at=parse_timestamp(answer.get("SubmittedAt")),
             recipients=recipients,
             error_code=0,
             message=text,
             inactive_recipients=parse_inactive_recipients(text),
+        )
+
+    @classmethod
+    def from_bulk(cls, answer: object, message: EmailMessage) -> PostmarkResult:
+        """The result of a Bulk API request: "queued" with the request's ID (Postmark sends the
+        recipients' messages later, and names no MessageID for any of them)."""
+        bulk_id = answer.get("ID") if isinstance(answer, dict) else None
+        if not isinstance(bulk_id, str) or not bulk_id:
+            return cls.unreadable(message, f"it names no bulk request ID: {answer!r:.100}")
+        assert isinstance(answer, dict)
+        return cls(
+            Status.QUEUED,
+            submitted_at=parse_timestamp(answer.get("SubmittedAt")),
+            recipients=list(message.recipients()),
+            error_code=0,
+            message=f"Queued by Postmark's Bulk API ({_text(answer.get('Status')) or 'Accepted'}).",
+            bulk_request_id=bulk_id,
         )
 
     @classmethod

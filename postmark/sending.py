@@ -9,7 +9,8 @@ does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -21,8 +22,9 @@ from . import signals
 from .client import Client
 from .conf import settings
 from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
-from .message import Defaults, is_template
-from .payload import to_payload
+from .merge import bulk_recipients, has_merge_data, new_link_ids, settle, split_by_recipient
+from .message import Defaults, is_bulk, is_template
+from .payload import to_bulk_payload, to_payload
 from .results import PostmarkResult, Status, results_of
 from .threads import in_threads
 
@@ -43,6 +45,14 @@ class Batch:
     template: bool
     messages: list[EmailMessage]
     payloads: list[dict[str, Any] | None]
+    #: One Bulk API request (``POST /email/bulk``): one message, its recipients in the payload.
+    bulk: bool = False
+    #: The messages' ``server_token``, or None for the client's own server.
+    server_token: str | None = None
+
+
+#: What puts messages in the same API call: template or not, bulk, and the server.
+_CallKey = tuple[bool, bool, str | None]
 
 
 def build_batches(
@@ -55,28 +65,61 @@ def build_batches(
     """
     defaults = Defaults.from_settings()
     size = settings.POSTMARK_BATCH_SIZE
-    groups: dict[bool, list[EmailMessage]] = {False: [], True: []}
-    for message in email_messages:
+    groups: dict[_CallKey, list[EmailMessage]] = {}
+    for message in _with_merge_data_split(email_messages, defaults, fail_silently):
         if message.recipients():
-            groups[is_template(message)].append(message)
+            groups.setdefault(_call_key(message, defaults), []).append(message)
         else:
             # Django's own backends skip a message without recipients; so do we, visibly.
             message.postmark = PostmarkResult(  # type: ignore[attr-defined]
                 Status.FAILED, message="The message has no recipients; nothing was sent."
             )
     batches = [
-        Batch(template, group[start : start + size], [])
-        for template, group in groups.items()
-        for start in range(0, len(group), size)
+        Batch(template, group[start : start + step], [], bulk, token)
+        for (template, bulk, token), group in groups.items()
+        # A Bulk API request carries one message (and all of its recipients).
+        for step in [1 if bulk else size]
+        for start in range(0, len(group), step)
     ]
     for batch in batches:
         signals.pre_send.send(sender=type(backend), messages=batch.messages, backend=backend)
-        batch.payloads = [_payload(message, defaults, fail_silently) for message in batch.messages]
+        batch.payloads = [
+            _payload(message, defaults, fail_silently, batch.bulk) for message in batch.messages
+        ]
     return batches
 
 
+def _call_key(message: EmailMessage, defaults: Defaults) -> _CallKey:
+    return (
+        is_template(message),
+        is_bulk(message, defaults),
+        getattr(message, "server_token", None) or None,
+    )
+
+
+def _with_merge_data_split(
+    messages: Sequence[EmailMessage], defaults: Defaults, fail_silently: bool
+) -> list[EmailMessage]:
+    """The messages, each with ``merge_data`` (and not bulk) replaced by its per-recipient
+    copies (``postmark.merge``)."""
+    if not any(has_merge_data(message) for message in messages):
+        return list(messages)
+    split: list[EmailMessage] = []
+    for message in messages:
+        if not has_merge_data(message) or is_bulk(message, defaults):
+            split.append(message)
+            continue
+        try:
+            split.extend(split_by_recipient(message))
+        except UnsupportedMessageError as error:
+            if not fail_silently:
+                raise
+            message.postmark = PostmarkResult.from_error(error, message)  # type: ignore[attr-defined]
+    return split
+
+
 def _payload(
-    message: EmailMessage, defaults: Defaults, fail_silently: bool
+    message: EmailMessage, defaults: Defaults, fail_silently: bool, bulk: bool = False
 ) -> dict[str, Any] | None:
     if not message.recipients():
         message.postmark = PostmarkResult(  # type: ignore[attr-defined]
@@ -84,6 +127,10 @@ def _payload(
         )
         return None
     try:
+        if bulk:
+            return to_bulk_payload(
+                message, defaults, bulk_recipients(message, new_link_ids(message))
+            )
         return to_payload(message, defaults)
     except UnsupportedMessageError as error:
         if not fail_silently:
@@ -171,10 +218,13 @@ def call_batch(client: Client, batch: Batch) -> Answer:
     messages = [message for message, _ in sending]
     if not sending:
         return Answer(messages, [])
+    payloads = [payload for _, payload in sending]
     try:
-        return Answer(messages, call(client, batch.template, [p for _, p in sending], messages))
+        with server_client(client, batch.server_token) as server:
+            results = call(server, batch.template, payloads, messages, bulk=batch.bulk)
     except PostmarkError as exc:
         return Answer(messages, error=exc)
+    return Answer(messages, results)
 
 
 def finish_batch(
@@ -193,6 +243,7 @@ def finish_batch(
         results = [PostmarkResult.from_error(error, message) for message in answer.messages]
     for message, result in zip(answer.messages, results or [], strict=True):
         message.postmark = result  # type: ignore[attr-defined]
+    settle(batch.messages)
     # The mail has gone (or not) by now: a receiver that fails (say, the log's database) must
     # not turn that into an exception the caller would answer by sending again, nor stop the
     # later batches. Its error is logged instead.
@@ -215,14 +266,35 @@ def finish_batch(
 
 
 def call(
-    client: Client, template: bool, payloads: list[dict[str, Any]], messages: list[EmailMessage]
+    client: Client,
+    template: bool,
+    payloads: list[dict[str, Any]],
+    messages: list[EmailMessage],
+    *,
+    bulk: bool = False,
 ) -> list[PostmarkResult]:
     """One API call for the payloads; a result per message, whatever the answer holds."""
+    if bulk:
+        return [PostmarkResult.from_bulk(client.send_bulk(payloads[0]), messages[0])]
     if len(payloads) == 1:
         send_one = client.send_with_template if template else client.send
         return [PostmarkResult.from_api(send_one(payloads[0]), messages[0])]
     send_many = client.send_batch_with_templates if template else client.send_batch
     return results_of(send_many(payloads), messages)
+
+
+@contextmanager
+def server_client(client: Client, token: str | None) -> Iterator[Client]:
+    """``client``, or for a message's ``server_token`` a client of that server for one call
+    (``Client.for_server``: configured as ``client`` is; in test mode, the test token still)."""
+    if not token or token == client.token:
+        yield client
+        return
+    server = client.for_server(token)
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def mark_unsent(batches: list[Batch], error: PostmarkError) -> None:
@@ -237,6 +309,7 @@ def mark_unsent(batches: list[Batch], error: PostmarkError) -> None:
                     message=f"Not sent: the request for an earlier batch failed ({error}).",
                     error=error,
                 )
+        settle(batch.messages)
 
 
 def raise_for_failures(messages: list[EmailMessage], sent: int) -> None:

@@ -12,6 +12,7 @@ and one caller making calls one after another always reuses the same one.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -107,6 +108,15 @@ class HTTPClient:
         del client.headers["X-Postmark-Server-Token"]
         client.headers["X-Postmark-Account-Token"] = account_token
         return client
+
+    def for_server(self, token: str) -> Self:
+        """A client like this one (URL, timeout, retries, subclass) for another server's token,
+        with sessions of its own; a client with the test token keeps it (test mode)."""
+        other = copy.copy(self)
+        other.token = self.token if self.token == TEST_TOKEN else token
+        other.headers = {**self.headers, "X-Postmark-Server-Token": other.token}
+        other._idle, other._lock = [], threading.Lock()
+        return other
 
     # --- Sessions ----------------------------------------------------------------------------
 

@@ -4,14 +4,17 @@ schedulers (on the task backend queued sending uses, ``POSTMARK_QUEUE_TASK_BACKE
     from postmark.operations.tasks import purge_task, sync_task
     sync_task.enqueue()            # e.g. hourly from your scheduler
     purge_task.enqueue()           # e.g. nightly
+    bulk_status_task.enqueue(message.postmark.bulk_request_id)   # after a Bulk API send
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from ..conf import settings
 from ..queue.tasks_api import task
+from .bulk import follow_bulk_request
 from .retention import purge
 from .sync import sync_bounces, sync_suppressions
 
@@ -37,3 +40,13 @@ def purge_task(older_than_days: float | None = None) -> dict[str, int]:
     """Delete what is older than the retention period (POSTMARK_RETENTION_DAYS by default)."""
     age = timedelta(days=older_than_days) if older_than_days is not None else None
     return purge(age)
+
+
+@task(backend=settings.POSTMARK_QUEUE_TASK_BACKEND, queue_name=settings.POSTMARK_QUEUE_NAME)
+def bulk_status_task(
+    bulk_id: str, interval: float = 5.0, timeout: float | None = 3600.0
+) -> dict[str, Any]:
+    """Follow a Bulk API request to Completed or Failed and settle its log rows (as
+    ``manage.py postmark_bulk_status``); returns Postmark's last status. A failed request
+    raises BulkRequestFailed, so that the task's result says it failed."""
+    return follow_bulk_request(bulk_id, interval=interval, timeout=timeout)

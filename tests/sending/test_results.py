@@ -166,7 +166,9 @@ def test_ok_but_inactive_addresses_is_sent_and_names_them(fake_postmark: FakePos
     assert result(message).message == text
 
 
-def test_result_without_error_code_key_counts_as_accepted(fake_postmark: FakePostmark) -> None:
+def test_delayed_answer_without_error_code_is_accepted_as_delayed(
+    fake_postmark: FakePostmark,
+) -> None:
     [message] = messages("a")
     fake_postmark.script(
         Reply(
@@ -180,7 +182,8 @@ def test_result_without_error_code_key_counts_as_accepted(fake_postmark: FakePos
         )
     )
     assert message.send() == 1
-    assert (result(message).status, result(message).error_code) == ("sent", 0)
+    assert (result(message).status, result(message).error_code) == ("delayed", 0)
+    assert result(message).accepted
     assert result(message).submitted_at == datetime(2026, 11, 27, 10, 11, 12, tzinfo=UTC)
 
 

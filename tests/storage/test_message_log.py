@@ -188,17 +188,19 @@ def test_overlong_from_is_cut_to_the_column_not_refused(fake_postmark: FakePostm
     assert Message.objects.get().from_email == sender[:500]
 
 
-def test_failed_log_insert_leaves_the_callers_transaction_usable(
+def test_a_messageid_logged_before_keeps_the_row_and_the_callers_transaction_usable(
     fake_postmark: FakePostmark, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The test runs inside a transaction, as a view under ATOMIC_REQUESTS does. A second
     # message with the same MessageID breaks the log's unique key: the insert fails in its
-    # savepoint, the send still reports success, and the transaction can go on.
+    # savepoint, the transaction goes on, and the row is written again without the MessageID.
     same = str(uuid.uuid4())
     reply = Reply(200, {"MessageID": same, "ErrorCode": 0, "Message": "OK"})
     fake_postmark.script(reply, reply)
     assert EmailMessage("s", "b", "f@example.com", ["t@example.com"]).send() == 1
     with caplog.at_level("ERROR", logger="postmark"):
-        assert EmailMessage("s", "b", "f@example.com", ["t@example.com"]).send() == 1
-    assert any("post_send receiver" in r.getMessage() for r in caplog.records)
-    assert Message.objects.count() == 1
+        assert EmailMessage("s2", "b", "f@example.com", ["t@example.com"]).send() == 1
+    assert not any("post_send receiver" in r.getMessage() for r in caplog.records)
+    first, second = Message.objects.order_by("pk")
+    assert str(first.message_id) == same and second.message_id is None
+    assert same in second.error and second.subject == "s2"
