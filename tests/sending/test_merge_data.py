@@ -70,9 +70,10 @@ def test_1200_recipients_go_in_batches_of_500(fake_postmark: FakePostmark) -> No
     to = [f"reader{n}@example.com" for n in range(1200)]
     message = template(to, merge_data={address: {"n": i} for i, address in enumerate(to)})
     assert message.send() == 1
-    assert [len(r.body["Messages"]) for r in fake_postmark.requests] == [500, 500, 200]
+    # The three calls go at once (POSTMARK_MAX_CONCURRENT_CALLS), so in any order.
+    assert sorted(len(r.body["Messages"]) for r in fake_postmark.requests) == [200, 500, 500]
     models = [m["TemplateModel"]["n"] for r in fake_postmark.requests for m in r.body["Messages"]]
-    assert models == list(range(1200))
+    assert sorted(models) == list(range(1200))
     assert Message.objects.count() == 1200
 
 
