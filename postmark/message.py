@@ -14,26 +14,17 @@ from typing import Any
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 
-# Re-exported for code written against the old layout (postmark.message held all of these).
-from .addresses import bare_address, format_address
 from .conf import settings
-from .facts import TRACK_LINKS_VALUES
-from .results import PostmarkResult, Status
+
+# README documents ``postmark.message.PostmarkResult``; it lives in ``postmark.results``.
+from .results import PostmarkResult
 
 __all__ = [
-    "FAILED",
     "OPTION_NAMES",
-    "QUEUED",
-    "SENT",
-    "SUPPRESSED",
-    "TRACK_LINKS_VALUES",
-    "UNKNOWN",
     "Defaults",
     "PostmarkEmailMessage",
     "PostmarkEmailMultiAlternatives",
     "PostmarkResult",
-    "bare_address",
-    "format_address",
     "is_bulk",
     "is_template",
     "server_label",
@@ -61,12 +52,6 @@ OPTION_NAMES = (
     # Another Postmark server than POSTMARK_API_KEY's.
     "server_token",
 )
-
-SENT = Status.SENT
-FAILED = Status.FAILED
-SUPPRESSED = Status.SUPPRESSED
-UNKNOWN = Status.UNKNOWN
-QUEUED = Status.QUEUED
 
 
 class PostmarkMessageMixin:

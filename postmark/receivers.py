@@ -15,12 +15,13 @@ from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from . import sql
+from .addresses import bare_address
 from .conf import settings
 from .events import SpamComplaintEvent, SubscriptionChangeEvent
 from .merge import LINK_KEY
-from .message import PostmarkResult, bare_address
 from .message_log import log_sent
 from .models import Bounce, Message, Suppression
+from .results import PostmarkResult
 
 Receiver = TypeVar("Receiver", bound=Callable[..., None])
 

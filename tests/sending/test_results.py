@@ -126,7 +126,8 @@ def test_later_batches_still_go_after_a_partial_failure_and_nothing_twice(
     with pytest.raises(BatchError) as caught:
         get_connection().send_messages(batch)
     assert caught.value.sent == 3
-    assert [m["To"] for m in fake_postmark.sent_messages] == [
+    # Both calls go at once, so either may be the one the scripted answer goes to.
+    assert sorted(m["To"] for m in fake_postmark.sent_messages) == [
         "a@example.com",
         "b@example.com",
         "c@example.com",
