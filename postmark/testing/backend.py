@@ -22,13 +22,8 @@ from django.core import mail
 from django.core.mail import EmailMessage
 
 from ..backends import PostmarkBackend
-from ..client import Client, encode_json
+from ..client import Client
 from ..exceptions import PostmarkError
-
-
-def as_received(body: Any) -> Any:
-    """``body`` as Postmark decodes it: after the client's own JSON encoding (dates as text...)."""
-    return json.loads(encode_json(body))
 
 
 def _accepted(message: Mapping[str, Any], received: dict[str, Any]) -> dict[str, Any]:
@@ -55,16 +50,18 @@ class InMemoryClient(Client):
         #: Each accepted message as Postmark decoded it, by the MessageID it was answered with.
         self.received: dict[str, Any] = {}
 
-    def request(
+    def _attempt(
         self,
+        session: Any,
         method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        data: bytes | None = None,
-        params: Mapping[str, Any] | None = None,
+        url: str,
+        data: bytes | None,
+        params: Mapping[str, Any] | None,
     ) -> Any:
-        body: Any = as_received(json_body) if json_body is not None else None
+        # The one attempt of Client.request(), after the client's own encoding: ``data`` is the
+        # body Postmark would have received, so decoding it gives the payload as Postmark sees it.
+        path = url.removeprefix(self.base_url)
+        body: Any = json.loads(data) if data is not None else None
         if method == "POST" and path in ("/email", "/email/withTemplate"):
             return _accepted(body, self.received)
         if method == "POST" and path == "/email/batch":
