@@ -121,8 +121,9 @@ def test_a_worker_killed_before_claiming_its_batch_hands_the_task_to_the_next_wo
 # The database session waiting for a lock, and how to end it, on each server the workers run on.
 _WAITING = {
     "postgresql": "SELECT pid FROM pg_locks WHERE NOT granted LIMIT 1",
-    "mysql": "SELECT trx_mysql_thread_id FROM information_schema.innodb_trx "
-    "WHERE trx_state = 'LOCK WAIT' LIMIT 1",
+    # The worker's claim, still running: the UPDATE of the batch row, from another session.
+    "mysql": "SELECT id FROM information_schema.processlist WHERE id <> CONNECTION_ID() "
+    "AND info LIKE 'UPDATE %%postmark_queuedbatch%%' LIMIT 1",
 }
 _TERMINATE = {"postgresql": "SELECT pg_terminate_backend(%s)", "mysql": "KILL %s"}
 
