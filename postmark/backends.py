@@ -16,12 +16,13 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 
+from .batches import build_batches
 from .client import Client
 from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
 from .models import QueuedBatch
 from .queue.envelope import message_entry
 from .results import PostmarkResult, Status
-from .sending import Batch, build_batches, raise_for_failures, send_batches
+from .sending import Batch, raise_for_failures, send_batches
 from .tasks import enqueue
 
 __all__ = ["PostmarkBackend", "QueuedPostmarkBackend", "QueuedResult"]

@@ -1,5 +1,5 @@
-"""The send path both backends and the queue's worker run: batches, payloads, the API calls
-(several at once: ``send_batches``), the results and ``post_send``.
+"""The send path both backends and the queue's worker run: the API calls for the batches
+``postmark.batches`` built (several at once: ``send_batches``), the results and ``post_send``.
 
 ``backend`` below is the Django email backend on whose behalf a batch goes: it is the signals'
 ``sender`` (its class) and ``backend`` argument, and its ``fail_silently`` decides what a refusal
@@ -9,7 +9,7 @@ does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -20,11 +20,10 @@ from django.core.mail.backends.base import BaseEmailBackend
 
 from . import signals
 from .client import Client
+from .client.email import call_json
 from .conf import settings
-from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
-from .merge import bulk_recipients, has_merge_data, new_link_ids, settle, split_by_recipient
-from .message import Defaults, is_bulk, is_template
-from .payload import to_bulk_payload, to_payload
+from .exceptions import BatchError, PostmarkError
+from .merge import settle
 from .results import PostmarkResult, Status, results_of
 from .threads import in_threads
 
@@ -49,94 +48,9 @@ class Batch:
     bulk: bool = False
     #: The messages' ``server_token``, or None for the client's own server.
     server_token: str | None = None
-
-
-#: What puts messages in the same API call: template or not, bulk, and the server.
-_CallKey = tuple[bool, bool, str | None]
-
-
-def build_batches(
-    backend: BaseEmailBackend, email_messages: Sequence[EmailMessage], fail_silently: bool
-) -> list[Batch]:
-    """Split the messages into API calls, send ``pre_send`` for each, build the payloads.
-
-    Everything Postmark would refuse for the message itself raises UnsupportedMessageError
-    here, before any request (with fail_silently, that message gets a failed result).
-    """
-    defaults = Defaults.from_settings()
-    size = settings.POSTMARK_BATCH_SIZE
-    groups: dict[_CallKey, list[EmailMessage]] = {}
-    for message in _with_merge_data_split(email_messages, defaults, fail_silently):
-        if message.recipients():
-            groups.setdefault(_call_key(message, defaults), []).append(message)
-        else:
-            # Django's own backends skip a message without recipients; so do we, visibly.
-            message.postmark = PostmarkResult(  # type: ignore[attr-defined]
-                Status.FAILED, message="The message has no recipients; nothing was sent."
-            )
-    batches = [
-        Batch(template, group[start : start + step], [], bulk, token)
-        for (template, bulk, token), group in groups.items()
-        # A Bulk API request carries one message (and all of its recipients).
-        for step in [1 if bulk else size]
-        for start in range(0, len(group), step)
-    ]
-    for batch in batches:
-        signals.pre_send.send(sender=type(backend), messages=batch.messages, backend=backend)
-        batch.payloads = [
-            _payload(message, defaults, fail_silently, batch.bulk) for message in batch.messages
-        ]
-    return batches
-
-
-def _call_key(message: EmailMessage, defaults: Defaults) -> _CallKey:
-    return (
-        is_template(message),
-        is_bulk(message, defaults),
-        getattr(message, "server_token", None) or None,
-    )
-
-
-def _with_merge_data_split(
-    messages: Sequence[EmailMessage], defaults: Defaults, fail_silently: bool
-) -> list[EmailMessage]:
-    """The messages, each with ``merge_data`` (and not bulk) replaced by its per-recipient
-    copies (``postmark.merge``)."""
-    if not any(has_merge_data(message) for message in messages):
-        return list(messages)
-    split: list[EmailMessage] = []
-    for message in messages:
-        if not has_merge_data(message) or is_bulk(message, defaults):
-            split.append(message)
-            continue
-        try:
-            split.extend(split_by_recipient(message))
-        except UnsupportedMessageError as error:
-            if not fail_silently:
-                raise
-            message.postmark = PostmarkResult.from_error(error, message)  # type: ignore[attr-defined]
-    return split
-
-
-def _payload(
-    message: EmailMessage, defaults: Defaults, fail_silently: bool, bulk: bool = False
-) -> dict[str, Any] | None:
-    if not message.recipients():
-        message.postmark = PostmarkResult(  # type: ignore[attr-defined]
-            Status.SUPPRESSED, message="Every recipient was suppressed; nothing was sent."
-        )
-        return None
-    try:
-        if bulk:
-            return to_bulk_payload(
-                message, defaults, bulk_recipients(message, new_link_ids(message))
-            )
-        return to_payload(message, defaults)
-    except UnsupportedMessageError as error:
-        if not fail_silently:
-            raise
-        message.postmark = PostmarkResult.from_error(error, message)  # type: ignore[attr-defined]
-        return None
+    #: The request body, encoded once when the batch was built (``postmark.batches``: so that
+    #: its size was known before any request); None: the client encodes the payloads.
+    body: bytes | None = None
 
 
 def send_batches(
@@ -221,9 +135,13 @@ def call_batch(client: Client, batch: Batch) -> Answer:
     payloads = [payload for _, payload in sending]
     try:
         with server_client(client, batch.server_token) as server:
-            results = call(server, batch.template, payloads, messages, bulk=batch.bulk)
+            results = call(
+                server, batch.template, payloads, messages, bulk=batch.bulk, body=batch.body
+            )
     except PostmarkError as exc:
         return Answer(messages, error=exc)
+    finally:
+        batch.body = None  # posted: the bytes are not needed again (they may be 50 MB)
     return Answer(messages, results)
 
 
@@ -272,15 +190,27 @@ def call(
     messages: list[EmailMessage],
     *,
     bulk: bool = False,
+    body: bytes | None = None,
 ) -> list[PostmarkResult]:
-    """One API call for the payloads; a result per message, whatever the answer holds."""
+    """One API call for the payloads; a result per message, whatever the answer holds.
+
+    ``body``, when given, is ``request_json``'s answer for these payloads, already encoded.
+    """
     if bulk:
-        return [PostmarkResult.from_bulk(client.send_bulk(payloads[0]), messages[0])]
+        return [PostmarkResult.from_bulk(client.send_bulk(payloads[0], body=body), messages[0])]
     if len(payloads) == 1:
         send_one = client.send_with_template if template else client.send
-        return [PostmarkResult.from_api(send_one(payloads[0]), messages[0])]
+        return [PostmarkResult.from_api(send_one(payloads[0], body=body), messages[0])]
     send_many = client.send_batch_with_templates if template else client.send_batch
-    return results_of(send_many(payloads), messages)
+    return results_of(send_many(payloads, body=body), messages)
+
+
+def request_json(batch: Batch, payloads: list[dict[str, Any]]) -> Any:
+    """The JSON ``call`` posts for the batch's payloads (those not None), by the same choice of
+    endpoint: the object itself for one message or a Bulk API request, else the batch's."""
+    if batch.bulk or len(payloads) == 1:
+        return payloads[0]
+    return call_json(payloads, template=batch.template)
 
 
 @contextmanager

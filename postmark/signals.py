@@ -21,6 +21,8 @@ from .events import (
 # Sent once per API call, before the payloads are built, with the messages of that call.
 # Receivers may change the messages: drop recipients, add headers, set Postmark options.
 # A message left with no recipient is not sent; its result has status "suppressed".
+# (Strictly, once per batch of up to POSTMARK_BATCH_SIZE: a batch whose JSON would pass
+# Postmark's 50 MB is then posted as several calls, each with its post_send.)
 #   sender: the backend class
 #   messages: list[EmailMessage], the messages of this API call
 #   backend: the backend instance

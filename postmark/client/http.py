@@ -173,7 +173,7 @@ class HTTPClient:
         params: Mapping[str, Any] | None = None,
     ) -> Any:
         """Send one request and return the decoded JSON answer, retrying only when safe."""
-        if json_body is not None:
+        if data is None and json_body is not None:
             data = encode_json(json_body)
         url = self.base_url + path
         attempt = 0
@@ -258,12 +258,17 @@ class HTTPClient:
 
 # One encoder for every request: json.dumps(cls=...) would build a new one per call, which
 # costs more than encoding a small message object. No spaces after separators: a 500-message
-# batch is about 3% smaller and 10% quicker to encode.
-_ENCODER = DjangoJSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# batch is about 3% smaller and 10% quicker to encode. No NaN or Infinity: they are not JSON,
+# and Postmark would refuse the whole request for one of them.
+_ENCODER = DjangoJSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def encode_json(body: Any) -> bytes:
-    """UTF-8 JSON; DjangoJSONEncoder so that template models may hold dates, decimals, UUIDs."""
+    """UTF-8 JSON; DjangoJSONEncoder so that template models may hold dates, decimals, UUIDs.
+
+    Raises TypeError for a value JSON cannot carry and ValueError for NaN, an infinity or a
+    circular reference.
+    """
     return _ENCODER.encode(body).encode("utf-8")
 
 

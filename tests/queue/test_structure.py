@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 # The ends of the circle there was (backends <-> tasks), and the worker between them.
-MODULES = ["postmark.backends", "postmark.tasks", "postmark.queue.worker", "postmark.sending"]
+MODULES = [
+    "postmark.backends",
+    "postmark.tasks",
+    "postmark.queue.worker",
+    "postmark.sending",
+    "postmark.batches",
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -36,6 +42,7 @@ def test_the_task_keeps_its_documented_path() -> None:
 SENDING_MODULES = [
     "addresses.py",
     "backends.py",
+    "batches.py",
     "client/__init__.py",
     "client/bounces.py",
     "client/email.py",

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from postmark import signals
 from postmark.exceptions import UnsupportedMessageError
+from postmark.message import PostmarkEmailMessage
 from postmark.models import Message
 from postmark.results import Status
 from tests.support.fake_postmark import FakePostmark, serving
@@ -36,6 +37,7 @@ from tests.support.sending_strategies import (
     examples,
     message_with_line_break,
     misbehaviours,
+    unencodable,
     with_line_break,
 )
 
@@ -163,6 +165,41 @@ class BackendContract:
             assert (caught.value.field or "").startswith(NAMED_FIELD.get(field, field))
             self.deliver()
             assert fake_postmark.requests == []
+
+        check()
+
+    def test_a_value_json_cannot_carry_is_refused_before_any_request_naming_its_field(
+        self, fake_postmark: FakePostmark
+    ) -> None:
+        @examples(12)
+        @given(bad=unencodable(), where=st.sampled_from(["template_model", "passthrough"]))
+        def check(bad: Any, where: str) -> None:
+            fake_postmark.requests.clear()
+            message = PostmarkEmailMessage(
+                to=["to@example.com"], from_email="from@example.com", template_alias="welcome"
+            )
+            if where == "template_model":
+                message.template_model = {"user": "Ann", "value": bad}
+            else:
+                message.passthrough = {"SomeNewField": bad}
+            with pytest.raises(UnsupportedMessageError) as caught:
+                self.connection().send_messages([self.message(1), message])
+            field = "TemplateModel" if where == "template_model" else "SomeNewField"
+            assert caught.value.field == field
+            assert "cannot carry" in str(caught.value)
+            self.deliver()
+            assert fake_postmark.requests == []
+
+            # With fail_silently, that message alone fails; the others go, once.
+            others = [self.message(2), self.message(3)]
+            self.connection(fail_silently=True).send_messages([others[0], message, others[1]])
+            self.deliver()
+            assert message.postmark.status == Status.FAILED
+            assert message.postmark.error.field == field
+            assert sorted(m["To"] for m in fake_postmark.sent_messages) == [
+                "to2@example.com",
+                "to3@example.com",
+            ]
 
         check()
 

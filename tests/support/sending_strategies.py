@@ -118,6 +118,34 @@ def django_messages(draw: st.DrawFn, n: int = 0) -> EmailMessage:
     return message
 
 
+#: Values JSON cannot carry (DjangoJSONEncoder also takes dates, decimals and UUIDs, as text).
+_unencodable_leaves = st.sampled_from(
+    [object(), float("nan"), float("inf"), -float("inf"), b"bytes", {1, 2}, 1j, {(1, 2): "key"}]
+)
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | any_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@st.composite
+def unencodable(draw: st.DrawFn) -> Any:
+    """A value JSON cannot carry, alone or somewhere deep in lists and dicts of good ones."""
+    value = draw(_unencodable_leaves)
+    for _ in range(draw(st.integers(0, 3))):
+        siblings = draw(st.lists(_json_values, max_size=2))
+        if draw(st.booleans()):
+            value = [*siblings, value]
+        else:
+            value = {**{str(i): v for i, v in enumerate(siblings)}, draw(any_text): value}
+    return value
+
+
 # --- A stand-in that misbehaves ----------------------------------------------------------------
 
 
