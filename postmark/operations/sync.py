@@ -83,18 +83,18 @@ def _store_bounces(
                 if settings.POSTMARK_RECORD_SUPPRESSIONS:
                     receivers.record_suppressions(None, event)
                 summary.new += 1
-            elif row.updated_at > fetched_at or (row.inactive, row.can_activate) == (
-                event.inactive,
-                event.can_activate,
-            ):
+            elif (row.inactive, row.can_activate) == (event.inactive, event.can_activate):
                 summary.unchanged += 1
-            else:
-                Bounce.objects.filter(pk=row.pk).update(
-                    inactive=event.inactive,
-                    can_activate=event.can_activate,
-                    updated_at=timezone.now(),
-                )
+            # Only if nothing wrote the row since the page was fetched (a webhook may have, since
+            # it was read above): the database decides, not that earlier read.
+            elif Bounce.objects.filter(pk=row.pk, updated_at__lte=fetched_at).update(
+                inactive=event.inactive,
+                can_activate=event.can_activate,
+                updated_at=timezone.now(),
+            ):
                 summary.updated += 1
+            else:
+                summary.unchanged += 1
 
 
 def _event(payload: Mapping[str, Any]) -> BounceEvent:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postmark import receivers
 from postmark.client import Client as APIClient
 from postmark.models import Bounce, Message, Suppression
 from postmark.operations.sync import sync_bounces, sync_suppressions
@@ -101,6 +102,28 @@ def test_a_row_written_after_the_page_was_fetched_is_not_overwritten(
     Bounce.objects.update(inactive=False, updated_at=later)  # a newer state than the sandbox's
     assert "0 updated, 1 unchanged" in sync("bounces")
     assert Bounce.objects.get().inactive is False
+
+
+def test_a_webhook_written_while_a_page_is_stored_is_not_overwritten(
+    postmark_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox_mail.bounce([HARD])
+    sync("bounces")
+    APIClient.from_settings().activate_bounce(postmark_sandbox.bounces[0].id)
+    sandbox_mail.bounce(["later@example.com"])  # newer: listed first, so stored first
+    store_bounce = receivers.store_bounce
+
+    def store_then_a_webhook_for_the_other(sender: Any, event: Any, **kwargs: Any) -> None:
+        store_bounce(sender, event, **kwargs)
+        # The sync has read HARD's row and not yet written it: a webhook lands, newer state.
+        Bounce.objects.filter(email=HARD).update(inactive=True, updated_at=timezone.now())
+
+    monkeypatch.setattr(receivers, "store_bounce", store_then_a_webhook_for_the_other)
+
+    output = sync("bounces")
+
+    assert Bounce.objects.get(email=HARD).inactive is True  # the webhook's, not the page's
+    assert "bounces: 1 new, 0 updated, 1 unchanged" in output
 
 
 def test_bounces_are_paged_and_the_progress_bar_shows_on_a_terminal_only(
