@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.mail import EmailMessage
@@ -16,11 +16,17 @@ _KEPT_OPTIONS = ("tag", "metadata", "message_stream", "template_id", "template_a
 
 
 def message_entry(
-    message: EmailMessage, payload: dict[str, Any] | None, result: PostmarkResult | None
+    message: EmailMessage,
+    payload: dict[str, Any] | None,
+    result: PostmarkResult | None,
+    *,
+    bulk: bool = False,
 ) -> dict[str, Any]:
     """The JSON a batch row keeps for one message: enough to rebuild it for ``post_send``.
 
-    The bodies are kept once: in the payload when there is one, else in the envelope.
+    The bodies are kept once: in the payload when there is one, else in the envelope. A Bulk
+    API message (``bulk``) also keeps the link id generated for each recipient (already in the
+    payload's Metadata) and its ``merge_metadata``: the log's per-recipient rows need both.
     """
     envelope: dict[str, Any] = {
         "from_email": str(message.from_email or ""),
@@ -38,6 +44,9 @@ def message_entry(
     suppressed = getattr(message, "suppressed_recipients", None)
     if suppressed:
         envelope["suppressed_recipients"] = [str(address) for address in suppressed]
+    if bulk:
+        envelope["options"]["bulk"] = True
+        _keep_bulk_recipients(message, envelope)
     if payload is None:
         envelope["body"] = str(message.body or "")
         envelope["content_subtype"] = message.content_subtype
@@ -71,9 +80,31 @@ def rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
         message.suppressed_recipients = envelope["suppressed_recipients"]  # type: ignore[attr-defined]
     for content, mimetype in alternatives:
         message.attach_alternative(content, mimetype)
+    if envelope.get("link_ids"):
+        message.postmark_link_ids = dict(envelope["link_ids"])  # type: ignore[attr-defined]
+    if envelope.get("merge_metadata"):
+        message.merge_metadata = envelope["merge_metadata"]
     if entry.get("result") is not None:
         message.postmark = result_from_json(entry["result"])  # type: ignore[attr-defined]
     return message
+
+
+def is_bulk_call(entries: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a batch row's messages go as one Bulk API request (``POST /email/bulk``)."""
+    return any(entry["envelope"]["options"].get("bulk") for entry in entries)
+
+
+def _keep_bulk_recipients(message: EmailMessage, envelope: dict[str, Any]) -> None:
+    # Set by the payload (postmark.merge.new_link_ids); absent when no payload was built.
+    link_ids = getattr(message, "postmark_link_ids", None)
+    if link_ids:
+        envelope["link_ids"] = {str(address): link_id for address, link_id in link_ids.items()}
+    merge_metadata = getattr(message, "merge_metadata", None)
+    if merge_metadata:
+        envelope["merge_metadata"] = {
+            str(address): _json_option(dict(values or {}))
+            for address, values in merge_metadata.items()
+        }
 
 
 def _original_bodies(
@@ -97,6 +128,7 @@ def result_to_json(result: PostmarkResult) -> dict[str, Any]:
         "error_code": result.error_code,
         "message": result.message,
         "inactive_recipients": list(result.inactive_recipients),
+        "bulk_request_id": result.bulk_request_id,
     }
 
 
@@ -109,6 +141,7 @@ def result_from_json(data: Mapping[str, Any]) -> PostmarkResult:
         error_code=data.get("error_code"),
         message=data.get("message") or "",
         inactive_recipients=list(data.get("inactive_recipients") or []),
+        bulk_request_id=data.get("bulk_request_id"),
     )
 
 
