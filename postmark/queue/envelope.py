@@ -29,11 +29,11 @@ def message_entry(
     payload's Metadata) and its ``merge_metadata``: the log's per-recipient rows need both.
     """
     envelope: dict[str, Any] = {
-        "from_email": str(message.from_email or ""),
-        "to": [str(address) for address in message.to],
-        "cc": [str(address) for address in message.cc],
-        "bcc": [str(address) for address in message.bcc],
-        "reply_to": [str(address) for address in message.reply_to],
+        "from_email": _json_address(message.from_email or ""),
+        "to": [_json_address(address) for address in message.to],
+        "cc": [_json_address(address) for address in message.cc],
+        "bcc": [_json_address(address) for address in message.bcc],
+        "reply_to": [_json_address(address) for address in message.reply_to],
         "subject": str(message.subject or ""),
         "options": {
             name: _json_option(getattr(message, name, None))
@@ -43,7 +43,7 @@ def message_entry(
     }
     suppressed = getattr(message, "suppressed_recipients", None)
     if suppressed:
-        envelope["suppressed_recipients"] = [str(address) for address in suppressed]
+        envelope["suppressed_recipients"] = [_json_address(address) for address in suppressed]
     if bulk:
         envelope["options"]["bulk"] = True
         _keep_bulk_recipients(message, envelope)
@@ -68,20 +68,24 @@ def rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
     message = PostmarkEmailMultiAlternatives(
         subject=envelope["subject"],
         body=body,
-        from_email=envelope["from_email"],
-        to=envelope["to"],
-        cc=envelope["cc"],
-        bcc=envelope["bcc"],
-        reply_to=envelope["reply_to"],
+        from_email=_address(envelope["from_email"]),
+        to=[_address(address) for address in envelope["to"]],
+        cc=[_address(address) for address in envelope["cc"]],
+        bcc=[_address(address) for address in envelope["bcc"]],
+        reply_to=[_address(address) for address in envelope["reply_to"]],
         **envelope["options"],
     )
     message.content_subtype = subtype
     if envelope.get("suppressed_recipients"):
-        message.suppressed_recipients = envelope["suppressed_recipients"]  # type: ignore[attr-defined]
+        message.suppressed_recipients = [  # type: ignore[attr-defined]
+            _address(address) for address in envelope["suppressed_recipients"]
+        ]
     for content, mimetype in alternatives:
         message.attach_alternative(content, mimetype)
     if envelope.get("link_ids"):
-        message.postmark_link_ids = dict(envelope["link_ids"])  # type: ignore[attr-defined]
+        message.postmark_link_ids = {  # type: ignore[attr-defined]
+            _address(address): link_id for address, link_id in envelope["link_ids"]
+        }
     if envelope.get("merge_metadata"):
         message.merge_metadata = envelope["merge_metadata"]
     if entry.get("result") is not None:
@@ -98,7 +102,9 @@ def _keep_bulk_recipients(message: EmailMessage, envelope: dict[str, Any]) -> No
     # Set by the payload (postmark.merge.new_link_ids); absent when no payload was built.
     link_ids = getattr(message, "postmark_link_ids", None)
     if link_ids:
-        envelope["link_ids"] = {str(address): link_id for address, link_id in link_ids.items()}
+        envelope["link_ids"] = [
+            [_json_address(address), link_id] for address, link_id in link_ids.items()
+        ]
     merge_metadata = getattr(message, "merge_metadata", None)
     if merge_metadata:
         envelope["merge_metadata"] = {
@@ -143,6 +149,18 @@ def result_from_json(data: Mapping[str, Any]) -> PostmarkResult:
         inactive_recipients=list(data.get("inactive_recipients") or []),
         bulk_request_id=data.get("bulk_request_id"),
     )
+
+
+def _json_address(address: Any) -> str | list[str]:
+    # Django also takes (name, address) pairs: kept as pairs, so that the log writes them as
+    # PostmarkBackend's does ("Name <address>"), not as the text of a tuple.
+    if isinstance(address, tuple | list) and len(address) == 2:
+        return [str(address[0]), str(address[1])]
+    return str(address)
+
+
+def _address(kept: str | list[str]) -> str | tuple[str, str]:
+    return (kept[0], kept[1]) if isinstance(kept, list) else kept
 
 
 def _as_text(content: Any) -> str:
