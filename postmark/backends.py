@@ -134,19 +134,21 @@ class QueuedPostmarkBackend(PostmarkBackend):
 
     @staticmethod
     def _row(batch: Batch) -> tuple[QueuedBatch, list[EmailMessage]]:
-        if batch.bulk or batch.server_token:
-            # The row keeps neither the Bulk API nor a token (a secret) for the worker.
+        if batch.server_token:
+            # The row would have to keep the token (a secret) for the worker.
             raise UnsupportedMessageError(
-                "QueuedPostmarkBackend sends neither Bulk API messages nor messages with a "
-                "server_token yet; send them with PostmarkBackend.",
-                field="bulk" if batch.bulk else "server_token",
+                "QueuedPostmarkBackend does not send messages with a server_token: its batch "
+                "rows would have to keep the token. Send them with PostmarkBackend.",
+                field="server_token",
             )
         row = QueuedBatch(id=uuid.uuid4(), state=QueuedBatch.State.PENDING)
         row.template = batch.template
         queued: list[EmailMessage] = []
         for message, payload in zip(batch.messages, batch.payloads, strict=True):
             if payload is None:  # suppressed or refused: its result is already final
-                row.messages.append(message_entry(message, None, message.postmark))  # type: ignore[attr-defined]
+                row.messages.append(
+                    message_entry(message, None, message.postmark, bulk=batch.bulk)  # type: ignore[attr-defined]
+                )
                 continue
             message.postmark = QueuedResult(  # type: ignore[attr-defined]
                 Status.QUEUED,
@@ -154,7 +156,7 @@ class QueuedPostmarkBackend(PostmarkBackend):
                 message="Queued for sending.",
                 batch_id=str(row.id),
             )
-            row.messages.append(message_entry(message, payload, None))
+            row.messages.append(message_entry(message, payload, None, bulk=batch.bulk))
             queued.append(message)
         return row, queued
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.mail import EmailMessage
@@ -16,18 +16,24 @@ _KEPT_OPTIONS = ("tag", "metadata", "message_stream", "template_id", "template_a
 
 
 def message_entry(
-    message: EmailMessage, payload: dict[str, Any] | None, result: PostmarkResult | None
+    message: EmailMessage,
+    payload: dict[str, Any] | None,
+    result: PostmarkResult | None,
+    *,
+    bulk: bool = False,
 ) -> dict[str, Any]:
     """The JSON a batch row keeps for one message: enough to rebuild it for ``post_send``.
 
-    The bodies are kept once: in the payload when there is one, else in the envelope.
+    The bodies are kept once: in the payload when there is one, else in the envelope. A Bulk
+    API message (``bulk``) also keeps the link id generated for each recipient (already in the
+    payload's Metadata) and its ``merge_metadata``: the log's per-recipient rows need both.
     """
     envelope: dict[str, Any] = {
-        "from_email": str(message.from_email or ""),
-        "to": [str(address) for address in message.to],
-        "cc": [str(address) for address in message.cc],
-        "bcc": [str(address) for address in message.bcc],
-        "reply_to": [str(address) for address in message.reply_to],
+        "from_email": _json_address(message.from_email or ""),
+        "to": [_json_address(address) for address in message.to],
+        "cc": [_json_address(address) for address in message.cc],
+        "bcc": [_json_address(address) for address in message.bcc],
+        "reply_to": [_json_address(address) for address in message.reply_to],
         "subject": str(message.subject or ""),
         "options": {
             name: _json_option(getattr(message, name, None))
@@ -37,7 +43,10 @@ def message_entry(
     }
     suppressed = getattr(message, "suppressed_recipients", None)
     if suppressed:
-        envelope["suppressed_recipients"] = [str(address) for address in suppressed]
+        envelope["suppressed_recipients"] = [_json_address(address) for address in suppressed]
+    if bulk:
+        envelope["options"]["bulk"] = True
+        _keep_bulk_recipients(message, envelope)
     if payload is None:
         envelope["body"] = str(message.body or "")
         envelope["content_subtype"] = message.content_subtype
@@ -59,21 +68,49 @@ def rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
     message = PostmarkEmailMultiAlternatives(
         subject=envelope["subject"],
         body=body,
-        from_email=envelope["from_email"],
-        to=envelope["to"],
-        cc=envelope["cc"],
-        bcc=envelope["bcc"],
-        reply_to=envelope["reply_to"],
+        from_email=_address(envelope["from_email"]),
+        to=[_address(address) for address in envelope["to"]],
+        cc=[_address(address) for address in envelope["cc"]],
+        bcc=[_address(address) for address in envelope["bcc"]],
+        reply_to=[_address(address) for address in envelope["reply_to"]],
         **envelope["options"],
     )
     message.content_subtype = subtype
     if envelope.get("suppressed_recipients"):
-        message.suppressed_recipients = envelope["suppressed_recipients"]  # type: ignore[attr-defined]
+        message.suppressed_recipients = [  # type: ignore[attr-defined]
+            _address(address) for address in envelope["suppressed_recipients"]
+        ]
     for content, mimetype in alternatives:
         message.attach_alternative(content, mimetype)
+    if envelope.get("link_ids"):
+        message.postmark_link_ids = {  # type: ignore[attr-defined]
+            _address(address): link_id for address, link_id in envelope["link_ids"]
+        }
+    if envelope.get("merge_metadata"):
+        message.merge_metadata = envelope["merge_metadata"]
     if entry.get("result") is not None:
         message.postmark = result_from_json(entry["result"])  # type: ignore[attr-defined]
     return message
+
+
+def is_bulk_call(entries: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a batch row's messages go as one Bulk API request (``POST /email/bulk``)."""
+    return any(entry["envelope"]["options"].get("bulk") for entry in entries)
+
+
+def _keep_bulk_recipients(message: EmailMessage, envelope: dict[str, Any]) -> None:
+    # Set by the payload (postmark.merge.new_link_ids); absent when no payload was built.
+    link_ids = getattr(message, "postmark_link_ids", None)
+    if link_ids:
+        envelope["link_ids"] = [
+            [_json_address(address), link_id] for address, link_id in link_ids.items()
+        ]
+    merge_metadata = getattr(message, "merge_metadata", None)
+    if merge_metadata:
+        envelope["merge_metadata"] = {
+            str(address): _json_option(dict(values or {}))
+            for address, values in merge_metadata.items()
+        }
 
 
 def _original_bodies(
@@ -97,6 +134,7 @@ def result_to_json(result: PostmarkResult) -> dict[str, Any]:
         "error_code": result.error_code,
         "message": result.message,
         "inactive_recipients": list(result.inactive_recipients),
+        "bulk_request_id": result.bulk_request_id,
     }
 
 
@@ -109,7 +147,20 @@ def result_from_json(data: Mapping[str, Any]) -> PostmarkResult:
         error_code=data.get("error_code"),
         message=data.get("message") or "",
         inactive_recipients=list(data.get("inactive_recipients") or []),
+        bulk_request_id=data.get("bulk_request_id"),
     )
+
+
+def _json_address(address: Any) -> str | list[str]:
+    # Django also takes (name, address) pairs: kept as pairs, so that the log writes them as
+    # PostmarkBackend's does ("Name <address>"), not as the text of a tuple.
+    if isinstance(address, tuple | list) and len(address) == 2:
+        return [str(address[0]), str(address[1])]
+    return str(address)
+
+
+def _address(kept: str | list[str]) -> str | tuple[str, str]:
+    return (kept[0], kept[1]) if isinstance(kept, list) else kept
 
 
 def _as_text(content: Any) -> str:

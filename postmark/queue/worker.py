@@ -31,7 +31,7 @@ from ..exceptions import PostmarkError, is_safe_to_retry
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
 from ..sending import Batch, send_batches
-from .envelope import rebuild_message, result_to_json
+from .envelope import is_bulk_call, rebuild_message, result_to_json
 
 logger = logging.getLogger("postmark.tasks")
 
@@ -98,7 +98,12 @@ def deliver(batch_id: str) -> Outcome:
             client = backend.client  # type: ignore[attr-defined]
             # A task holds one batch, so this is one call (no thread): queued sending makes
             # calls at once by running several workers.
-            batch = Batch(row.template, messages, payloads)
+            batch = Batch(
+                template=row.template,
+                messages=messages,
+                payloads=payloads,
+                bulk=is_bulk_call(row.messages),
+            )
             error = send_batches(backend, client, [batch], True, retry_if_safe)
         except RetryLater as retry:
             row.state = QueuedBatch.State.PENDING

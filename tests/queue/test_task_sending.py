@@ -14,7 +14,7 @@ from postmark.backends import QueuedPostmarkBackend
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message, QueuedBatch
 from postmark.tasks import send_queued_batch
-from tests.support.fake_postmark import FakePostmark
+from tests.support.fake_postmark import FakePostmark, Reply
 from tests.support.queued_sending import messages, run_tasks, send
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +116,35 @@ def test_the_log_keeps_the_same_bodies_as_synchronous_sending(
         "both@example.com": ("Plain text", "<p>HTML</p>"),
         "html@example.com": ("", "<p>Only</p>"),
     }
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["batch", "bulk"])
+def test_name_and_address_pairs_are_logged_as_the_synchronous_backend_logs_them(
+    immediate: None,
+    fake_postmark: FakePostmark,
+    django_capture_on_commit_callbacks: Any,
+    bulk: bool,
+) -> None:
+    if bulk:
+        fake_postmark.script(*[Reply(200, {"ID": "b1", "Status": "Accepted"})] * 2)
+
+    def pairs() -> PostmarkEmailMessage:
+        return PostmarkEmailMessage(
+            "Hi",
+            "Body",
+            ("Shop", "shop@example.com"),
+            [("Ann", "ann@example.com"), "bob@example.com"],
+            reply_to=[("Help", "help@example.com")],
+            bulk=bulk,
+        )
+
+    mail.get_connection("postmark.backends.PostmarkBackend").send_messages([pairs()])
+    synchronous = sorted(Message.objects.values_list("from_email", "to"))
+    Message.objects.all().delete()
+    send([pairs()], commit=django_capture_on_commit_callbacks)
+    assert sorted(Message.objects.values_list("from_email", "to")) == synchronous
+    shop = "Shop <shop@example.com>"
+    one_row_each = [(shop, "Ann <ann@example.com>"), (shop, "bob@example.com")]
+    assert synchronous == (
+        one_row_each if bulk else [(shop, "Ann <ann@example.com>, bob@example.com")]
+    )

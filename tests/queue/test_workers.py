@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from postmark.merge import LINK_KEY
 from postmark.models import Message, QueuedBatch
 from tests.support.fake_postmark import FakePostmark, Received, Reply, default_reply, serving
 from tests.support.worker_processes import TASK_TABLE, Workers, reset_queues, wait_until
@@ -95,6 +96,19 @@ class Blocker:
         self.arrived.set()
         self.release.wait(timeout=60)
         return default_reply(received)
+
+
+BULK_SCRIPT = """
+import sys
+import django
+django.setup()
+from postmark.message import PostmarkEmailMessage
+to = [f"reader{n}@example.com" for n in range(int(sys.argv[1]))]
+merge_data = {address: {"name": f"R{n}"} for n, address in enumerate(to)}
+news = PostmarkEmailMessage("News", "Hi {{name}}", "s@example.com", to, bulk=True)
+news.merge_data = merge_data
+print(news.send())
+"""
 
 
 def batches_in(state: str) -> int:
@@ -197,3 +211,21 @@ def test_a_batch_postmark_refused_for_now_is_sent_by_a_later_attempt(
     assert len(stand_in.requests) == 2
     assert QueuedBatch.objects.get().attempts == 2
     assert list(Message.objects.values_list("status", flat=True)) == ["sent"]
+
+
+def test_a_bulk_message_goes_as_one_bulk_call_from_the_worker_with_a_log_row_per_recipient(
+    workers: Workers, stand_in: FakePostmark
+) -> None:
+    bulk_id = "5d0c3a56-2f1b-4b7e-9a43-0c8e51d7a6f2"
+    stand_in.script(Reply(200, {"ID": bulk_id, "Status": "Accepted"}))
+    assert workers.run("30", script=BULK_SCRIPT).strip().splitlines()[-1] == "1"
+    workers.start()
+    wait_until(lambda: batches_in("sent") == 1, 60, "the bulk batch", workers)
+    [request] = stand_in.requests
+    assert request.path == "/email/bulk"
+    sent = {m["To"]: m for m in request.body["Messages"]}
+    assert sent["reader7@example.com"]["TemplateModel"] == {"name": "R7"}
+    rows = Message.objects.all()
+    assert rows.count() == 30
+    assert set(rows.values_list("status", "bulk_request_id")) == {("queued", bulk_id)}
+    assert all(str(row.link_id) == sent[row.to]["Metadata"][LINK_KEY] for row in rows)

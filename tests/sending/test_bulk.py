@@ -137,15 +137,6 @@ def test_an_answer_without_a_request_id_is_unknown(fake_postmark: FakePostmark) 
     assert message.postmark.status == "unknown"  # type: ignore[attr-defined]
 
 
-def test_the_queued_backend_refuses_bulk_messages_rather_than_send_them_one_by_one(
-    fake_postmark: FakePostmark,
-) -> None:
-    queued = get_connection("postmark.backends.QueuedPostmarkBackend")
-    with pytest.raises(UnsupportedMessageError) as refused:
-        queued.send_messages([news(["a@example.com"])])
-    assert refused.value.field == "bulk"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_thousand_recipients_are_one_call_a_thousand_rows_and_their_webhooks_link_back(
     wired: Sandbox,  # noqa: F811
