@@ -86,12 +86,16 @@ def _join_address(name: str, addr: str, original: object) -> str:
     return f"{name} <{addr}>"
 
 
-def bare_address(recipient: str) -> str:
-    """The address part of ``"Name <a@b>"`` or ``"a@b"``, lowercased ("" if there is none).
+def bare_address(recipient: object) -> str:
+    """The address part of ``"Name <a@b>"``, ``"a@b"`` or a ``(name, address)`` pair (which
+    Django takes wherever it takes an address), lowercased ("" if there is none).
 
     As ``email.utils.parseaddr(recipient)[1].lower()``, at a fraction of its cost for the common
     forms, for code that looks at every recipient of a batch (suppression lists...).
     """
+    if isinstance(recipient, tuple | list) and len(recipient) == 2:
+        recipient = recipient[1]
+    recipient = str(recipient)
     match = _PLAIN_ADDRESS.fullmatch(recipient) or _NAMED_ADDRESS.fullmatch(recipient)
     if match is not None:
         return str(match.group(match.lastindex or 1)).lower()

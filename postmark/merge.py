@@ -34,16 +34,16 @@ def has_merge_data(message: EmailMessage) -> bool:
     return getattr(message, "merge_data", None) is not None
 
 
-def per_recipient(message: EmailMessage, option: str, address: str) -> dict[str, Any]:
+def per_recipient(message: EmailMessage, option: str, address: Any) -> dict[str, Any]:
     """The value of a per-recipient option (``merge_data``...) for one To address."""
     values: Mapping[str, Any] | None = getattr(message, option, None)
     if not values:
         return {}
-    if address in values:
+    if isinstance(address, str) and address in values:
         return dict(values[address] or {})
-    wanted = bare_address(str(address))
+    wanted = bare_address(address)
     for key, value in values.items():
-        if bare_address(str(key)) == wanted:
+        if bare_address(key) == wanted:
             return dict(value or {})
     return {}
 

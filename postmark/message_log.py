@@ -18,6 +18,7 @@ from .exceptions import UnsupportedMessageError
 from .merge import LINK_KEY, per_recipient
 from .message import Defaults, server_label
 from .models import Message
+from .payload import metadata_of
 from .results import PostmarkResult, Status
 
 _SENT, _SUPPRESSED = Status.SENT, Status.SUPPRESSED
@@ -89,7 +90,7 @@ def _bulk_rows(
     rows = []
     for address, link_id in link_ids.items():
         own = per_recipient(message, "merge_metadata", address)
-        metadata = {**row["metadata"], **{str(k): str(v) for k, v in own.items()}}
+        metadata = {**row["metadata"], **metadata_of(own)}
         metadata[LINK_KEY] = link_id
         rows.append(
             {**row, "to": _address(address), "metadata": metadata, "link_id": uuid.UUID(link_id)}

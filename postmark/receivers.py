@@ -237,7 +237,7 @@ def skip_suppressed_recipients(
     def stream_of(message: EmailMessage) -> str:
         return getattr(message, "message_stream", None) or default_stream
 
-    addresses = {bare_address(str(r)) for message in messages for r in message.recipients()}
+    addresses = {bare_address(r) for message in messages for r in message.recipients()}
     addresses.discard("")
     if not addresses:
         return
@@ -254,11 +254,9 @@ def skip_suppressed_recipients(
         dropped: list[str] = []
         for kind in ("to", "cc", "bcc"):
             recipients = list(getattr(message, kind) or [])
-            kept = [r for r in recipients if (bare_address(str(r)), stream) not in suppressed]
+            kept = [r for r in recipients if (bare_address(r), stream) not in suppressed]
             if len(kept) != len(recipients):
-                dropped.extend(
-                    r for r in recipients if (bare_address(str(r)), stream) in suppressed
-                )
+                dropped.extend(r for r in recipients if (bare_address(r), stream) in suppressed)
                 setattr(message, kind, kept)
         if dropped:
             message.suppressed_recipients = dropped  # type: ignore[attr-defined]

@@ -88,6 +88,20 @@ def test_one_call_carries_the_content_once_and_each_recipient_with_their_own_dat
     assert rows["Bob <bob@example.com>"].metadata["user"] == "2"
 
 
+def test_each_recipients_log_row_holds_their_metadata_as_postmark_was_sent_it(
+    fake_postmark: FakePostmark,
+) -> None:
+    fake_postmark.script(bulk_answer())
+    message = news(
+        ["ann@example.com"], merge_metadata={"ann@example.com": {"user": 7, "team": None}}
+    )
+    message.send()
+    [sent] = fake_postmark.requests[0].body["Messages"]
+    row = Message.objects.get()
+    assert {k: sent["Metadata"][k] for k in ("user", "team")} == {"user": "7", "team": ""}
+    assert row.metadata == sent["Metadata"]
+
+
 def test_a_setting_sends_a_streams_messages_through_the_bulk_api(
     fake_postmark: FakePostmark, settings: Any
 ) -> None:

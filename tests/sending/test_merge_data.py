@@ -99,6 +99,20 @@ def test_every_model_is_the_recipients_own_over_the_shared_one(
     ]
 
 
+def test_data_keyed_by_the_bare_address_reaches_a_recipient_given_as_a_pair(
+    fake_postmark: FakePostmark,
+) -> None:
+    message = template(
+        [("Ann", "Ann@Example.com")],  # type: ignore[list-item]
+        merge_data={"ann@example.com": {"name": "Ann"}},
+        merge_metadata={"ANN@example.com": {"user": 1}},
+    )
+    message.send()
+    [sent] = fake_postmark.sent_messages
+    assert sent["TemplateModel"] == {"shop": "Acme", "name": "Ann"}
+    assert sent["Metadata"] == {"user": "1"}
+
+
 def test_merge_metadata_and_headers_are_per_recipient(fake_postmark: FakePostmark) -> None:
     message = template(
         ["a@example.com", "b@example.com"],

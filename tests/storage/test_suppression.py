@@ -187,6 +187,19 @@ def test_a_suppressed_recipient_is_not_sent_to(
     assert message.postmark.status == "sent"
 
 
+def test_a_suppressed_recipient_given_as_a_name_and_address_pair_is_not_sent_to(
+    fake_postmark: FakePostmark, suppressions: None
+) -> None:
+    # Django takes (name, address) pairs wherever it takes an address.
+    message = EmailMessage("Hi", "Body", to=[("Gone", "Gone@Example.com"), ("Here", "here@x.org")])
+
+    assert message.send() == 1
+
+    [sent] = fake_postmark.sent_messages
+    assert sent["To"] == "Here <here@x.org>"
+    assert message.suppressed_recipients == [("Gone", "Gone@Example.com")]
+
+
 def test_a_message_left_with_no_recipient_is_not_sent_and_shows_as_suppressed(
     fake_postmark: FakePostmark, suppressions: None
 ) -> None:
