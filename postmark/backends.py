@@ -19,6 +19,7 @@ from django.db import transaction
 from .batches import build_batches
 from .client import Client
 from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
+from .merge import settle
 from .models import QueuedBatch
 from .queue.envelope import message_entry
 from .results import PostmarkResult, Status
@@ -123,6 +124,8 @@ class QueuedPostmarkBackend(PostmarkBackend):
         rows: list[tuple[QueuedBatch, list[EmailMessage]]] = []
         for batch in build_batches(self, email_messages, self.fail_silently):
             rows.append(self._row(batch))
+        # A merge_data message's own result sums up its recipients' ("queued").
+        settle(message for _, queued in rows for message in queued)
         for row, _ in rows:
             # One INSERT per batch: PostgreSQL's bulk_create sends rows as arrays, and quoting a
             # batch's JSON inside an array literal costs more than the extra round trip.

@@ -110,14 +110,21 @@ def settle(messages: Iterable[EmailMessage]) -> None:
 
 
 def summary(copies: list[EmailMessage]) -> PostmarkResult:
-    """Accepted ("sent") when every recipient's message was (or was suppressed); else the
-    first other result's status and error, with how many went."""
+    """Accepted ("sent") when every recipient's message was (or was suppressed); "queued" when
+    the others are queued; else the first other result's status and error, with how many went."""
     results: list[PostmarkResult | None] = [getattr(m, "postmark", None) for m in copies]
     recipients = [r for result in results if result for r in result.recipients]
     done = [result for result in results if result is not None]
     accepted = sum(result.accepted for result in done)
-    others = [r for r in done if not r.accepted and r.status != Status.SUPPRESSED]
+    # Queued (QueuedPostmarkBackend): not sent yet, not failed either.
+    queued = sum(result.status == Status.QUEUED and not result.accepted for result in done)
+    others = [
+        r for r in done if not r.accepted and r.status not in (Status.SUPPRESSED, Status.QUEUED)
+    ]
     text = f"{accepted} of {len(copies)} recipients' messages accepted."
+    if queued and not others and len(done) == len(copies):
+        text = f"{queued} of {len(copies)} recipients' messages queued for sending."
+        return PostmarkResult(Status.QUEUED, recipients=recipients, message=text)
     if others or len(done) < len(copies):
         worst = others[0] if others else None
         return PostmarkResult(

@@ -186,6 +186,8 @@ def test_the_queued_backend_sends_each_recipients_message_too(
     with django_capture_on_commit_callbacks(execute=True):
         assert queued.send_messages([message]) == 2
     assert [r.status for r in results(message)] == ["queued", "queued"]
+    assert message.postmark.status == "queued"  # type: ignore[attr-defined]
+    assert message.postmark.message == "2 of 2 recipients' messages queued for sending."  # type: ignore[attr-defined]
     assert [m["TemplateModel"]["name"] for m in fake_postmark.sent_messages] == ["friend", "B"]
     assert sorted(Message.objects.values_list("to", "status")) == [
         ("a@example.com", "sent"),
