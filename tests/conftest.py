@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import hypothesis
 import pytest
 from django.core import mail
 
 from postmark import sql
+from postmark.client import Client
 from tests.support.fake_postmark import FakePostmark, start
 
 
@@ -22,6 +24,20 @@ def fake_postmark(settings: pytest.FixtureRequest) -> Iterator[FakePostmark]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every request the API client makes in this process, as "METHOD /path", in order."""
+    calls: list[str] = []
+    real_request = Client.request
+
+    def counted(self: Client, method: str, path: str, **kwargs: Any) -> Any:
+        calls.append(f"{method} {path}")
+        return real_request(self, method, path, **kwargs)
+
+    monkeypatch.setattr(Client, "request", counted)
+    return calls
 
 
 @pytest.fixture(autouse=True)

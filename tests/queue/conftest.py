@@ -13,15 +13,21 @@ from tests.support.queued_sending import DUMMY, IMMEDIATE, QUEUED_BACKEND
 
 
 @pytest.fixture
-def queued(settings: Any, fake_postmark: FakePostmark) -> Iterator[Any]:
-    """The queued backend on a dummy task backend (tasks are kept, not run); returns it."""
-    settings.EMAIL_BACKEND = QUEUED_BACKEND
+def kept_tasks(settings: Any) -> Iterator[Any]:
+    """A task backend that keeps its tasks until ``run_tasks`` (the worker's code) runs them."""
     settings.TASKS = {"default": {"BACKEND": DUMMY}}
     settings.POSTMARK_MAX_RETRIES = 0
     backend = task_backends["default"]
     backend.clear()
     yield backend
     backend.clear()
+
+
+@pytest.fixture
+def queued(settings: Any, fake_postmark: FakePostmark, kept_tasks: Any) -> Any:
+    """The queued backend on a dummy task backend (tasks are kept, not run); returns it."""
+    settings.EMAIL_BACKEND = QUEUED_BACKEND
+    return kept_tasks
 
 
 @pytest.fixture

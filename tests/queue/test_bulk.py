@@ -15,16 +15,14 @@ from django.utils import timezone
 
 from postmark import signals
 from postmark.backends import QueuedResult
-from postmark.client import Client
 from postmark.exceptions import BulkNotEnabledError, UnsupportedMessageError
 from postmark.merge import LINK_KEY
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Bounce, Message, QueuedBatch
-from postmark.queue.tasks_api import task_backends
 from postmark.sandbox import Sandbox
 from tests.sandbox.test_with_the_app import app_server, wired  # noqa: F401  (fixtures)
 from tests.support.fake_postmark import FakePostmark, Reply
-from tests.support.queued_sending import DUMMY, QUEUED_BACKEND, run_tasks, send
+from tests.support.queued_sending import QUEUED_BACKEND, run_tasks, send
 
 pytestmark = pytest.mark.django_db
 
@@ -35,17 +33,6 @@ BULK_ID = "0b5c7a4e-93f3-4c8e-8f0a-6d1f7b2c9e11"
 def postmark_email_backend() -> str:
     """The sandbox's app sends with the queued backend."""
     return QUEUED_BACKEND
-
-
-@pytest.fixture
-def kept_tasks(settings: Any) -> Iterator[Any]:
-    """A task backend that keeps its tasks until ``run_tasks`` (the worker's code) runs them."""
-    settings.TASKS = {"default": {"BACKEND": DUMMY}}
-    settings.POSTMARK_MAX_RETRIES = 0
-    backend = task_backends["default"]
-    backend.clear()
-    yield backend
-    backend.clear()
 
 
 def news(to: list[str], **options: Any) -> PostmarkEmailMessage:
@@ -89,29 +76,21 @@ def test_a_bulk_stream_is_queued_sent_as_one_call_and_its_webhooks_link_to_each_
     wired: Sandbox,  # noqa: F811
     kept_tasks: Any,
     settings: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    api_calls: list[str],
 ) -> None:
     settings.POSTMARK_BULK_STREAMS = ["broadcast"]
-    calls: list[str] = []
-    real_request = Client.request
-
-    def counted(self: Client, method: str, path: str, **kwargs: Any) -> Any:
-        calls.append(f"{method} {path}")
-        return real_request(self, method, path, **kwargs)
-
-    monkeypatch.setattr(Client, "request", counted)
     to = [f"reader{n}@example.com" for n in range(299)]
     to.append("hardbounce@bounce-testing.postmarkapp.com")
     message = news(to, bulk=None, merge_data={a: {"name": f"R{n}"} for n, a in enumerate(to)})
     assert send([message]) == 1
     assert isinstance(message.postmark, QueuedResult)  # type: ignore[attr-defined]
-    assert calls == [] and wired.messages == []
+    assert api_calls == [] and wired.messages == []
     assert QueuedBatch.objects.get().state == "pending"
 
     with wired.webhooks.paused():  # the rows as the worker leaves them, before any webhook
         [outcome] = run_tasks(kept_tasks)
         assert outcome["state"] == "sent"
-        assert calls == ["POST /email/bulk"]
+        assert api_calls == ["POST /email/bulk"]
         [entry] = QueuedBatch.objects.get().messages
         assert entry["result"]["status"] == "queued"
         bulk_id = entry["result"]["bulk_request_id"]

@@ -11,7 +11,6 @@ import pytest
 from django.core.mail import EmailMessage, get_connection
 
 from postmark import signals
-from postmark.client import Client
 from postmark.exceptions import BulkNotEnabledError, UnsupportedMessageError
 from postmark.merge import LINK_KEY
 from postmark.message import PostmarkEmailMessage
@@ -154,22 +153,14 @@ def test_an_answer_without_a_request_id_is_unknown(fake_postmark: FakePostmark) 
 @pytest.mark.django_db(transaction=True)
 def test_a_thousand_recipients_are_one_call_a_thousand_rows_and_their_webhooks_link_back(
     wired: Sandbox,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    api_calls: list[str],
 ) -> None:
-    calls: list[str] = []
-    real_request = Client.request
-
-    def counted(self: Client, method: str, path: str, **kwargs: Any) -> Any:
-        calls.append(f"{method} {path}")
-        return real_request(self, method, path, **kwargs)
-
-    monkeypatch.setattr(Client, "request", counted)
     to = [f"reader{n}@example.com" for n in range(999)]
     to.append("hardbounce@bounce-testing.postmarkapp.com")
     message = news(to, merge_data={address: {"name": f"R{n}"} for n, address in enumerate(to)})
     with wired.webhooks.paused():
         assert message.send() == 1
-    assert calls == ["POST /email/bulk"]
+    assert api_calls == ["POST /email/bulk"]
     assert Message.objects.filter(status="queued").count() == 1000
     assert wired.messages[1].subject == "News for R1"
 
