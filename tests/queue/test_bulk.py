@@ -17,10 +17,10 @@ from postmark import signals
 from postmark.backends import QueuedResult
 from postmark.exceptions import BulkNotEnabledError, UnsupportedMessageError
 from postmark.merge import LINK_KEY
-from postmark.message import PostmarkEmailMessage
 from postmark.models import Bounce, Message, QueuedBatch
 from postmark.sandbox import Sandbox
 from tests.sandbox.test_with_the_app import app_server, wired  # noqa: F401  (fixtures)
+from tests.sending.test_bulk import news
 from tests.support.fake_postmark import FakePostmark, Reply
 from tests.support.queued_sending import QUEUED_BACKEND, run_tasks, send
 
@@ -33,18 +33,6 @@ BULK_ID = "0b5c7a4e-93f3-4c8e-8f0a-6d1f7b2c9e11"
 def postmark_email_backend() -> str:
     """The sandbox's app sends with the queued backend."""
     return QUEUED_BACKEND
-
-
-def news(to: list[str], **options: Any) -> PostmarkEmailMessage:
-    options.setdefault("bulk", True)
-    return PostmarkEmailMessage(
-        "News for {{name}}",
-        "Hi {{name}}",
-        "news@example.com",
-        to,
-        message_stream="broadcast",
-        **options,
-    )
 
 
 @pytest.fixture
