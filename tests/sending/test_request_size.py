@@ -7,14 +7,18 @@ from typing import Any
 
 import pytest
 from django.core.mail import EmailMessage, get_connection
+from hypothesis import given
+from hypothesis import strategies as st
 
-from postmark import signals
+from postmark import batches, signals
 from postmark.client import encode_json
 from postmark.exceptions import UnsupportedMessageError
 from postmark.facts import MAX_BATCH_BYTES
 from postmark.message import PostmarkEmailMessage
+from postmark.payload import to_payload
 from postmark.sandbox import Sandbox
 from tests.support.fake_postmark import FakePostmark
+from tests.support.sending_strategies import examples
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +115,55 @@ def test_small_batches_are_one_call_as_before(fake_postmark: FakePostmark) -> No
     get_connection().send_messages(messages)
 
     assert len(fake_postmark.requests) == 1
+
+
+@pytest.fixture
+def small_limit(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Postmark's 50 MB scaled down to 20 KB, so that generated sends cross it often, fast."""
+    limit = 20 * 1024
+    monkeypatch.setattr(batches, "MAX_BATCH_BYTES", limit)
+    return limit
+
+
+def test_whatever_the_sizes_each_call_fits_and_each_message_goes_once_in_order(
+    fake_postmark: FakePostmark, small_limit: int
+) -> None:
+    @examples(30)
+    @given(
+        sizes=st.lists(st.integers(0, 24 * 1024), min_size=1, max_size=40),
+        template=st.booleans(),
+    )
+    def check(sizes: list[int], template: bool) -> None:
+        fake_postmark.requests.clear()
+        messages = [sized(n, size, template) for n, size in enumerate(sizes)]
+
+        get_connection(fail_silently=True).send_messages(messages)
+
+        for request in fake_postmark.requests:
+            assert len(encode_json(request.body)) <= small_limit
+        # Each call holds a run of messages in order; the calls go at once, in any order.
+        runs = [
+            [int(m["Metadata"]["n"]) for m in fake_postmark.messages_in([request])]
+            for request in fake_postmark.requests
+        ]
+        too_big = [m for m in messages if m.postmark.status == "failed"]
+        assert [n for run in sorted(runs) for n in run] == [
+            m.metadata["n"] for m in messages if m not in too_big
+        ]
+        for message in too_big:  # refused alone, and only when it could never fit
+            assert message.postmark.error.field == "size"
+            assert len(encode_json(to_payload(message))) > small_limit - 64
+
+    check()
+
+
+def sized(n: int, size: int, template: bool) -> PostmarkEmailMessage:
+    # Text whose JSON is larger than its length: 2 bytes per "é" in UTF-8, 3 per U+2028.
+    options: dict[str, Any] = (
+        {"template_alias": "news", "template_model": {"text": "é" * (size // 2)}}
+        if template
+        else {"subject": f"Message {n}", "body": "Hi" + "\u2028" * (size // 3)}
+    )
+    return PostmarkEmailMessage(
+        from_email="shop@example.com", to=[f"r{n}@example.com"], metadata={"n": n}, **options
+    )
