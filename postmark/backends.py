@@ -18,8 +18,10 @@ from django.db import transaction
 
 from .batches import build_batches
 from .client import Client
+from .conf import settings
 from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
 from .merge import settle
+from .message import server_label
 from .models import QueuedBatch
 from .queue.envelope import message_entry
 from .results import PostmarkResult, Status
@@ -137,20 +139,24 @@ class QueuedPostmarkBackend(PostmarkBackend):
 
     @staticmethod
     def _row(batch: Batch) -> tuple[QueuedBatch, list[EmailMessage]]:
-        if batch.server_token:
-            # The row would have to keep the token (a secret) for the worker.
+        # The row keeps the server's label, not its token (a secret): the worker finds the
+        # token by its label among POSTMARK_SERVER_TOKENS, so only a listed token can go.
+        if batch.server_token and batch.server_token not in settings.POSTMARK_SERVER_TOKENS:
             raise UnsupportedMessageError(
-                "QueuedPostmarkBackend does not send messages with a server_token: its batch "
-                "rows would have to keep the token. Send them with PostmarkBackend.",
+                "QueuedPostmarkBackend sends a message with a server_token only if that token "
+                "is listed in POSTMARK_SERVER_TOKENS (its batch row keeps the server's label, "
+                "never the token, and the worker finds the token there by that label). List "
+                "the token in POSTMARK_SERVER_TOKENS, or send the message with PostmarkBackend.",
                 field="server_token",
             )
+        server = server_label(batch.server_token)
         row = QueuedBatch(id=uuid.uuid4(), state=QueuedBatch.State.PENDING)
         row.template = batch.template
         queued: list[EmailMessage] = []
         for message, payload in zip(batch.messages, batch.payloads, strict=True):
             if payload is None:  # suppressed or refused: its result is already final
                 row.messages.append(
-                    message_entry(message, None, message.postmark, bulk=batch.bulk)  # type: ignore[attr-defined]
+                    message_entry(message, None, message.postmark, bulk=batch.bulk, server=server)  # type: ignore[attr-defined]
                 )
                 continue
             message.postmark = QueuedResult(  # type: ignore[attr-defined]
@@ -159,7 +165,9 @@ class QueuedPostmarkBackend(PostmarkBackend):
                 message="Queued for sending.",
                 batch_id=str(row.id),
             )
-            row.messages.append(message_entry(message, payload, None, bulk=batch.bulk))
+            row.messages.append(
+                message_entry(message, payload, None, bulk=batch.bulk, server=server)
+            )
             queued.append(message)
         return row, queued
 

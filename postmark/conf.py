@@ -79,6 +79,10 @@ class PostmarkConf(AppConf):
     #: "sending" (its worker died; marked unknown) or still "pending" (re-enqueued). Keep it well
     #: above the longest request (TIMEOUT and retries), or a live worker's batch may be settled.
     QUEUE_STALE_AFTER: float = 600.0
+    #: The other servers' tokens (``message.server_token``) the queued backend may send
+    #: through. A batch row keeps only the server's label (``postmark.message.server_label``),
+    #: never the token: the worker finds the token here by that label.
+    SERVER_TOKENS: list[str] = []
 
     # --- Webhooks ----------------------------------------------------------------------------
     #: Basic-auth credentials the webhook views require (put them in the webhook URL:
@@ -166,6 +170,15 @@ class PostmarkConf(AppConf):
                 'POSTMARK_BULK_STREAMS must be a list of message stream IDs, e.g. ["broadcast"].'
             )
         return names
+
+    def configure_server_tokens(self, value: Any) -> list[str]:
+        tokens = list(value) if isinstance(value, list | tuple) else None
+        if tokens is None or not all(isinstance(token, str) and token for token in tokens):
+            raise ImproperlyConfigured(
+                "POSTMARK_SERVER_TOKENS must be a list of Postmark server tokens (non-empty "
+                'strings), e.g. [os.environ["POSTMARK_NEWS_SERVER_TOKEN"]].'
+            )
+        return tokens
 
     def configure_batch_size(self, value: Any) -> int:
         if not isinstance(value, int) or not 1 <= value <= 500:

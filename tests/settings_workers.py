@@ -43,6 +43,8 @@ POSTMARK_BATCH_SIZE = int(os.environ.get("POSTMARK_BATCH_SIZE", "500"))
 POSTMARK_MAX_RETRIES = 0
 POSTMARK_QUEUE_RETRY_DELAY = float(os.environ.get("POSTMARK_QUEUE_RETRY_DELAY", "30"))
 POSTMARK_TIMEOUT = (2.0, 30.0)
+# Other servers' tokens, separated by spaces (tests of messages with a server_token).
+POSTMARK_SERVER_TOKENS = os.environ.get("POSTMARK_SERVER_TOKENS", "").split()
 
 LOGGING = {
     "version": 1,

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.mail import EmailMessage
 
-from ..message import PostmarkEmailMultiAlternatives
+from ..conf import settings
+from ..message import PostmarkEmailMultiAlternatives, server_label
 from ..results import PostmarkResult
 from ..timestamps import parse_timestamp
 
@@ -21,12 +22,14 @@ def message_entry(
     result: PostmarkResult | None,
     *,
     bulk: bool = False,
+    server: str = "",
 ) -> dict[str, Any]:
     """The JSON a batch row keeps for one message: enough to rebuild it for ``post_send``.
 
     The bodies are kept once: in the payload when there is one, else in the envelope. A Bulk
     API message (``bulk``) also keeps the link id generated for each recipient (already in the
-    payload's Metadata) and its ``merge_metadata``: the log's per-recipient rows need both.
+    payload's Metadata) and its ``merge_metadata``: the log's per-recipient rows need both. A
+    message for another server keeps that server's label (``server``), never its token.
     """
     envelope: dict[str, Any] = {
         "from_email": _json_address(message.from_email or ""),
@@ -47,6 +50,8 @@ def message_entry(
     if bulk:
         envelope["options"]["bulk"] = True
         _keep_bulk_recipients(message, envelope)
+    if server:
+        envelope["server"] = server
     if payload is None:
         envelope["body"] = str(message.body or "")
         envelope["content_subtype"] = message.content_subtype
@@ -62,7 +67,11 @@ def message_entry(
 
 
 def rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
-    """A light copy of the caller's message (addresses, subject, bodies, Postmark options)."""
+    """A light copy of the caller's message (addresses, subject, bodies, Postmark options).
+
+    A message for another server gets its token back from POSTMARK_SERVER_TOKENS, in memory
+    only, so that the log records its server as ``PostmarkBackend``'s does.
+    """
     envelope = entry["envelope"]
     body, subtype, alternatives = _original_bodies(envelope, entry["payload"])
     message = PostmarkEmailMultiAlternatives(
@@ -88,6 +97,8 @@ def rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
         }
     if envelope.get("merge_metadata"):
         message.merge_metadata = envelope["merge_metadata"]
+    if envelope.get("server"):
+        message.server_token = listed_server_token(envelope["server"])
     if entry.get("result") is not None:
         message.postmark = result_from_json(entry["result"])  # type: ignore[attr-defined]
     return message
@@ -96,6 +107,18 @@ def rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
 def is_bulk_call(entries: Sequence[Mapping[str, Any]]) -> bool:
     """Whether a batch row's messages go as one Bulk API request (``POST /email/bulk``)."""
     return any(entry["envelope"]["options"].get("bulk") for entry in entries)
+
+
+def server_of(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The label of the server a batch row's messages go through; "" for POSTMARK_API_KEY's."""
+    return next((label for entry in entries if (label := entry["envelope"].get("server"))), "")
+
+
+def listed_server_token(label: str) -> str | None:
+    """The token in POSTMARK_SERVER_TOKENS whose label is ``label``, if one still is."""
+    if not label:
+        return None
+    return next((t for t in settings.POSTMARK_SERVER_TOKENS if server_label(t) == label), None)
 
 
 def _keep_bulk_recipients(message: EmailMessage, envelope: dict[str, Any]) -> None:

@@ -30,8 +30,14 @@ from ..conf import settings
 from ..exceptions import PostmarkError, is_safe_to_retry
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
-from ..sending import Batch, send_batches
-from .envelope import is_bulk_call, rebuild_message, result_to_json
+from ..sending import Answer, Batch, finish_batch, send_batches
+from .envelope import (
+    is_bulk_call,
+    listed_server_token,
+    rebuild_message,
+    result_to_json,
+    server_of,
+)
 
 logger = logging.getLogger("postmark.tasks")
 
@@ -98,13 +104,19 @@ def deliver(batch_id: str) -> Outcome:
             client = backend.client  # type: ignore[attr-defined]
             # A task holds one batch, so this is one call (no thread): queued sending makes
             # calls at once by running several workers.
+            server = server_of(row.messages)
             batch = Batch(
                 template=row.template,
                 messages=messages,
                 payloads=payloads,
                 bulk=is_bulk_call(row.messages),
+                server_token=listed_server_token(server),
             )
-            error = send_batches(backend, client, [batch], True, retry_if_safe)
+            error: PostmarkError | None
+            if server and batch.server_token is None and any(p is not None for p in payloads):
+                error = _fail_unlisted_server(backend, batch, server)
+            else:
+                error = send_batches(backend, client, [batch], True, retry_if_safe)
         except RetryLater as retry:
             row.state = QueuedBatch.State.PENDING
             row.error = f"Attempt {row.attempts} failed, will retry: {retry.error}"
@@ -122,6 +134,20 @@ def deliver(batch_id: str) -> Outcome:
         row.finished_at = timezone.now()
         row.save(update_fields=["messages", "state", "error", "finished_at"])
     return Outcome(str(row.state))
+
+
+def _fail_unlisted_server(backend: BaseEmailBackend, batch: Batch, label: str) -> PostmarkError:
+    """No request: the batch's server is no longer among POSTMARK_SERVER_TOKENS (the setting
+    changed after it was queued). Each message fails, ``post_send`` is sent, and no attempt
+    follows, since a later one would find the same setting."""
+    error = PostmarkError(
+        f"Not sent: this batch was queued for the Postmark server labelled {label!r}, and no "
+        "token in POSTMARK_SERVER_TOKENS has that label any more. Put the server's token back "
+        "in POSTMARK_SERVER_TOKENS and send the messages again."
+    )
+    sending = [m for m, p in zip(batch.messages, batch.payloads, strict=True) if p is not None]
+    finish_batch(backend, batch, Answer(sending, error=error))
+    return error
 
 
 def _state_of(results: Sequence[PostmarkResult], error: PostmarkError | None) -> str:

@@ -160,13 +160,14 @@ def test_an_account_without_the_bulk_api_fails_the_batch_with_the_typed_error_an
 
 
 @pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "not-bulk"])
-def test_a_message_with_a_server_token_is_refused_for_its_token_in_the_caller(
+def test_a_message_with_an_unlisted_server_token_is_refused_in_the_caller(
     queued: Any, fake_postmark: FakePostmark, commit: Any, bulk: bool
 ) -> None:
     with pytest.raises(UnsupportedMessageError) as refused:
         send([news(["a@example.com"], bulk=bulk, server_token="other-server")], commit=commit)
     assert refused.value.field == "server_token"
     assert "server_token" in str(refused.value) and "PostmarkBackend" in str(refused.value)
+    assert "POSTMARK_SERVER_TOKENS" in str(refused.value)
     assert not QueuedBatch.objects.exists() and queued.results == []
 
 

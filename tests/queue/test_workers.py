@@ -6,6 +6,7 @@ Every test runs once per engine: switching the task backend must change nothing 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from postmark.merge import LINK_KEY
+from postmark.message import server_label
 from postmark.models import Message, QueuedBatch
 from tests.support.fake_postmark import FakePostmark, Received, Reply, default_reply, serving
 from tests.support.worker_processes import TASK_TABLE, Workers, reset_queues, wait_until
@@ -108,6 +110,19 @@ merge_data = {address: {"name": f"R{n}"} for n, address in enumerate(to)}
 news = PostmarkEmailMessage("News", "Hi {{name}}", "s@example.com", to, bulk=True)
 news.merge_data = merge_data
 print(news.send())
+"""
+
+
+SERVERS_SCRIPT = """
+import sys
+import django
+django.setup()
+from django.core import mail
+from postmark.message import PostmarkEmailMessage
+news = PostmarkEmailMessage("News", "Body", "s@example.com", ["reader@example.com"])
+news.server_token = sys.argv[1]
+plain = PostmarkEmailMessage("Hello", "Body", "s@example.com", ["user@example.com"])
+print(mail.get_connection().send_messages([news, plain]))
 """
 
 
@@ -229,3 +244,23 @@ def test_a_bulk_message_goes_as_one_bulk_call_from_the_worker_with_a_log_row_per
     assert rows.count() == 30
     assert set(rows.values_list("status", "bulk_request_id")) == {("queued", bulk_id)}
     assert all(str(row.link_id) == sent[row.to]["Metadata"][LINK_KEY] for row in rows)
+
+
+def test_a_message_for_another_server_goes_from_the_worker_with_that_servers_token(
+    workers: Workers, stand_in: FakePostmark
+) -> None:
+    token = "news-server-token-3d8e1f"
+    workers.env["POSTMARK_SERVER_TOKENS"] = f"other-token {token}"
+    assert workers.run(token, script=SERVERS_SCRIPT).strip().splitlines()[-1] == "2"
+    assert token not in json.dumps(list(QueuedBatch.objects.values()), default=str)
+    workers.start()
+    wait_until(lambda: batches_in("sent") == 2, 60, "both batches", workers)
+    sent_with = {
+        message["To"]: request.headers["X-Postmark-Server-Token"]
+        for request in stand_in.requests
+        for message in stand_in.messages_in([request])
+    }
+    assert sent_with == {"reader@example.com": token, "user@example.com": "server-token"}
+    assert token not in json.dumps(list(QueuedBatch.objects.values()), default=str)
+    logged = dict(Message.objects.values_list("to", "server"))
+    assert logged == {"reader@example.com": server_label(token), "user@example.com": ""}
