@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from ..conf import settings
 from ..exceptions import PostmarkError, is_safe_to_retry
@@ -48,7 +48,9 @@ QUEUED_BACKEND = "postmark.backends.QueuedPostmarkBackend"
 
 
 def queued_backend() -> BaseEmailBackend:
-    return get_connection(QUEUED_BACKEND, fail_silently=True)
+    # What get_connection() does, without it: Django 6.1 deprecates get_connection().
+    backend: BaseEmailBackend = import_string(QUEUED_BACKEND)(fail_silently=True)
+    return backend
 
 
 class RetryLater(Exception):

@@ -4,11 +4,14 @@ tests are in test_workers.py."""
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core import mail
 
+import postmark
 from postmark import signals
 from postmark.backends import QueuedPostmarkBackend
 from postmark.message import PostmarkEmailMessage
@@ -18,6 +21,8 @@ from tests.support.fake_postmark import FakePostmark, Reply
 from tests.support.queued_sending import messages, run_tasks, send
 
 pytestmark = pytest.mark.django_db
+
+PACKAGE = Path(postmark.__file__).parent
 
 
 def test_the_task_sends_the_batch_with_the_same_results_and_log_as_the_synchronous_backend(
@@ -148,3 +153,16 @@ def test_name_and_address_pairs_are_logged_as_the_synchronous_backend_logs_them(
     assert synchronous == (
         one_row_each if bulk else [(shop, "Ann <ann@example.com>, bob@example.com")]
     )
+
+
+def test_the_worker_uses_no_email_api_django_deprecates(
+    kept_tasks: Any, fake_postmark: FakePostmark, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Django 6.1 deprecates get_connection(); the worker must not warn in every user's logs.
+    send(messages(1), commit=django_capture_on_commit_callbacks)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_tasks(kept_tasks)
+    assert len(fake_postmark.requests) == 1
+    ours = [w for w in caught if Path(w.filename).is_relative_to(PACKAGE)]
+    assert ours == [], [f"{w.filename}:{w.lineno}: {w.message}" for w in ours]
