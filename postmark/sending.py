@@ -20,7 +20,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 
 from . import signals
 from .client import Client
-from .client.email import call_json
+from .client.email import batch_json
 from .conf import settings
 from .exceptions import BatchError, PostmarkError
 from .merge import settle
@@ -210,7 +210,7 @@ def request_json(batch: Batch, payloads: list[dict[str, Any]]) -> Any:
     endpoint: the object itself for one message or a Bulk API request, else the batch's."""
     if batch.bulk or len(payloads) == 1:
         return payloads[0]
-    return call_json(payloads, template=batch.template)
+    return batch_json(payloads, template=batch.template)
 
 
 @contextmanager

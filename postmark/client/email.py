@@ -9,7 +9,7 @@ from urllib.parse import quote
 from .http import HTTPClient
 
 
-def call_json(payloads: Sequence[Mapping[str, Any]], *, template: bool = False) -> Any:
+def batch_json(payloads: Sequence[Mapping[str, Any]], *, template: bool = False) -> Any:
     """The JSON a batch call posts: an array (``/email/batch``) or, for templates,
     ``{"Messages": [...]}`` (``/email/batchWithTemplates``)."""
     return {"Messages": list(payloads)} if template else list(payloads)
@@ -17,8 +17,8 @@ def call_json(payloads: Sequence[Mapping[str, Any]], *, template: bool = False) 
 
 class EmailEndpoints(HTTPClient):
     """Each takes its payloads as dicts; ``body``, when given, is the same JSON already encoded
-    (``postmark.client.http.encode_json`` of ``call_json``'s answer), which is posted as it is:
-    the send path encodes each call once, to know its size before any request."""
+    (``encode_json`` of what the method would post: the payload, or ``batch_json``'s answer),
+    posted as it is: the send path encodes each call once, to know its size before any request."""
 
     def send(self, payload: Mapping[str, Any], *, body: bytes | None = None) -> dict[str, Any]:
         """``POST /email``: one message, one result."""
@@ -30,7 +30,7 @@ class EmailEndpoints(HTTPClient):
     ) -> list[dict[str, Any]]:
         """``POST /email/batch``: up to 500 messages; every result carries its own ErrorCode."""
         results: list[dict[str, Any]] = self.request(
-            "POST", "/email/batch", json_body=None if body else call_json(payloads), data=body
+            "POST", "/email/batch", json_body=None if body else batch_json(payloads), data=body
         )
         return results
 
@@ -48,7 +48,7 @@ class EmailEndpoints(HTTPClient):
         answer = self.request(
             "POST",
             "/email/batchWithTemplates",
-            json_body=None if body else call_json(payloads, template=True),
+            json_body=None if body else batch_json(payloads, template=True),
             data=body,
         )
         # Documented as an array; tolerate a {"Messages": [...]} wrapper too.

@@ -66,12 +66,20 @@ def message_entry(
     }
 
 
-def rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
-    """A light copy of the caller's message (addresses, subject, bodies, Postmark options).
+def rebuild_messages(entries: Sequence[Mapping[str, Any]]) -> list[EmailMessage]:
+    """A batch row's messages, rebuilt. For another server's batch, each gets the token back
+    from POSTMARK_SERVER_TOKENS (looked up once for the row, kept in memory only), so that the
+    log records its server as ``PostmarkBackend``'s does."""
+    token = listed_server_token(server_of(entries))
+    messages = [_rebuild_message(entry) for entry in entries]
+    if token:
+        for message in messages:
+            message.server_token = token  # type: ignore[attr-defined]
+    return messages
 
-    A message for another server gets its token back from POSTMARK_SERVER_TOKENS, in memory
-    only, so that the log records its server as ``PostmarkBackend``'s does.
-    """
+
+def _rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
+    """A light copy of the caller's message (addresses, subject, bodies, Postmark options)."""
     envelope = entry["envelope"]
     body, subtype, alternatives = _original_bodies(envelope, entry["payload"])
     message = PostmarkEmailMultiAlternatives(
@@ -97,8 +105,6 @@ def rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
         }
     if envelope.get("merge_metadata"):
         message.merge_metadata = envelope["merge_metadata"]
-    if envelope.get("server"):
-        message.server_token = listed_server_token(envelope["server"])
     if entry.get("result") is not None:
         message.postmark = result_from_json(entry["result"])  # type: ignore[attr-defined]
     return message

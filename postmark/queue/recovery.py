@@ -14,7 +14,7 @@ from .. import signals
 from ..conf import settings
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
-from .envelope import rebuild_message, result_to_json
+from .envelope import rebuild_messages, result_to_json
 from .tasks_api import TaskResultDoesNotExist, TaskResultStatus, task_backends
 from .worker import queued_backend
 
@@ -62,7 +62,7 @@ def _mark_unknown(batch_id: str, cutoff: datetime) -> int:
         )
         if row is None:
             return 0
-        messages = [rebuild_message(entry) for entry in row.messages]
+        messages = rebuild_messages(row.messages)
         for message, entry in zip(messages, row.messages, strict=True):
             if entry["payload"] is not None:
                 message.postmark = PostmarkResult(  # type: ignore[attr-defined]

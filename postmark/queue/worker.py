@@ -34,7 +34,7 @@ from ..sending import Answer, Batch, finish_batch, send_batches
 from .envelope import (
     is_bulk_call,
     listed_server_token,
-    rebuild_message,
+    rebuild_messages,
     result_to_json,
     server_of,
 )
@@ -92,7 +92,7 @@ def deliver(batch_id: str) -> Outcome:
         row = QueuedBatch.objects.select_for_update().get(pk=batch_id)
         if row.state != QueuedBatch.State.SENDING or row.claimed_at != claimed_at:
             return Outcome(str(row.state))
-        messages = [rebuild_message(entry) for entry in row.messages]
+        messages = rebuild_messages(row.messages)
         payloads = [entry["payload"] for entry in row.messages]
         retry_allowed = row.attempts < settings.POSTMARK_QUEUE_MAX_ATTEMPTS
 
