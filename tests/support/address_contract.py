@@ -107,12 +107,13 @@ class AddressContract(ContractBase):
         # Django 6 takes addresses here and deprecates its 5.2 (name, address) pairs.
         people = ["n@example.com"] if django.VERSION >= (6,) else [("N", "n@example.com")]
         settings.ADMINS = settings.MANAGERS = people
-        mail.mail_admins(gettext_lazy("Subject"), "Content")
+        mail.mail_admins(gettext_lazy("Subject"), "Content", html_message="<p>Content</p>")
         mail.mail_managers(gettext_lazy("Subject"), "Content")
         posted = self.posted(fake_postmark)
-        assert [(m["Subject"], m["To"]) for m in posted] == [
-            ("[Django] Subject", "n@example.com")
-        ] * 2
+        assert [(m["Subject"], m["To"], m.get("HtmlBody")) for m in posted] == [
+            ("[Django] Subject", "n@example.com", "<p>Content</p>"),
+            ("[Django] Subject", "n@example.com", None),
+        ]
         # Nobody to tell: nothing is sent (Django's #9383).
         self.reset(fake_postmark)
         settings.ADMINS = settings.MANAGERS = []

@@ -107,13 +107,16 @@ class DjangoBackendContract(AddressContract):
         self, fake_postmark: FakePostmark, settings: Any
     ) -> None:
         settings.EMAIL_BACKEND = self.backend
-        assert mail.send_mail("Hi", "Body", "from@example.com", ["to@example.com"]) == 1
+        html = "<p>Body</p>"
+        assert mail.send_mail("Hi", "Body", "f@example.com", ["t@example.com"], html_message=html)
         [posted] = self.posted(fake_postmark)
-        assert (posted["Subject"], posted["TextBody"], posted["To"]) == (
-            "Hi",
-            "Body",
-            "to@example.com",
-        )
+        assert posted == {
+            "From": "f@example.com",
+            "To": "t@example.com",
+            "Subject": "Hi",
+            "TextBody": "Body",
+            "HtmlBody": html,
+        }
 
     def test_send_mass_mail_counts_every_message(
         self, fake_postmark: FakePostmark, settings: Any
