@@ -8,7 +8,7 @@ worker's side lives in ``postmark.queue``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,10 +77,18 @@ class PostmarkBackend(BaseEmailBackend):
             self.client.close()
             self.client = None
 
-    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
-        """Send the messages; return how many Postmark accepted."""
-        if not email_messages:
-            return 0
+    def send_messages(self, email_messages: Iterable[EmailMessage]) -> int:
+        """Send the messages; return how many Postmark accepted (the queued backend: how many it
+        queued). Takes any iterable, as Django's backends do, and reads it once."""
+        # Read here, once, for every backend of the app: an iterator or a generator is spent by
+        # its first reader, and a queryset-like iterable would be read again by each.
+        messages = list(email_messages)
+        if not messages:
+            return 0  # nothing opened, no signal, no request: as Django's backends
+        return self._send_list(messages)
+
+    def _send_list(self, email_messages: list[EmailMessage]) -> int:
+        """``send_messages`` for a non-empty list: a subclass overrides this one."""
         opened_here = self.open()
         assert self.client is not None
         try:
@@ -93,7 +101,7 @@ class PostmarkBackend(BaseEmailBackend):
         # Accepted: "sent", "delayed", and a Bulk API request's "queued".
         sent = sum(result.accepted for result in results)
         if not self.fail_silently:
-            raise_for_failures(list(email_messages), sent)
+            raise_for_failures(email_messages, sent)
         return sent
 
 
@@ -120,9 +128,7 @@ class QueuedPostmarkBackend(PostmarkBackend):
     ``post_send`` receivers and the batch row. Returns how many were queued.
     """
 
-    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
-        if not email_messages:
-            return 0
+    def _send_list(self, email_messages: list[EmailMessage]) -> int:
         rows: list[tuple[QueuedBatch, list[EmailMessage]]] = []
         for batch in build_batches(self, email_messages, self.fail_silently):
             rows.append(self._row(batch))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import getaddresses
 from typing import Any
@@ -79,23 +79,27 @@ class InMemoryClient(Client):
 class PostmarkTestBackend(PostmarkBackend):
     """``PostmarkBackend`` sending to memory; see the module's docstring. Needs no token."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # As Django's locmem backend: the outbox is there once a connection is, sent to or not.
+        if not hasattr(mail, "outbox"):
+            mail.outbox = []
+
     def open(self) -> bool:
         if self.client is not None:
             return False
         self.client = InMemoryClient()
         return True
 
-    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+    def _send_list(self, email_messages: list[EmailMessage]) -> int:
         # The in-memory client is made here, not by open(), so that it outlives the call and
         # its record of what it received can be read afterwards.
         opened_here = self.open()
         client = self.client
         assert isinstance(client, InMemoryClient)
         try:
-            return super().send_messages(email_messages)
+            return super()._send_list(email_messages)
         finally:
-            if not hasattr(mail, "outbox"):
-                mail.outbox = []
             for message in email_messages:
                 result = getattr(message, "postmark", None)
                 payload = client.received.pop(getattr(result, "message_id", None) or "", None)

@@ -13,6 +13,7 @@ from tests.support.queued_sending import IMMEDIATE
 
 class TestQueuedPostmarkBackend(BackendContract):
     backend = "postmark.backends.QueuedPostmarkBackend"
+    sends_in_caller = False
 
     @pytest.fixture(autouse=True)
     def _database(self, transactional_db: None) -> None:

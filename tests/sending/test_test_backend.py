@@ -22,10 +22,18 @@ from postmark.message import Defaults, PostmarkEmailMessage
 from postmark.models import Message, Suppression
 from postmark.payload import to_payload
 from postmark.results import Status
+from tests.support.backend_contract import BackendContract
 
 pytestmark = pytest.mark.django_db
 
 BACKEND = "postmark.testing.backend.PostmarkTestBackend"
+
+
+class TestPostmarkTestBackend(BackendContract):
+    """The test backend keeps the contract of the backend it stands in for."""
+
+    backend = BACKEND
+    in_memory = True
 
 
 @pytest.fixture(autouse=True)

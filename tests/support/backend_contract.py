@@ -1,28 +1,29 @@
-"""Behaviours every django-postmark email backend must have, as a mixin of pytest tests.
+"""Behaviours every django-postmark email backend must have, as one mixin of pytest tests.
 
-Django's own mail backends share one set of tests; ours do the same. To check a backend,
-subclass ``BackendContract`` in a ``test_*.py`` module::
+Django's own mail backends share one set of tests; ours do the same. ``BackendContract`` is
+Django's contract (``tests.support.django_backend_contract``) plus what this app promises: a
+result on every message, refusals before any request, each message sent once whatever Postmark
+answers. To check a backend, subclass it in the backend's ``test_*.py`` module::
 
     class TestQueuedBackend(BackendContract):
         backend = "postmark.backends.QueuedPostmarkBackend"
+        sends_in_caller = False  # a worker sends; send_messages says how many it queued
 
         def deliver(self) -> None:
             run_pending_tasks()  # whatever makes queued work reach Postmark
 
 The tests use the ``fake_postmark`` fixture (a loopback Postmark) and the database. ``deliver()``
-runs after each send and before the test looks at what Postmark received; a backend that sends
-at once needs nothing there. ``sent_count(n)`` is what ``send_messages`` returns for ``n``
-accepted messages (a queued backend may report them once queued: the same number).
+runs before a test looks at what Postmark received (``posted()``); a backend that sends at once
+needs nothing there. A backend that sends to memory (``in_memory``) is read from
+``mail.outbox``, and the tests that script Postmark's answers do not apply to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core import mail
-from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,7 +32,8 @@ from postmark.exceptions import UnsupportedMessageError
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message
 from postmark.results import Status
-from tests.support.fake_postmark import FakePostmark, serving
+from tests.support.django_backend_contract import DjangoBackendContract
+from tests.support.fake_postmark import FakePostmark
 from tests.support.sending_strategies import (
     INJECTABLE_FIELDS,
     examples,
@@ -45,81 +47,13 @@ from tests.support.sending_strategies import (
 NAMED_FIELD = {"header name": "header name", "header value": "header 'X-Custom'"}
 
 
-class BackendContract:
-    backend: str = "postmark.backends.PostmarkBackend"
-
-    @pytest.fixture(autouse=True)
-    def _database(self, db: None) -> None:
-        """The database, in a transaction per test; a subclass may ask for transactional_db."""
-
-    def deliver(self) -> None:
-        """Make pending work reach Postmark (nothing to do for a backend that sends at once)."""
-
-    def connection(self, **kwargs: Any) -> Any:
-        return get_connection(self.backend, **kwargs)
-
-    @staticmethod
-    def message(n: int = 0, **kwargs: Any) -> EmailMessage:
-        return EmailMessage(
-            f"Subject {n}", f"Body {n}", "from@example.com", [f"to{n}@example.com"], **kwargs
-        )
-
-    def test_sending_nothing_returns_zero_and_posts_nothing(
-        self, fake_postmark: FakePostmark
-    ) -> None:
-        assert self.connection().send_messages([]) == 0
-        self.deliver()
-        assert fake_postmark.requests == []
-
-    def test_send_messages_returns_the_number_sent(self, fake_postmark: FakePostmark) -> None:
-        assert self.connection().send_messages([self.message(i) for i in range(3)]) == 3
-        self.deliver()
-        assert sorted(m["To"] for m in fake_postmark.sent_messages) == [
-            "to0@example.com",
-            "to1@example.com",
-            "to2@example.com",
-        ]
-
-    def test_send_mail_through_settings_backend(
-        self, fake_postmark: FakePostmark, settings
-    ) -> None:  # type: ignore[no-untyped-def]
-        settings.EMAIL_BACKEND = self.backend
-        assert mail.send_mail("Hi", "Body", "from@example.com", ["to@example.com"]) == 1
-        self.deliver()
-        [posted] = fake_postmark.sent_messages
-        assert (posted["Subject"], posted["TextBody"], posted["To"]) == (
-            "Hi",
-            "Body",
-            "to@example.com",
-        )
-
-    def test_send_mass_mail_counts_every_message(
-        self, fake_postmark: FakePostmark, settings
-    ) -> None:  # type: ignore[no-untyped-def]
-        settings.EMAIL_BACKEND = self.backend
-        datatuple = [
-            ("s1", "b1", "f@example.com", ["a@example.com"]),
-            ("s2", "b2", None, ["b@example.com"]),
-        ]
-        assert mail.send_mass_mail(datatuple) == 2
-        self.deliver()
-        assert len(fake_postmark.sent_messages) == 2
-
-    def test_usable_as_a_context_manager(self, fake_postmark: FakePostmark) -> None:
-        with self.connection() as connection:
-            assert connection.send_messages([self.message(1)]) == 1
-            assert connection.send_messages([self.message(2)]) == 1
-        self.deliver()
-        assert len(fake_postmark.sent_messages) == 2
-
-    def test_close_without_open_is_harmless(self) -> None:
-        self.connection().close()
+class BackendContract(DjangoBackendContract):
+    """Django's contract (the parent class) and what this app promises on top of it."""
 
     def test_message_without_recipients_is_not_sent(self, fake_postmark: FakePostmark) -> None:
         nobody = EmailMessage("s", "b", "from@example.com", [])
         assert self.connection().send_messages([nobody]) == 0
-        self.deliver()
-        assert fake_postmark.sent_messages == []
+        assert self.posted(fake_postmark) == []
 
     def test_every_message_carries_a_result(self, fake_postmark: FakePostmark) -> None:
         messages = [self.message(1), EmailMessage("s", "b", "from@example.com", [])]
@@ -133,8 +67,7 @@ class BackendContract:
         )
         message.attach_alternative("<p>日本語</p>", "text/html")
         assert self.connection().send_messages([message]) == 1
-        self.deliver()
-        [posted] = fake_postmark.sent_messages
+        [posted] = self.posted(fake_postmark)
         assert (posted["Subject"], posted["From"], posted["HtmlBody"]) == (
             "Grüße ✉",
             "Zoë <z@example.com>",
@@ -148,8 +81,7 @@ class BackendContract:
         bad.attach_alternative("BEGIN:VCALENDAR", "text/calendar")
         with pytest.raises(UnsupportedMessageError):
             self.connection().send_messages([self.message(1), bad])
-        self.deliver()
-        assert fake_postmark.sent_messages == []
+        assert self.posted(fake_postmark) == []
 
     def test_a_line_break_in_any_header_is_refused_before_any_request(
         self, fake_postmark: FakePostmark
@@ -157,13 +89,13 @@ class BackendContract:
         @examples(12)
         @given(field=st.sampled_from(INJECTABLE_FIELDS), bad=with_line_break())
         def check(field: str, bad: str) -> None:
-            fake_postmark.requests.clear()
+            self.reset(fake_postmark)
             with pytest.raises(UnsupportedMessageError) as caught:
                 self.connection().send_messages(
                     [self.message(1), message_with_line_break(field, bad)]
                 )
             assert (caught.value.field or "").startswith(NAMED_FIELD.get(field, field))
-            self.deliver()
+            assert self.posted(fake_postmark) == []
             assert fake_postmark.requests == []
 
         check()
@@ -174,7 +106,7 @@ class BackendContract:
         @examples(12)
         @given(bad=unencodable(), where=st.sampled_from(["template_model", "passthrough"]))
         def check(bad: Any, where: str) -> None:
-            fake_postmark.requests.clear()
+            self.reset(fake_postmark)
             message = PostmarkEmailMessage(
                 to=["to@example.com"], from_email="from@example.com", template_alias="welcome"
             )
@@ -187,16 +119,15 @@ class BackendContract:
             field = "TemplateModel" if where == "template_model" else "SomeNewField"
             assert caught.value.field == field
             assert "cannot carry" in str(caught.value)
-            self.deliver()
-            assert fake_postmark.requests == []
+            assert self.posted(fake_postmark) == []
 
             # With fail_silently, that message alone fails; the others go, once.
             others = [self.message(2), self.message(3)]
-            self.connection(fail_silently=True).send_messages([others[0], message, others[1]])
-            self.deliver()
+            sending = [others[0], message, others[1]]
+            assert self.connection(fail_silently=True).send_messages(sending) == 2
             assert message.postmark.status == Status.FAILED
             assert message.postmark.error.field == field
-            assert sorted(m["To"] for m in fake_postmark.sent_messages) == [
+            assert [m["To"] for m in self.posted(fake_postmark)] == [
                 "to2@example.com",
                 "to3@example.com",
             ]
@@ -208,18 +139,14 @@ class BackendContract:
         with pytest.raises(UnsupportedMessageError, match=r"^From: ") as caught:
             self.connection().send_messages([wrong])
         assert caught.value.field == "From"
-        self.deliver()
+        assert self.posted(fake_postmark) == []
         assert fake_postmark.requests == []
-
-    @pytest.fixture
-    def other_origin(self) -> Iterator[FakePostmark]:
-        """Another server, where redirects point: nothing may ever reach it."""
-        with serving() as other:
-            yield other
 
     def test_whatever_postmark_answers_every_message_gets_one_result_and_goes_once(
         self, fake_postmark: FakePostmark, other_origin: FakePostmark, settings: Any
     ) -> None:
+        if self.in_memory:
+            pytest.skip("this backend's Postmark is in memory and accepts every message")
         settings.POSTMARK_MAX_RETRIES = 2
         settings.POSTMARK_RETRY_BACKOFF = 0.0
         seen: list[tuple[str, Any]] = []
@@ -232,8 +159,7 @@ class BackendContract:
         @examples(15)
         @given(behaviour=misbehaviours(other_origin.url), count=st.integers(1, 4))
         def check(behaviour: Any, count: int) -> None:
-            fake_postmark.requests.clear()
-            fake_postmark.replies.clear()
+            self.reset(fake_postmark)
             seen.clear()
             fake_postmark.script(behaviour)
             logged = Message.objects.count()

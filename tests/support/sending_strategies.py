@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.utils.functional import lazystr
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -63,8 +66,57 @@ def addresses(draw: st.DrawFn, name: st.SearchStrategy[str] = names, pairs: bool
         return address
     if form == "pair":
         return (shown, address)
-    # As a string the name is quoted, as Django's own formataddr() would write it.
-    return '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + f'" <{address}>'
+    return quoted(shown, address)
+
+
+def quoted(name: str, address: str) -> str:
+    """``"name" <address>``, the name quoted and escaped as Django's formataddr() writes it."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + f'" <{address}>'
+
+
+# --- Addresses from around the world, and lazy text ---------------------------------------------
+
+#: Letters of several left-to-right scripts, both cases, and a few that IDNA maps to others
+#: ("ß" to "ss", the "ﬁ" ligature to "fi", capitals to small letters).
+WORLD_LETTERS = "äöüßéñçøåæœłśżčřšžığÄÖÜÉÑÇØÅαβγδωΣабвгджяБЖЯ日本語中文한국어ไทยﬁ"
+
+
+def _idna_encodes(label: str) -> bool:
+    try:
+        return 0 < len(label.encode("idna")) <= 63
+    except UnicodeError:
+        return False
+
+
+@st.composite
+def idn_label(draw: st.DrawFn) -> str:
+    """A domain label holding at least one letter outside ASCII, as IDNA takes it."""
+    ascii_part = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", max_size=6)
+    label = draw(ascii_part) + draw(st.sampled_from(WORLD_LETTERS)) + draw(ascii_part)
+    label = label.strip("-") or "x"
+    # IDNA 2008 refuses "--" in a label's third and fourth places (they mark "xn--").
+    return draw(st.just(label).filter(lambda text: text[2:4] != "--" and _idna_encodes(text)))
+
+
+idn_domains = st.builds(
+    lambda labels, tld: ".".join([*labels, tld]),
+    st.lists(idn_label(), min_size=1, max_size=2),
+    st.sampled_from(["com", "example", "org", "рф", "中国"]),
+)
+#: Display names with at least one letter outside ASCII, and characters an address header must
+#: quote or escape (Django's own tests send "Sürname, Firstname").
+world_names = st.builds(
+    lambda head, letter, tail: " ".join(f"{head}{letter}{tail}".split()),
+    st.text(WORLD_LETTERS + "abcXYZ09 .,'\"\\()-&@:;[]<>", max_size=10),
+    st.sampled_from(WORLD_LETTERS),
+    st.text(WORLD_LETTERS + "abcXYZ09 .,'-", max_size=10),
+)
+
+
+#: The ways Django code hands over text that is translated only when it is read.
+lazy_forms: st.SearchStrategy[Callable[[str], Any]] = st.sampled_from(
+    [gettext_lazy, lazystr, lambda text: format_lazy("{}", text)]
+)
 
 
 #: Where a line break can be put, and the field the refusal must name.
