@@ -13,22 +13,22 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.checkout
 
 
-def load_check_dist() -> ModuleType:
+@pytest.fixture(scope="module")
+def check_dist() -> ModuleType:
+    """.ci/check_dist.py, which is a script, not a module of the package."""
     spec = importlib.util.spec_from_file_location("check_dist", ROOT / ".ci" / "check_dist.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
-
-check_dist = load_check_dist()
 
 #: A package like ours: modules, migrations, and data files of several kinds and depths.
 PACKAGE = [
@@ -73,7 +73,7 @@ def archives(folder: Path, *, wheel: list[str], sdist: list[str]) -> Path:
     return folder
 
 
-def test_archives_with_every_file_pass(tmp_path: Path) -> None:
+def test_archives_with_every_file_pass(check_dist: ModuleType, tmp_path: Path) -> None:
     # The archives below differ from these by the one file left out, and by nothing else.
     repo = checkout(tmp_path / "repo", PACKAGE)
     dist = archives(tmp_path / "dist", wheel=PACKAGE, sdist=PACKAGE)
@@ -83,7 +83,7 @@ def test_archives_with_every_file_pass(tmp_path: Path) -> None:
 @pytest.mark.parametrize("archive", ["wheel", "sdist"])
 @pytest.mark.parametrize("missing", DATA_FILES)
 def test_a_data_file_left_out_of_one_archive_is_named(
-    tmp_path: Path, missing: str, archive: str
+    check_dist: ModuleType, tmp_path: Path, missing: str, archive: str
 ) -> None:
     repo = checkout(tmp_path / "repo", PACKAGE)
     short = [name for name in PACKAGE if name != missing]
@@ -102,10 +102,13 @@ NAMES = st.text(
 ).filter(lambda name: name.strip(".") == name and name.strip() == name)
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(folders=st.lists(NAMES, max_size=4), name=NAMES, archive=st.sampled_from(["wheel", "sdist"]))
 def test_a_file_added_later_anywhere_in_the_package_is_required(
-    tmp_path_factory: pytest.TempPathFactory, folders: list[str], name: str, archive: str
+    check_dist: ModuleType,
+    tmp_path_factory: pytest.TempPathFactory,
+    folders: list[str],
+    name: str,
+    archive: str,
 ) -> None:
     # No list of today's files: a template, a static file or a translation added later, at any
     # depth and with any name, is required as soon as git tracks it.
@@ -125,7 +128,9 @@ def test_a_file_added_later_anywhere_in_the_package_is_required(
     assert check_dist.main(dist, repo) == [f"the {archive} lacks {added}"]
 
 
-def test_a_file_git_does_not_track_is_named_where_it_ships(tmp_path: Path) -> None:
+def test_a_file_git_does_not_track_is_named_where_it_ships(
+    check_dist: ModuleType, tmp_path: Path
+) -> None:
     # A stray of the builder's working tree (notes, a local settings file) must not ship.
     repo = checkout(tmp_path / "repo", PACKAGE)
     stray = "postmark/local_notes.txt"
@@ -133,7 +138,9 @@ def test_a_file_git_does_not_track_is_named_where_it_ships(tmp_path: Path) -> No
     assert check_dist.main(dist, repo) == [f"the wheel carries {stray}, which git does not track"]
 
 
-def test_without_a_list_of_the_packages_files_the_check_fails(tmp_path: Path) -> None:
+def test_without_a_list_of_the_packages_files_the_check_fails(
+    check_dist: ModuleType, tmp_path: Path
+) -> None:
     dist = archives(tmp_path / "dist", wheel=PACKAGE, sdist=PACKAGE)
     not_a_checkout = tmp_path / "plain"
     not_a_checkout.mkdir()
@@ -142,7 +149,7 @@ def test_without_a_list_of_the_packages_files_the_check_fails(tmp_path: Path) ->
     assert check_dist.main(dist, empty) == [f"git tracks no file under postmark/ in {empty}"]
 
 
-def test_this_checkouts_list_holds_the_admin_templates() -> None:
+def test_this_checkouts_list_holds_the_admin_templates(check_dist: ModuleType) -> None:
     tracked = check_dist.package_files(ROOT)
     assert "postmark/templates/admin/postmark/overview.html" in tracked
     assert "postmark/templates/admin/postmark/suppression/suppress.html" in tracked
