@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test fuzz lint bench clean demo demo-reset dist
+.PHONY: test fuzz lint bench clean demo demo-reset dist test-wheel
 
 $(VENV)/.installed: setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ dist: $(VENV)/.installed
 	$(VENV)/bin/twine check --strict dist/*
 	$(VENV)/bin/check-wheel-contents dist/*.whl
 	$(PY) .ci/check_dist.py dist
+
+## make test-wheel: make dist, then the suite against the wheel installed in a fresh venv (not
+## this checkout): every test but those marked `checkout` (they need the example project or
+## README). Fails unless postmark, its templates and its pytest plugin came from the wheel.
+test-wheel: dist
+	$(PY) .ci/test_wheel.py dist $(PYTEST_ARGS)
 
 ## make lint: ruff and mypy, as CI runs them
 lint: $(VENV)/.installed

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
+import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.template.loader import get_template
 
+import postmark
 from postmark import sql
 
 VENDOR_FOR = {"sqlite": "sqlite", "postgres": "postgresql", "mysql": "mysql"}
@@ -34,3 +41,21 @@ def test_the_storage_path_is_the_one_the_run_was_asked_for() -> None:
     # POSTMARK_TEST_PORTABLE_SQL=1 (tests/conftest.py) runs the suite on the ORM's path.
     portable = os.environ.get("POSTMARK_TEST_PORTABLE_SQL") == "1"
     assert (connection.vendor not in sql._COMPILED_VENDORS) is portable
+
+
+def test_a_run_against_the_wheel_uses_the_installed_package() -> None:
+    # make test-wheel (.ci/test_wheel.py) sets this. The run proves what ships only if the app,
+    # its templates and its pytest plugin all come from the wheel installed in the venv, not
+    # from a checkout on sys.path or an editable install.
+    if os.environ.get("POSTMARK_TEST_EXPECT_INSTALLED") != "1":
+        pytest.skip("only make test-wheel sets POSTMARK_TEST_EXPECT_INSTALLED=1")
+    package = Path(sysconfig.get_paths()["purelib"]).resolve() / "postmark"
+    assert Path(postmark.__file__).resolve() == package / "__init__.py"
+    plugin = sys.modules["postmark.testing.pytest_plugin"]
+    assert plugin.__file__ and Path(plugin.__file__).resolve().is_relative_to(package)
+    template = get_template("admin/postmark/overview.html").origin.name  # type: ignore[attr-defined]
+    assert Path(template).resolve().is_relative_to(package)
+    url = json.loads(
+        importlib.metadata.distribution("django-postmark").read_text("direct_url.json") or "{}"
+    )
+    assert url.get("archive_info") is not None and url["url"].endswith(".whl"), url

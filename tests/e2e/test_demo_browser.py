@@ -15,7 +15,8 @@ import pytest
 
 from tests.support.example_demo import BOUNCE_TESTING, SCREENSHOTS, running_demo
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+# checkout: the example project is not in the wheel (make test-wheel leaves this out).
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.checkout]
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}

@@ -21,7 +21,8 @@ from tests.support.example_demo import (
     running_demo,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker]
+# checkout: the example project is not in the wheel (make test-wheel leaves this out).
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.checkout]
 
 MANAGE = Path(__file__).resolve().parents[2] / "example_project" / "manage.py"
 
