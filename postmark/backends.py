@@ -20,6 +20,7 @@ from .batches import build_batches
 from .client import Client
 from .conf import settings
 from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
+from .installation import migrated
 from .merge import settle
 from .message import server_label
 from .models import QueuedBatch
@@ -77,6 +78,8 @@ class PostmarkBackend(BaseEmailBackend):
             self.client.close()
             self.client = None
 
+    # Without migrate, pre_send's suppression look-up would fail with "no such table": say so.
+    @migrated()
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         """Send the messages; return how many Postmark accepted."""
         if not email_messages:
@@ -120,6 +123,7 @@ class QueuedPostmarkBackend(PostmarkBackend):
     ``post_send`` receivers and the batch row. Returns how many were queued.
     """
 
+    @migrated()
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         if not email_messages:
             return 0
