@@ -17,16 +17,16 @@ from .installation import require_installed_app
 __all__ = ["PostmarkConf", "checked_api_url", "settings"]
 
 
-def checked_api_url(value: Any, setting: str = "POSTMARK_API_URL") -> str:
+def checked_api_url(value: Any) -> str:
     """``value`` if it is a URL the API client can post to, else ImproperlyConfigured naming
-    ``setting``. Without this, a URL without a scheme fails every send with requests' "No
+    POSTMARK_API_URL. Without this, a URL without a scheme fails every send with requests' "No
     connection adapters were found". The URL itself is not repeated: it may hold credentials."""
     example = "e.g. https://api.postmarkapp.com, or http://127.0.0.1:8025 for the sandbox"
     if not isinstance(value, str):
-        raise ImproperlyConfigured(f"{setting} must be a URL ({example}).")
+        raise ImproperlyConfigured(f"POSTMARK_API_URL must be a URL ({example}).")
     problem = _url_problem(value)
     if problem:
-        raise ImproperlyConfigured(f"{setting} {problem}: write it as a URL, {example}.")
+        raise ImproperlyConfigured(f"POSTMARK_API_URL {problem}: write it as a URL, {example}.")
     return value
 
 
