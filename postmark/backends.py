@@ -20,6 +20,7 @@ from .batches import build_batches
 from .client import Client
 from .conf import settings
 from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
+from .installation import migrated
 from .merge import settle
 from .message import server_label
 from .models import QueuedBatch
@@ -87,6 +88,8 @@ class PostmarkBackend(BaseEmailBackend):
             return 0  # nothing opened, no signal, no request: as Django's backends
         return self._send_list(messages)
 
+    # Without migrate, pre_send's suppression look-up would fail with "no such table": say so.
+    @migrated()
     def _send_list(self, email_messages: list[EmailMessage]) -> int:
         """``send_messages`` for a non-empty list: a subclass overrides this one."""
         opened_here = self.open()
@@ -128,6 +131,7 @@ class QueuedPostmarkBackend(PostmarkBackend):
     ``post_send`` receivers and the batch row. Returns how many were queued.
     """
 
+    @migrated()
     def _send_list(self, email_messages: list[EmailMessage]) -> int:
         rows: list[tuple[QueuedBatch, list[EmailMessage]]] = []
         for batch in build_batches(self, email_messages, self.fail_silently):

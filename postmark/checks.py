@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import global_settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import OperationalError
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.module_loading import import_string
 
+from .addresses import bare_address, format_address
+from .backends import PostmarkBackend
 from .conf import settings
-from .facts import TRACK_LINKS_VALUES
-from .installation import REMEDY, other_distributions
-from .webhooks.auth import webhook_credentials
+from .exceptions import UnsupportedMessageError
+from .facts import TRACK_LINKS_VALUES, can_send_from
+from .installation import (
+    REMEDY,
+    holds_tables,
+    migrate_command,
+    migration_state,
+    other_distributions,
+)
+from .testing.backend import PostmarkTestBackend
+from .webhooks.auth import missing_settings
 from .webhooks.views import inbound_hook, outbound_hook
 
 
@@ -44,16 +57,25 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 @register(Tags.security, Tags.urls)
 def check_webhook_credentials(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """postmark.W001, for a project that serves the webhook views (anywhere in its URLconf):
-    a project that only sends has no webhook to protect, and is not told to."""
-    # One of the pair without the other is a mistake too: the views would expect an empty one.
-    half_set = bool(settings.POSTMARK_API_USER) != bool(settings.POSTMARK_API_PASSWORD)
-    if (webhook_credentials() and not half_set) or not _webhooks_mounted():
+    a project that only sends has no webhook to protect, and is not told to. It names exactly
+    the settings still to set."""
+    missing = missing_settings()
+    if not missing or not _webhooks_mounted():
         return []
+    names = " and ".join(missing)
+    if len(missing) == 2:
+        problem = f"{names} are not set: the webhook views accept requests from anyone."
+    else:
+        # Half a pair: the views take the missing half as empty, so knowing the other is enough.
+        problem = (
+            f"{names} is not set, while the other half of the webhook's basic-auth credentials "
+            "is: the webhook views accept it empty."
+        )
     return [
         Warning(
-            "POSTMARK_API_USER and POSTMARK_API_PASSWORD (the webhook's basic-auth credentials) "
-            "are not set: the webhook views accept requests from anyone.",
-            hint="Set both, and put them in the webhook URL: https://user:pass@host/postmark/bounce/",
+            problem,
+            hint=f"Set {names}, and put the credentials in the webhook URL you give Postmark: "
+            "https://user:password@your-host/postmark/bounce/",
             id="postmark.W001",
         )
     ]
@@ -98,3 +120,94 @@ def check_import_name(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             id="postmark.E010",
         )
     ]
+
+
+@register(Tags.database)
+def check_migrated(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """postmark.W020: this app's migrations have not run, so sending raises and the webhooks are
+    answered 503. A database check: Django runs it for ``check --database NAME`` and before
+    ``migrate`` (and the test runner, once its databases exist), never at import time without
+    a database. A warning, not an error: ``migrate`` runs the checks first and an error would
+    stop the very command that fixes it."""
+    messages: list[CheckMessage] = []
+    for alias in databases or ():
+        if not holds_tables(alias):
+            continue  # the project's routers keep this app's tables elsewhere
+        try:
+            unapplied, total = migration_state(alias)
+        except OperationalError:
+            continue  # no connection: Django's own checks and the command say so
+        if not unapplied:
+            continue
+        if len(unapplied) == total:
+            problem = f"django-postmark's tables do not exist in database {alias!r}"
+        else:
+            problem = (
+                f"{len(unapplied)} of django-postmark's migrations are not applied to database "
+                f"{alias!r} ({', '.join(unapplied)})"
+            )
+        messages.append(
+            Warning(
+                f"{problem}: until migrate has run, sending raises ImproperlyConfigured and the "
+                "webhook views answer 503.",
+                hint=f"Run `{migrate_command(alias)}`.",
+                id="postmark.W020",
+            )
+        )
+    return messages
+
+
+@register()
+def check_sender(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """postmark.W021 (DEFAULT_FROM_EMAIL) and W022 (SERVER_EMAIL, when Django mails ADMINS or
+    MANAGERS): a sender Postmark refuses on every send, Django's defaults first of all."""
+    if not _sends_through_postmark():
+        return []
+    senders = [("DEFAULT_FROM_EMAIL", "postmark.W021")]
+    if getattr(settings, "ADMINS", None) or getattr(settings, "MANAGERS", None):
+        senders.append(("SERVER_EMAIL", "postmark.W022"))
+    messages: list[CheckMessage] = []
+    for name, check_id in senders:
+        problem = _sender_problem(name, str(getattr(settings, name, "")))
+        if problem:
+            messages.append(
+                Warning(
+                    f"{name} {problem}: Postmark refuses every message sent from it.",
+                    hint=f"Set {name} to an address of a confirmed Sender Signature or of a "
+                    'verified domain in Postmark, e.g. "Your Site <you@your-domain.com>".',
+                    id=check_id,
+                )
+            )
+    return messages
+
+
+def _sender_problem(name: str, value: str) -> str:
+    if value == getattr(global_settings, name):
+        return f"is Django's default, {value!r}"
+    try:
+        address = format_address(value, name)
+    except UnsupportedMessageError:
+        return f"is {value!r}, not one email address"
+    domain = bare_address(address).rpartition("@")[2]
+    if not can_send_from(domain):
+        return f"is {value!r}, on a domain no Postmark account can send from ({domain!r})"
+    return ""
+
+
+def _sends_through_postmark() -> bool:
+    """Whether a configured email backend sends to Postmark: PostmarkBackend or a subclass (the
+    queued one), but not the test backend, which keeps the messages in memory."""
+    for path in _email_backends():
+        try:
+            backend = import_string(path)
+        except ImportError:
+            continue  # Django says so when the backend is used
+        if (
+            isinstance(backend, type)
+            and issubclass(backend, PostmarkBackend)
+            and not issubclass(backend, PostmarkTestBackend)
+        ):
+            return True
+    return False

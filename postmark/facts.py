@@ -29,10 +29,27 @@ RETRYABLE_STATUSES = frozenset({429, 503})
 #: API ErrorCodes the app reacts to.
 ERROR_BAD_TOKEN = 10
 ERROR_INACTIVE_RECIPIENTS = 406
+#: "The 'From' address you supplied (...) is not a Sender Signature on your account", HTTP 422:
+#: the From is neither a confirmed Sender Signature nor on a verified domain. It is what every
+#: recorded answer for an unregistered sender shows, and what Django's default sender,
+#: ``webmaster@localhost``, gets: that address is valid RFC 5322 (a domain needs no dot), so it
+#: passes Postmark's address parsing (ErrorCode 300 answers "Illegal email address/domain" for
+#: broken syntax, such as a missing "@" or a ">" in the domain) and fails the signature check.
+ERROR_SENDER_SIGNATURE_NOT_FOUND = 400
 ERROR_CANNOT_ACTIVATE = 1003
 #: The Bulk API is not enabled for the account (Postmark's support enables it on request).
 #: Other clients report 14; unverified.
 ERROR_BULK_NOT_ENABLED = 14
+
+
+def can_send_from(domain: str) -> bool:
+    """Whether any Postmark account could send from ``domain``. Sending needs a Sender
+    Signature, confirmed by a mail to the address, or the domain verified by its public DNS
+    records (DKIM, Return-Path): neither is possible for a single label (``localhost``, a bare
+    host name) or a name under ``.localhost``, which never reach the public DNS (RFC 6761)."""
+    name = domain.rstrip(".").lower()
+    labels = name.split(".")
+    return len(labels) > 1 and all(labels) and labels[-1] != "localhost"
 
 
 @dataclass(frozen=True)

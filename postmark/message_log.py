@@ -15,6 +15,7 @@ from . import sql
 from .addresses import format_address
 from .conf import settings
 from .exceptions import UnsupportedMessageError
+from .facts import DEFAULT_STREAM
 from .merge import LINK_KEY, per_recipient
 from .message import Defaults, server_label
 from .models import Message
@@ -59,7 +60,11 @@ def _message_row(
     row = {
         "message_id": _uuid_or_none(result.message_id),
         "status": result.status,
-        "message_stream": getattr(message, "message_stream", None) or defaults.message_stream or "",
+        # The stream it went on: Postmark sends a message that names none on the server's
+        # default stream, "outbound", which its webhooks then name.
+        "message_stream": getattr(message, "message_stream", None)
+        or defaults.message_stream
+        or DEFAULT_STREAM,
         "from_email": _address(message.from_email or ""),
         "to": _addresses(message.to)
         or (_addresses(suppressed) if result.status == _SUPPRESSED else ""),

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.db import models
 
+from .installation import require_installed_app
 from .results import Status as SendStatus
+
+# Before the first model class: without "postmark" in INSTALLED_APPS, Django would refuse it with
+# a RuntimeError about its app_label. Everything that stores or reads rows gets here first
+# (``postmark.urls`` through the webhook views), so this is where the app's absence is named.
+require_installed_app()
 
 
 class Message(models.Model):

@@ -80,3 +80,15 @@ def compact_datetime(field_name: str, description: str) -> Any:
 
     column.__name__ = f"{field_name}_column"
     return column
+
+
+def batch_state(row: Any) -> str:
+    """A ``QueuedBatch``'s state in words. "sent (Postmark answered...)" only if something went
+    to Postmark: a batch whose every message was suppressed or refused before sending (no
+    payload) is finished without a request, and says so."""
+    if row.state != "sent" or any(entry.get("payload") for entry in row.messages or ()):
+        return str(row.get_state_display())
+    statuses = {(entry.get("result") or {}).get("status") for entry in row.messages or ()}
+    if statuses == {"suppressed"}:
+        return "suppressed (nothing sent: every recipient is on a suppression list)"
+    return "not sent (nothing to send; see each message's result)"

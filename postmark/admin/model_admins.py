@@ -12,10 +12,12 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from .. import webhooks
+from ..facts import DEFAULT_STREAM
 from ..models import Bounce, DataRemoval, Message, QueuedBatch, Suppression, WebhookEvent
 from . import actions
 from .display import (
     ReadOnlyAdmin,
+    batch_state,
     change_link,
     changelist_link,
     compact_datetime,
@@ -57,7 +59,9 @@ class _StreamColumn:
 
     @admin.display(description="stream", ordering="message_stream")
     def stream(self, row: Any) -> str:
-        return str(row.message_stream)
+        # A row without one went on the server's default stream (older rows, and payloads that
+        # did not say): show its name rather than "-".
+        return str(row.message_stream or DEFAULT_STREAM)
 
 
 @admin.register(Message)
@@ -73,7 +77,10 @@ class MessageAdmin(_StreamColumn, ReadOnlyAdmin):
     list_filter = ("status", "message_stream", "tag", "created_at")
     search_fields = ("message_id", "to", "cc", "bcc", "subject", "from_email")
     date_hierarchy = "created_at"
-    readonly_fields = (*fields_of(Message, metadata="formatted_metadata"), "suppressions")
+    readonly_fields = (
+        *fields_of(Message, message_stream="stream", metadata="formatted_metadata"),
+        "suppressions",
+    )
     inlines = (BounceInline, WebhookEventInline)
 
     @admin.display(description="subject", ordering="subject")
@@ -110,7 +117,9 @@ class BounceAdmin(_StreamColumn, ReadOnlyAdmin):
     search_fields = ("email", "message__message_id", "=postmark_id")
     date_hierarchy = "bounced_at"
     readonly_fields = (
-        *fields_of(Bounce, message="message_link", metadata="formatted_metadata"),
+        *fields_of(
+            Bounce, message="message_link", message_stream="stream", metadata="formatted_metadata"
+        ),
         "related",
     )
     actions = (actions.reactivate,)
@@ -243,7 +252,7 @@ class QueuedBatchAdmin(ReadOnlyAdmin):
 
     list_display = (
         compact_datetime("created_at", "created at"),
-        "state",
+        "state_in_words",
         "message_count",
         "attempts",
         compact_datetime("finished_at", "finished at"),
@@ -251,7 +260,11 @@ class QueuedBatchAdmin(ReadOnlyAdmin):
     list_filter = ("state", "created_at")
     search_fields = ("=id", "task_id")
     date_hierarchy = "created_at"
-    readonly_fields = fields_of(QueuedBatch, messages="formatted_messages")
+    readonly_fields = fields_of(QueuedBatch, state="state_in_words", messages="formatted_messages")
+
+    @admin.display(description="state", ordering="state")
+    def state_in_words(self, obj: QueuedBatch) -> str:
+        return batch_state(obj)
 
     @admin.display(description="messages")
     def message_count(self, obj: QueuedBatch) -> int:

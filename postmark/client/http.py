@@ -27,7 +27,7 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 import postmark
 
 from .. import exceptions, transport
-from ..conf import settings
+from ..conf import checked_api_url, settings
 from ..facts import TEST_TOKEN
 
 USER_AGENT = f"django-postmark/{postmark.__version__}"
@@ -93,6 +93,9 @@ class HTTPClient:
             "retry_backoff": settings.POSTMARK_RETRY_BACKOFF,
         }
         options.update({k: v for k, v in overrides.items() if v is not None})
+        # Checked here as well as at start-up (postmark.conf): the backend's api_url argument
+        # and override_settings come this way.
+        options["base_url"] = checked_api_url(options["base_url"])
         return cls(token, **options)
 
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import models, transaction
@@ -70,14 +71,41 @@ def _delete_in_batches(rows: models.QuerySet[Any], size: int) -> int:
             total += rows.model._default_manager.filter(pk__in=batch).delete()[0]
 
 
+#: The units ``--older-than`` takes: (singular word, days in one).
+_UNITS = {"h": ("hour", 1 / 24), "d": ("day", 1.0), "w": ("week", 7.0)}
+
+
 def parse_age(text: str) -> timedelta:
     """``90d``, ``12h``, ``2w`` or a bare number of days."""
-    units = {"d": 1.0, "h": 1 / 24, "w": 7.0}
-    number, unit = (text[:-1], text[-1].lower()) if text[-1:].lower() in units else (text, "d")
+    number, unit = _split_age(text)
     try:
-        age = timedelta(days=float(number) * units[unit])
+        age = timedelta(days=number * _UNITS[unit][1])
+        # The cutoff must be a date: beyond the calendar's start, purge could not compute it.
+        timezone.now() - age
     except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not an age such as 90d, 12h or 2w.") from None
     if age < timedelta(0):
         raise ValueError(f"{text!r} is negative.")
     return age
+
+
+def age_in_words(text: str | None) -> str:
+    """The age as given, in words: ``1h`` is "1 hour", ``0d`` "0 days", ``1.5w`` "1.5 weeks";
+    None is POSTMARK_RETENTION_DAYS in days."""
+    if text is None:
+        number, unit = float(settings.POSTMARK_RETENTION_DAYS), "d"
+    else:
+        number, unit = _split_age(text)
+    # Positional notation, never 1e-05: the shortest digits that give the number back.
+    shown = str(int(number)) if number.is_integer() else format(Decimal(repr(number)), "f")
+    word = _UNITS[unit][0]
+    return f"{shown} {word}" if number == 1 else f"{shown} {word}s"
+
+
+def _split_age(text: str) -> tuple[float, str]:
+    unit = text[-1:].lower()
+    number, unit = (text[:-1], unit) if unit in _UNITS else (text, "d")
+    try:
+        return float(number), unit
+    except ValueError:
+        raise ValueError(f"{text!r} is not an age such as 90d, 12h or 2w.") from None

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from ..client import Client
-from ..conf import settings
+from ..webhooks.auth import PASSWORD_SETTINGS, USER_SETTINGS, basic_auth, missing_settings
 from .sync import outbound_streams
 
 #: Every trigger the app handles (postmark.events), and how it wants each configured.
@@ -43,13 +43,14 @@ def expected(url: str, stream: str) -> dict[str, Any]:
     if urlsplit(url).scheme not in ("http", "https") or "@" in urlsplit(url).netloc:
         raise ImproperlyConfigured(
             f"The webhook URL must be http(s) without credentials in it (got {url!r}); "
-            "the credentials come from POSTMARK_API_USER and POSTMARK_API_PASSWORD."
+            "the credentials come from POSTMARK_WEBHOOK_USER and POSTMARK_WEBHOOK_PASSWORD."
         )
-    user, password = settings.POSTMARK_API_USER, settings.POSTMARK_API_PASSWORD
+    user, password = basic_auth()
     if not user or not password:
+        missing = " and ".join(missing_settings() or [USER_SETTINGS[0], PASSWORD_SETTINGS[0]])
         raise ImproperlyConfigured(
-            "Set POSTMARK_API_USER and POSTMARK_API_PASSWORD: the webhook views require them "
-            "and postmark_webhooks gives them to Postmark."
+            f"Set {missing}: the webhook views require the pair and postmark_webhooks gives it "
+            "to Postmark."
         )
     return {
         "Url": url,
@@ -69,7 +70,7 @@ def drift(actual: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
         wanted["HttpAuth"]["Username"],
         wanted["HttpAuth"]["Password"],
     ):
-        problems.append("basic-auth credentials differ from POSTMARK_API_USER/PASSWORD")
+        problems.append("basic-auth credentials differ from POSTMARK_WEBHOOK_USER/_PASSWORD")
     triggers = actual.get("Triggers") or {}
     for name, options in wanted["Triggers"].items():
         have = triggers.get(name) or {}

@@ -15,9 +15,11 @@ from email.utils import getaddresses
 from typing import Any
 
 from ..facts import (
+    ERROR_SENDER_SIGNATURE_NOT_FOUND,
     MAX_MESSAGE_BYTES,
     MAX_RECIPIENTS,
     MAX_TAG_LENGTH,
+    can_send_from,
 )
 from ..facts import TRACK_LINKS_VALUES as TRACK_LINKS
 
@@ -58,6 +60,9 @@ FORBIDDEN_EXTENSIONS = frozenset(
     }
 )
 ADDRESS = re.compile(r"^[^@\s<>(),;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z0-9-]+$")
+#: A From passes parsing with a single-label domain too (``webmaster@localhost`` is valid RFC
+#: 5322); it is then refused as no Sender Signature (see facts.ERROR_SENDER_SIGNATURE_NOT_FOUND).
+SENDER_ADDRESS = re.compile(r"^[^@\s<>(),;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 class Refusal(Exception):
@@ -100,7 +105,7 @@ def validate_message(payload: Any, *, template: bool, streams: dict[str, str]) -
         raise Refusal(402, "Received invalid JSON input.")
     if len(json.dumps(payload).encode()) > MAX_MESSAGE_BYTES:
         raise Refusal(300, "The message size exceeds the 10 MB limit.", http_status=413)
-    sender_list = _addresses("From", payload.get("From"))
+    sender_list = _addresses("From", payload.get("From"), SENDER_ADDRESS)
     if len(sender_list) != 1:
         raise Refusal(300, f"Invalid 'From' address: '{payload.get('From') or ''}'.")
     to, cc, bcc = (_addresses(name, payload.get(name)) for name in ("To", "Cc", "Bcc"))
@@ -125,6 +130,15 @@ def validate_message(payload: Any, *, template: bool, streams: dict[str, str]) -
     track_links = payload.get("TrackLinks")
     if track_links is not None and track_links not in TRACK_LINKS:
         raise Refusal(300, f"Invalid 'TrackLinks' value '{track_links}'.")
+    # The sandbox stands for an account on which every sender is confirmed, except those no
+    # account can confirm: the request is well-formed, the sender is not allowed.
+    if not can_send_from(sender_list[0].rpartition("@")[2]):
+        raise Refusal(
+            ERROR_SENDER_SIGNATURE_NOT_FOUND,
+            f"The 'From' address you supplied ({payload.get('From')}) is not a Sender Signature "
+            "on your account. Please add and confirm this address in order to be able to use "
+            "it in the 'From' field of your messages.",
+        )
     return ValidMessage(
         sender=sender_list[0],
         to=to,
@@ -155,14 +169,14 @@ def _without_attachment_content(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "Attachments": summary}
 
 
-def _addresses(field_name: str, value: Any) -> list[str]:
+def _addresses(field_name: str, value: Any, pattern: re.Pattern[str] = ADDRESS) -> list[str]:
     if value in (None, ""):
         return []
     if not isinstance(value, str):
         raise Refusal(300, f"Invalid '{field_name}' address: '{value}'.")
     addresses = []
     for display, address in getaddresses([value]):
-        if not ADDRESS.match(address):
+        if not pattern.match(address):
             shown = f"{display} <{address}>" if display else address
             raise Refusal(300, f"Invalid '{field_name}' address: '{shown or value}'.")
         addresses.append(address.lower())

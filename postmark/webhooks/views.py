@@ -8,19 +8,23 @@ later version reads it) and answered 400.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Callable
 from typing import IO
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import transaction
+from django.db import OperationalError, ProgrammingError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import events, sql
 from ..conf import settings
+from ..installation import NOT_MIGRATED, is_missing_table
 from . import processing
 from .auth import authorized
+
+logger = logging.getLogger("postmark.webhooks")
 
 #: Request headers never stored with the event.
 _SECRET_HEADERS = frozenset(("Authorization", "Cookie", "Proxy-Authorization"))
@@ -105,9 +109,21 @@ def _receive(request: HttpRequest, *, inbound: bool) -> HttpResponse:
         return _answer(400, "invalid JSON: not UTF-8")
     except events.InvalidPayload as exc:
         return _answer(400, str(exc))
-    outcome = processing.receive(
-        text, payload, inbound=inbound, headers=_headers(request), remote_addr=_remote_addr(request)
-    )
+    try:
+        outcome = processing.receive(
+            text,
+            payload,
+            inbound=inbound,
+            headers=_headers(request),
+            remote_addr=_remote_addr(request),
+        )
+    except (OperationalError, ProgrammingError) as exc:
+        if not is_missing_table(exc):
+            raise
+        # Nothing could be stored: Postmark retries anything but 200, so a 503 keeps the event
+        # coming until migrate has run (a 500 would show the SQL in DEBUG's page).
+        logger.error(NOT_MIGRATED)
+        return _answer(503, "not ready: the site's database is not migrated", Retry_After="60")
     return _answer(outcome.http_status, outcome.reason)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from datetime import timedelta
 
@@ -101,3 +102,40 @@ def test_a_bad_age_is_refused_with_a_clear_message(text: str) -> None:
 def test_command_refuses_a_bad_age() -> None:
     with pytest.raises(CommandError, match="--older-than"):
         call_command("postmark_purge", "--older-than", "ninety days")
+
+
+UNIT_WORDS = {"h": "hour", "d": "day", "w": "week", "": "day"}
+
+
+@given(
+    number=st.one_of(
+        st.integers(0, 5000).map(str),
+        st.decimals(0, 500, places=3).map(str),
+        st.sampled_from(["0", "0.0", "1", "1.0", "0.5", "1_000", "2e2"]),
+    ),
+    unit=st.sampled_from(["h", "d", "w", "H", "D", "W", ""]),
+)
+def test_the_age_is_printed_as_given(number: str, unit: str) -> None:
+    out = io.StringIO()
+    call_command("postmark_purge", "--dry-run", "--older-than", number + unit, stdout=out)
+    printed = re.search(r"^Would delete rows older than (\S+) (\w+):$", out.getvalue(), re.M)
+    assert printed is not None, out.getvalue()
+    shown, word = printed.groups()
+    assert "e" not in shown.lower() and float(shown) == float(number)  # no 4.16667e-05
+    given_word = UNIT_WORDS[unit.lower()]
+    assert word == (given_word if float(number) == 1 else given_word + "s")
+
+
+@pytest.mark.parametrize("zero", ["0d", "0", "0h", "0w", "0.0d"])
+def test_an_age_of_zero_means_zero_not_the_default(zero: str) -> None:
+    make_rows(timezone.now() - timedelta(minutes=1))
+    out = io.StringIO()
+    call_command("postmark_purge", "--dry-run", "--older-than", zero, stdout=out)
+    unit = UNIT_WORDS[zero[-1] if zero[-1].isalpha() else ""]
+    assert f"Would delete rows older than 0 {unit}s:" in out.getvalue()
+    assert "  1 messages" in out.getvalue()  # the default, 90 days, would keep it
+
+
+def test_an_age_older_than_the_calendar_is_refused() -> None:
+    with pytest.raises(CommandError, match="--older-than"):
+        call_command("postmark_purge", "--dry-run", "--older-than", "999999999d")

@@ -228,3 +228,26 @@ def test_the_command_exits_non_zero_with_the_reason_when_postmark_is_unreachable
     assert done.returncode == 1
     assert "CommandError: Could not sync bounces with Postmark: Could not connect" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("new", "existing"), [(1, 0), (2, 3), (4, 1)])
+def test_new_suppressions_are_counted_new_whichever_step_finds_them(
+    postmark_sandbox: Sandbox, settings: Any, new: int, existing: int
+) -> None:
+    # M addresses already synced; then N more bounce in Postmark (and are suppressed there),
+    # the webhooks lost. The bounces' step would suppress them too: they are still new rows.
+    sandbox_mail.bounce([f"old{i}@example.com" for i in range(existing)])
+    sync()
+    sandbox_mail.bounce([f"new{i}@example.com" for i in range(new)])
+    before = Suppression.objects.count()
+
+    output = sync()
+
+    assert Suppression.objects.count() - before == new
+    assert f"suppressions: {new} new, 0 updated, {existing} unchanged" in output, output
+    assert f"bounces: {new} new, 0 updated, {existing} unchanged" in output
+    # The task counts the same way.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    sandbox_mail.bounce(["task@example.com"])
+    counts = sync_task.enqueue().return_value
+    assert (counts["suppressions"]["new"], counts["bounces"]["new"]) == (1, 1)

@@ -6,8 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from postmark.conf import settings
-from postmark.operations.retention import parse_age, purge
+from postmark.operations.retention import age_in_words, parse_age, purge
 
 
 class Command(BaseCommand):
@@ -38,14 +37,14 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         try:
-            age = parse_age(older_than) if older_than else None
+            # 0 is an age like any other ("0d": everything), not "use the default".
+            age = parse_age(older_than) if older_than is not None else None
         except ValueError as exc:
             raise CommandError(f"--older-than: {exc}") from exc
         if batch_size is not None and batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         removed = purge(age, dry_run=dry_run, batch_size=batch_size)
-        days = age.total_seconds() / 86400 if age else settings.POSTMARK_RETENTION_DAYS
         verb = "Would delete" if dry_run else "Deleted"
-        self.stdout.write(f"{verb} rows older than {days:g} days:")
+        self.stdout.write(f"{verb} rows older than {age_in_words(older_than)}:")
         for label, count in removed.items():
             self.stdout.write(f"  {count} {label}")

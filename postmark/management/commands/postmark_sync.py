@@ -30,9 +30,12 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, what: str, since: date | None, stream: str | None, **o: Any
     ) -> None:
+        # Suppressions first: the bounces' step suppresses the addresses of new inactive
+        # bounces, and run first it would leave the suppressions' summary at "0 new" while
+        # those rows appeared.
         steps = [
             (name, step)
-            for name, step in (("bounces", sync_bounces), ("suppressions", sync_suppressions))
+            for name, step in (("suppressions", sync_suppressions), ("bounces", sync_bounces))
             if what in (name, "all")
         ]
         for name, step in steps:
