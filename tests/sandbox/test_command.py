@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import select
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO
@@ -81,15 +82,28 @@ def test_command_refuses_bad_arguments(argument: list[str]) -> None:
 
 
 def read_line_with(stream: IO[str], text: str, timeout: float = 20) -> str:
-    """The first line of ``stream`` that contains ``text``, waiting at most ``timeout``."""
+    """The first line of ``stream`` that contains ``text``, waiting at most ``timeout`` (a
+    thread reads: a blocked readline must not hang the test)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line)
+            if text in line:
+                return
+        lines.put("")  # the process ended
+
+    threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
-        line = stream.readline() if ready else ""
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
         if text in line:
             return line
-        if ready and not line:
-            break  # the process ended
+        if not line:
+            break
     raise AssertionError(f"no line with {text!r} within {timeout} s")
 
 
