@@ -26,7 +26,6 @@ from .webhooks_api import OperationsAPI
 _READ_LIMIT = MAX_BATCH_BYTES + 1024 * 1024
 #: The names a request may call the sandbox by, besides those it is given (with its port).
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
-_ANY_INTERFACE = ("", "0.0.0.0", "::")
 
 
 def host_headers(names: Sequence[str], port: int) -> frozenset[str]:
@@ -85,7 +84,9 @@ class Sandbox:
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sandbox = self
         self.host = host
-        own = () if host in _ANY_INTERFACE else (host,)
+        # The address it listens on, as its own URL names it (0.0.0.0 too: a page cannot
+        # rebind an address, only a name, and a client given sandbox.url must be answered).
+        own = (host,) if host else ()
         self.allowed_hosts = host_headers(
             [*LOOPBACK_NAMES, *own, *allowed_hosts], self.httpd.server_port
         )
