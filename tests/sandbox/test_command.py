@@ -61,6 +61,9 @@ def test_command_serves_the_api_with_its_token_and_stops_on_sigterm() -> None:
         output, _ = process.communicate(timeout=15)
     assert process.returncode == 0
     assert "Postmark sandbox stopped." in output
+    # Given as options, the secrets are on the command line: it says how to keep them off.
+    assert "POSTMARK_SANDBOX_TOKEN is not" in output
+    assert "POSTMARK_SANDBOX_WEBHOOK_URL is not" in output and "secret" not in output
 
 
 def test_command_reports_a_port_in_use() -> None:

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -75,10 +76,24 @@ class Command(BaseCommand):
         self.stdout.write(f"Postmark sandbox on {sandbox.url} (page: {sandbox.url}/)")
         self.stdout.write(f"Webhooks to: {sandbox.webhook_target or 'nowhere (page only)'}")
         self.stdout.flush()
+        self._warn_of_secrets_in_argv(options)
         try:
             sandbox.serve_forever()
         except KeyboardInterrupt:
             self.stdout.write("Postmark sandbox stopped.")
+
+    def _warn_of_secrets_in_argv(self, options: dict[str, Any]) -> None:
+        """Name the variable that keeps a secret given as an option off the command line."""
+        token, url = options["token"], options["webhook_url"]
+        if token and token != os.environ.get(TOKEN_VARIABLE):
+            self.stderr.write(
+                f"Note: --token is visible to every local user (ps); {TOKEN_VARIABLE} is not."
+            )
+        if url and urlsplit(url).password and url != os.environ.get(WEBHOOK_URL_VARIABLE):
+            self.stderr.write(
+                "Note: the password in --webhook-url is visible to every local user (ps); "
+                f"{WEBHOOK_URL_VARIABLE} is not."
+            )
 
     def _report_failed_webhooks(self) -> None:
         """Each webhook the site did not take, on stderr: this process is the sandbox alone,
