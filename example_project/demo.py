@@ -7,6 +7,10 @@ together until Ctrl-C (or SIGTERM), which stops all three. Run it again right aw
 
 Each child runs in its own session so that Ctrl-C reaches only this script, which then stops
 them in order; on Linux a child also dies with this script if it is killed outright.
+
+Secrets (the server token, the webhook password) reach the children through their environment,
+never their command line, which every local user can read (``ps``). The webhook password is
+random per run unless POSTMARK_API_PASSWORD is exported.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -51,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     user = os.environ.get("POSTMARK_API_USER") or "postmark"
-    password = os.environ.get("POSTMARK_API_PASSWORD") or "sandbox-webhook-password"
+    password = os.environ.get("POSTMARK_API_PASSWORD") or secrets.token_urlsafe(24)
     token = os.environ.get("POSTMARK_API_KEY") or "sandbox-server-token"
     env = dict(
         os.environ,
@@ -89,18 +95,13 @@ def main(argv: list[str] | None = None) -> int:
             [*MANAGE, "demo_admin"], env=env, check=True, capture_output=True, text=True
         ).stdout.strip()
         commands = {
-            "sandbox": [
-                *MANAGE,
-                "postmark_sandbox",
-                "--port",
-                str(args.sandbox_port),
-                "--webhook-url",
-                webhook_url,
-                "--token",
-                token,
-            ],
-            "site": [*MANAGE, "runserver", f"{args.host}:{args.port}", "--noreload"],
+            "sandbox": [*MANAGE, "postmark_sandbox", "--port", str(args.sandbox_port)],
+            # --insecure: the admin's CSS is served with DEBUG off (the site is on loopback).
+            "site": [*MANAGE, "runserver", f"{args.host}:{args.port}", "--noreload", "--insecure"],
         }
+        sandbox_env = dict(
+            env, POSTMARK_SANDBOX_TOKEN=token, POSTMARK_SANDBOX_WEBHOOK_URL=webhook_url
+        )
         if _backend(env) == QUEUED_BACKEND:
             commands["worker"] = [
                 *MANAGE,
@@ -112,10 +113,17 @@ def main(argv: list[str] | None = None) -> int:
             ]
         for name, command in commands.items():
             log = open(args.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (lives with the child)
-            children.append((name, _spawn(command, env, log)))
+            if name == "sandbox":
+                # What it says on stderr (a webhook that failed) shows here too, not only in
+                # its log: a site refusing every webhook must not go unnoticed.
+                child = _spawn(command, sandbox_env, log, stderr=subprocess.PIPE)
+                _tee(child, log, "sandbox: ")
+            else:
+                child = _spawn(command, env, log)
+            children.append((name, child))
         _wait_until_up(children, [(args.host, args.sandbox_port), (args.host, args.port)])
         print(
-            f"\n  The example site:     {site}/\n"
+            f"\n  The example site:     {site}/  (staff only: sign in with the admin's login)\n"
             f"  The admin:            {site}/admin/  ({login.removeprefix('Admin login: ')})\n"
             f"  The Postmark sandbox: http://{args.host}:{args.sandbox_port}/\n"
             f"  Logs:                 {args.log_dir}/\n\n"
@@ -146,9 +154,25 @@ def main(argv: list[str] | None = None) -> int:
         _stop_all(children)
 
 
+def _tee(child: subprocess.Popen[bytes], log: IO[bytes], prefix: str) -> None:
+    """Copy each line of the child's stderr to its log and to this script's stderr."""
+    assert child.stderr is not None
+    stream = child.stderr
+
+    def copy() -> None:
+        for line in stream:
+            log.write(line)
+            log.flush()
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            print(prefix + text, file=sys.stderr, flush=True)
+
+    threading.Thread(target=copy, name=f"tee {prefix}", daemon=True).start()
+
+
 def _reset(env: dict[str, str], log_dir: Path) -> None:
     """Forget every message, bounce and suppression: the sandbox keeps nothing between runs,
-    so the database (and its WAL files) and the logs are all there is."""
+    so the database (its WAL files, its secret key and demo login beside it) and the logs are
+    all there is."""
     database = Path(env.get("EXAMPLE_DATABASE") or HERE / "db.sqlite3")
     for path in (database, *database.parent.glob(database.name + "-*")):
         path.unlink(missing_ok=True)
@@ -161,12 +185,14 @@ def _backend(env: dict[str, str]) -> str:
     return env.get("EXAMPLE_EMAIL_BACKEND") or QUEUED_BACKEND
 
 
-def _spawn(command: list[str], env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+def _spawn(
+    command: list[str], env: dict[str, str], log: IO[bytes], stderr: int = subprocess.STDOUT
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         command,
         env=env,
         stdout=log,
-        stderr=subprocess.STDOUT,
+        stderr=stderr,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
         preexec_fn=_die_with_parent,

@@ -2,15 +2,23 @@
 run the demo against the local sandbox (``make demo``) with nothing to configure.
 
 To use real Postmark, set POSTMARK_API_URL=https://api.postmarkapp.com, POSTMARK_API_KEY to your
-server token and DEFAULT_FROM_EMAIL to a confirmed sender signature (README: "Try it").
+server token and DEFAULT_FROM_EMAIL to a confirmed sender signature (README: "Pointing the
+example at real Postmark").
+
+Safe by default, because examples get copied: DEBUG is off unless EXAMPLE_DEBUG=1; only loopback
+host names are served; the pages send and show mail for signed-in staff only; the secret key and
+the webhook password are random unless given (no secret is a string in this repository).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import django
+
+from example.local import kept_secret
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -20,12 +28,21 @@ def env(name: str, default: str) -> str:
 
 
 def env_flag(name: str, default: bool) -> bool:
-    return env(name, "1" if default else "0").lower() in ("1", "true", "yes", "on")
+    return env(name, "1" if default else "0").strip().lower() in ("1", "true", "yes", "on")
 
 
-SECRET_KEY = env("EXAMPLE_SECRET_KEY", "example-only-not-secret-change-me-for-anything-real")
-DEBUG = env_flag("EXAMPLE_DEBUG", True)
-ALLOWED_HOSTS = env("EXAMPLE_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+DATABASE = env("EXAMPLE_DATABASE", str(HERE / "db.sqlite3"))
+# Made once per database and kept beside it (0600), so sessions survive a restart of the demo.
+SECRET_KEY = os.environ.get("EXAMPLE_SECRET_KEY") or kept_secret(Path(DATABASE + "-secret-key"))
+DEBUG = env_flag("EXAMPLE_DEBUG", False)
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in env("EXAMPLE_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+    if host.strip()
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "index"
+LOGOUT_REDIRECT_URL = "login"
 ROOT_URLCONF = "example.urls"
 WSGI_APPLICATION = None
 USE_TZ = True
@@ -72,7 +89,7 @@ TEMPLATES = [
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": env("EXAMPLE_DATABASE", str(HERE / "db.sqlite3")),
+        "NAME": DATABASE,
         # The site, the task worker and the webhooks write at the same time: WAL lets readers
         # proceed, IMMEDIATE transactions queue writers instead of failing with "locked".
         "OPTIONS": {
@@ -94,8 +111,11 @@ POSTMARK_API_KEY = env("POSTMARK_API_KEY", "sandbox-server-token")
 POSTMARK_TEST_MODE = env_flag("POSTMARK_TEST_MODE", False)
 POSTMARK_MESSAGE_STREAM = os.environ.get("POSTMARK_MESSAGE_STREAM") or None
 # Webhooks: Postmark (or the sandbox) calls https://USER:PASSWORD@your-host/postmark/bounce/.
+# Without POSTMARK_API_PASSWORD the password is random, so no webhook gets in: a published
+# default would let anyone post bounces that suppress your recipients. `make demo` makes one and
+# gives it to the site and the sandbox.
 POSTMARK_API_USER = env("POSTMARK_API_USER", "postmark")
-POSTMARK_API_PASSWORD = env("POSTMARK_API_PASSWORD", "sandbox-webhook-password")
+POSTMARK_API_PASSWORD = env("POSTMARK_API_PASSWORD", secrets.token_urlsafe(24))
 # Quick retries in the worker; the demo's sandbox is local.
 POSTMARK_QUEUE_RETRY_DELAY = float(env("POSTMARK_QUEUE_RETRY_DELAY", "5"))
 
@@ -103,5 +123,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"postmark": {"handlers": ["console"], "level": env("EXAMPLE_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "postmark": {"handlers": ["console"], "level": env("EXAMPLE_LOG_LEVEL", "INFO")},
+        # With DEBUG off Django mails a failing request's traceback to ADMINS (none here):
+        # print it in the site's log instead.
+        "django.request": {"handlers": ["console"], "level": "ERROR"},
+    },
 }

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
 from . import views
@@ -7,6 +8,8 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("send/", views.send, name="send"),
     path("live/", views.live, name="live"),
+    path("login/", views.SignIn.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     # Postmark's webhooks: /postmark/bounce/ takes every outbound event kind.
     path("postmark/", include("postmark.urls")),

@@ -1,15 +1,24 @@
-"""The example's pages: send a message, and watch it, its bounces and suppressions live."""
+"""The example's pages: send a message, and watch it, its bounces and suppressions live.
+
+They send with the owner's server token and show every recipient, so they are for signed-in
+staff only, even against the local sandbox (a demo left reachable from the network is still an
+open relay otherwise). Postmark's webhooks (/postmark/) have their own basic auth.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import wraps
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.mail import EmailMessage
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -18,6 +27,7 @@ from postmark.exceptions import PostmarkError
 from postmark.models import Bounce, Message, QueuedBatch, Suppression
 
 from .forms import BOUNCE_TESTING, SendForm, bounce_testing_address
+from .local import is_local_sandbox
 
 SHOWN = 20
 REAL_POSTMARK = "api.postmarkapp.com"
@@ -36,6 +46,35 @@ class Row:
     admin_url: str
 
 
+View = Callable[..., HttpResponse]
+
+
+def staff_only(view: View) -> View:
+    """Active staff get the view; anyone else is sent to sign in (a page) or refused (a form
+    post, or the live part the page fetches), before the view reads or sends anything."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if user.is_active and user.is_staff:
+            return view(request, *args, **kwargs)
+        if request.method in ("GET", "HEAD"):
+            return redirect_to_login(request.get_full_path(), "login")
+        return HttpResponseForbidden("Staff only: sign in first.", content_type="text/plain")
+
+    return checked
+
+
+class SignIn(LoginView):
+    template_name = "example/login.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        # Where the login comes from: make demo prints one; against Postmark you make your own.
+        local = is_local_sandbox(settings.POSTMARK_API_URL)
+        return super().get_context_data(local_sandbox=local, **kwargs)
+
+
+@staff_only
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     api_url = settings.POSTMARK_API_URL
@@ -54,12 +93,14 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "example/index.html", context)
 
 
+@staff_only
 @require_GET
 def live(request: HttpRequest) -> HttpResponse:
     """The part of the page the browser refreshes every second or two."""
     return render(request, "example/live.html", _live())
 
 
+@staff_only
 @require_POST
 def send(request: HttpRequest) -> HttpResponse:
     data = request.POST.copy()

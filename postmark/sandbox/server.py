@@ -24,6 +24,25 @@ from .webhooks_api import OperationsAPI
 
 # Bodies past this are not even read into memory; Postmark's own limit is 50 MB per batch.
 _READ_LIMIT = MAX_BATCH_BYTES + 1024 * 1024
+#: The names a request may call the sandbox by, besides those it is given (with its port).
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def host_headers(names: Sequence[str], port: int) -> frozenset[str]:
+    """Every ``Host`` header that names one of ``names`` on ``port``, lowercased. A name given
+    with a port (``proxy:9000``) stands as it is; without one it takes the sandbox's port."""
+    allowed = set()
+    for given in names:
+        name = given.strip().lower()
+        if (name.startswith("[") and "]:" in name) or name.count(":") == 1:
+            allowed.add(name)
+            continue
+        if ":" in name and not name.startswith("["):
+            name = f"[{name}]"  # a bare IPv6 address
+        allowed.add(f"{name}:{port}")
+        if port == 80:  # the default port may be left out
+            allowed.add(name)
+    return frozenset(allowed)
 
 
 class Sandbox:
@@ -32,6 +51,10 @@ class Sandbox:
     ``token`` None accepts any server token; ``webhook_url`` (``http://user:pass@host/path``)
     receives every Bounce, SpamComplaint and Delivery webhook ``webhook_delay`` seconds after
     the send, retried after each of ``retry_delays`` seconds until it answers 200.
+
+    Requests must call it by a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``) or the
+    address it listens on, with its port, or by one of ``allowed_hosts``: any other ``Host`` is
+    answered 421, so that a web page cannot read it by rebinding its own name to 127.0.0.1.
     """
 
     def __init__(
@@ -43,6 +66,7 @@ class Sandbox:
         webhook_url: str | None = None,
         webhook_delay: float = 0.5,
         retry_delays: Sequence[float] = (1.0, 5.0, 15.0),
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         self.state = SandboxState()
         self.webhooks = WebhookSender(
@@ -60,6 +84,12 @@ class Sandbox:
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sandbox = self
         self.host = host
+        # The address it listens on, as its own URL names it (0.0.0.0 too: a page cannot
+        # rebind an address, only a name, and a client given sandbox.url must be answered).
+        own = (host,) if host else ()
+        self.allowed_hosts = host_headers(
+            [*LOOPBACK_NAMES, *own, *allowed_hosts], self.httpd.server_port
+        )
         self._thread: threading.Thread | None = None
 
     @property
@@ -167,6 +197,12 @@ class Sandbox:
         }
 
 
+_FOREIGN_HOST = (
+    "Misdirected request: this sandbox answers only to localhost, 127.0.0.1 or [::1] with its "
+    "port (postmark_sandbox --allowed-host adds names)."
+)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     sandbox: Sandbox
@@ -195,7 +231,12 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox = self.server.sandbox
         parts = urlsplit(self.path)
         try:
-            body = self._read_body(parts.path)
+            length = self._content_length()
+            if not self._called_by_its_name():
+                self.close_connection = True  # its body, if any, stays unread
+                self._reply(Answer(421, {"Message": _FOREIGN_HOST}))
+                return
+            body = self._read_body(parts.path, length)
         except Refusal as refusal:
             self._reply(Answer.refusal(refusal))
             return
@@ -222,7 +263,11 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._reply(sandbox.api.handle(request))
 
-    def _read_body(self, path: str) -> bytes:
+    def _called_by_its_name(self) -> bool:
+        hosts = self.headers.get_all("Host") or []
+        return len(hosts) == 1 and hosts[0].strip().lower() in self.server.sandbox.allowed_hosts
+
+    def _content_length(self) -> int:
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -230,6 +275,9 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0:
             self.close_connection = True  # where this body ends is unknowable
             raise Refusal(402, "Received invalid JSON input: bad Content-Length.", http_status=400)
+        return length
+
+    def _read_body(self, path: str, length: int) -> bytes:
         limit = (
             MAX_BATCH_BYTES
             if path.rstrip("/").endswith(("batch", "Templates", "bulk"))

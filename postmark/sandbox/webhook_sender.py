@@ -10,6 +10,7 @@ import base64
 import heapq
 import itertools
 import json
+import logging
 import threading
 import time
 import urllib.error
@@ -21,6 +22,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .state import Attempt, SandboxState, WebhookDelivery, now
 from .webhook_config import WebhookRegistry
+
+#: Each webhook that did not get its 200 is reported here (WARNING: shown even where logging is
+#: not configured); ``postmark_sandbox`` prints it on stderr. The URL never carries its password.
+logger = logging.getLogger("postmark.sandbox.webhooks")
 
 
 def split_credentials(url: str) -> tuple[str, str | None]:
@@ -172,5 +177,36 @@ class WebhookSender:
                 delivery.state = "delivered"
             elif status == 403 or retries_done >= len(self.retry_delays):
                 delivery.state = "failed"
+        if status != 200:
+            self._report(delivery, url, status, error, retries_done)
         if delivery.state == "pending":
             self._enqueue(delivery, self.retry_delays[retries_done], target)
+
+    def _report(
+        self, delivery: WebhookDelivery, url: str, status: int | None, error: str, retries: int
+    ) -> None:
+        """One line per failed attempt: what, where (``url`` has no credentials), the answer,
+        and what happens next; a hint where the cause is the usual one."""
+        answer = f"{status} {error}".strip() if status is not None else f"no answer ({error})"
+        if delivery.state == "pending":
+            delay = self.retry_delays[retries]
+            then = f"retry {retries + 1} of {len(self.retry_delays)} in {delay:g} s"
+        elif status == 403:
+            then = "not retried (403 stops the retries, as with Postmark)"
+        else:
+            then = f"gave up after {retries + 1} attempts"
+        hint = ""
+        if status == 401:
+            hint = (
+                " The site refused the user and password in the webhook URL: they must be its "
+                "POSTMARK_API_USER and POSTMARK_API_PASSWORD."
+            )
+        logger.warning(
+            "Webhook %s #%s to %s failed: %s; %s.%s",
+            delivery.record_type,
+            delivery.id,
+            url,
+            answer,
+            then,
+            hint,
+        )

@@ -44,10 +44,10 @@ def send_from_page(demo: Demo, session: requests.Session, **fields: str) -> str:
     return str(flashes[-1])
 
 
-def wait_for_live(demo: Demo, pattern: str, timeout: float = 20) -> str:
+def wait_for_live(demo: Demo, session: requests.Session, pattern: str, timeout: float = 20) -> str:
     deadline = time.monotonic() + timeout
     while True:
-        live = requests.get(demo.site + "/live/", timeout=10).text
+        live = session.get(demo.site + "/live/", timeout=10).text
         if re.search(pattern, live, re.S):
             return live
         if time.monotonic() > deadline:
@@ -79,10 +79,12 @@ def test_demo_admin_prints_a_login_that_works(tmp_path: Path) -> None:
     subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
     first = subprocess.run([*run, "demo_admin"], env=env, capture_output=True, text=True)
     again = subprocess.run([*run, "demo_admin"], env=env, capture_output=True, text=True)
-    assert first.stdout == again.stdout == "Admin login: admin / postmark-demo\n"
+    assert first.stdout == again.stdout  # one login per database, printed again each run
+    login = re.fullmatch(r"Admin login: admin / (\S+)\n", first.stdout)
+    assert login is not None, first.stdout + first.stderr
     script = (
         "from django.contrib.auth import authenticate; "
-        "print(authenticate(username='admin', password='postmark-demo').is_superuser)"
+        f"print(authenticate(username='admin', password={login.group(1)!r}).is_superuser)"
     )
     shell = subprocess.run([*run, "shell", "-c", script], env=env, capture_output=True, text=True)
     assert shell.stdout.strip().endswith("True"), shell.stderr
@@ -94,9 +96,12 @@ def test_a_queued_message_is_listed_before_any_worker_sends_it(tmp_path: Path) -
     subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
     script = (
         "from django.test import Client; "
+        "from django.contrib.auth.models import User; "
         "from django.core.mail import send_mail; "
         "send_mail('Waiting', 'b', None, ['ann@example.com']); "
-        "print(Client(HTTP_HOST='127.0.0.1').get('/live/').content.decode())"
+        "client = Client(HTTP_HOST='127.0.0.1'); "
+        "client.force_login(User.objects.create(username='staff', is_staff=True)); "
+        "print(client.get('/live/').content.decode())"
     )
     shell = subprocess.run([*run, "shell", "-c", script], env=env, capture_output=True, text=True)
     row = row_of(shell.stdout, "ann@example.com")
@@ -109,7 +114,7 @@ def test_bounce_testing_sends_from_the_page_show_each_bounce_and_then_suppressio
     tmp_path: Path,
 ) -> None:
     with running_demo(tmp_path) as demo:
-        session = requests.Session()
+        session = demo.sign_in()
         kinds = {
             "hardbounce": "HardBounce",
             "softbounce": "SoftBounce",
@@ -120,9 +125,9 @@ def test_bounce_testing_sends_from_the_page_show_each_bounce_and_then_suppressio
             flash = send_from_page(demo, session, quick=f"{local}@{BOUNCE_TESTING}")
             assert "queued" in flash or "sent" in flash, flash
         send_from_page(demo, session, to="alice@example.com", subject="Hi", body="Hello")
-        wait_for_live(demo, r'class="status badge delivered"')
+        wait_for_live(demo, session, r'class="status badge delivered"')
         for bounce_type in kinds.values():
-            live = wait_for_live(demo, rf'class="admin-link bounce-type">{bounce_type}<')
+            live = wait_for_live(demo, session, rf'class="admin-link bounce-type">{bounce_type}<')
         statuses = {
             local: re.search(r'class="status badge (\w+)"', row_of(live, f"{local}@")).group(1)  # type: ignore[union-attr]
             for local in kinds
@@ -138,7 +143,7 @@ def test_bounce_testing_sends_from_the_page_show_each_bounce_and_then_suppressio
         # The hard-bounced address is now suppressed: a second send never reaches Postmark.
         flash = send_from_page(demo, session, quick=f"hardbounce@{BOUNCE_TESTING}")
         assert "suppressed" in flash
-        wait_for_live(demo, r'class="status badge suppressed"')
+        wait_for_live(demo, session, r'class="status badge suppressed"')
         suppressions = re.search(r'<table id="suppressions">.*?</table>', live, re.S)
         assert suppressions is not None and f"hardbounce@{BOUNCE_TESTING}" in suppressions.group()
         sent_to_sandbox = [m["To"] for m in demo.sandbox_state()["messages"]]
@@ -167,16 +172,17 @@ def test_synchronous_backend_from_the_environment_needs_no_worker(tmp_path: Path
     backend = "postmark.backends.PostmarkBackend"
     with running_demo(tmp_path, EXAMPLE_EMAIL_BACKEND=backend) as demo:
         assert len(demo.leftover_processes()) == 2  # sandbox and site
-        flash = send_from_page(demo, requests.Session(), quick=f"hardbounce@{BOUNCE_TESTING}")
+        session = demo.sign_in()
+        flash = send_from_page(demo, session, quick=f"hardbounce@{BOUNCE_TESTING}")
         assert flash.endswith(": sent.")  # sent within the request
-        live = wait_for_live(demo, r'class="status badge bounced"')
-        assert backend in requests.get(demo.site + "/", timeout=10).text
+        live = wait_for_live(demo, session, r'class="status badge bounced"')
+        assert backend in session.get(demo.site + "/", timeout=10).text
         assert f"hardbounce@{BOUNCE_TESTING}" in row_of(live, "bounced")
 
 
 def test_invalid_address_from_the_page_is_refused_without_sending(tmp_path: Path) -> None:
     with running_demo(tmp_path) as demo:
-        flash = send_from_page(demo, requests.Session(), to="not an address", subject="s", body="b")
+        flash = send_from_page(demo, demo.sign_in(), to="not an address", subject="s", body="b")
         assert "valid email address" in flash
         assert demo.sandbox_state()["messages"] == []
 
@@ -193,15 +199,20 @@ def test_ctrl_c_stops_every_process_and_the_demo_runs_again_at_once(tmp_path: Pa
 
 def test_demo_says_how_to_choose_its_ports_and_reset_starts_afresh(tmp_path: Path) -> None:
     with running_demo(tmp_path) as demo:
-        send_from_page(demo, requests.Session(), to="ann@example.com", subject="Old", body="b")
-        wait_for_live(demo, r"Old")
+        session = demo.sign_in()
+        send_from_page(demo, session, to="ann@example.com", subject="Old", body="b")
+        wait_for_live(demo, session, r"Old")
     assert any("EXAMPLE_PORT or --port" in line for line in demo.output), demo.output
     assert any("EXAMPLE_SANDBOX_PORT or --sandbox-port" in line for line in demo.output)
     with running_demo(tmp_path) as kept:
-        assert "Old" in requests.get(kept.site + "/live/", timeout=10).text
+        # The same login, and the session of the last run still signed in (same secret key).
+        assert (kept.username, kept.password) == (demo.username, demo.password)
+        assert "Old" in session.get(kept.site + "/live/", timeout=10).text
     with running_demo(tmp_path, "--reset") as fresh:
         assert any("Reset: removed" in line for line in fresh.output)
-        assert "Nothing sent yet" in requests.get(fresh.site + "/live/", timeout=10).text
+        assert fresh.password != demo.password
+        live = fresh.sign_in().get(fresh.site + "/live/", timeout=10).text
+        assert "Nothing sent yet" in live
 
 
 def test_killed_demo_leaves_no_orphans(tmp_path: Path) -> None:

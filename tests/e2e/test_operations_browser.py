@@ -99,9 +99,9 @@ def test_missed_bounce_is_synced_reactivated_and_lifted_and_the_overview_counts_
     with running_demo(tmp_path) as demo:
         # The site is "unreachable": the sandbox keeps its webhooks to itself.
         requests.put(demo.sandbox + "/sandbox/webhooks", json={"Enabled": False}, timeout=5)
+        log_in(page, demo)  # the site's pages and the admin share one sign-in
         send_from_the_page(page, demo, missed, "Missed bounce")
         wait_for_sandbox_bounces(page, demo, 1)
-        log_in(page, demo)
         page.goto(demo.site + "/admin/postmark/bounce/")
         expect(page.locator("#changelist")).to_contain_text("0 bounces")
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,13 +52,37 @@ class Demo:
     database: Path
     output: list[str]
 
+    reader: threading.Thread | None = None
+
+    def follow_output(self) -> None:
+        """Keep appending what demo.py prints to ``output`` (a thread), until it exits."""
+        assert self.process.stdout is not None
+        stream = self.process.stdout
+
+        def read() -> None:
+            for line in stream:
+                self.output.append(line.rstrip("\n"))
+
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+
+    def wait_for_output(self, text: str, timeout: float = 30) -> str:
+        """The first line demo.py printed that contains ``text``, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in list(self.output) if text in line]
+            if found:
+                return found[0]
+            time.sleep(0.1)
+        raise AssertionError(f"demo.py never printed {text!r}:\n" + "\n".join(self.output))
+
     def stop(self) -> int:
         """Ctrl-C, as a person would; the exit status."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         returncode = self.process.wait(timeout=30)
-        assert self.process.stdout is not None
-        self.output.extend(self.process.stdout.read().splitlines())
+        if self.reader is not None:
+            self.reader.join(timeout=10)
         return returncode
 
     def leftover_processes(self) -> list[int]:
@@ -76,6 +101,27 @@ class Demo:
             if marker in environ.split(b"\0") and state != "Z":
                 found.append(int(entry.name))
         return found
+
+    def sign_in(self, username: str | None = None, password: str | None = None) -> requests.Session:
+        """A session signed in through the site's own sign-in page (the demo's staff login
+        unless told otherwise), as a browser would: its CSRF token, then the form."""
+        session = requests.Session()
+        page = session.get(self.site + "/login/", timeout=10).text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token is not None, page
+        answer = session.post(
+            self.site + "/login/",
+            data={
+                "csrfmiddlewaretoken": token.group(1),
+                "username": username or self.username,
+                "password": password or self.password,
+                "next": "/",
+            },
+            headers={"Referer": self.site + "/login/"},
+            timeout=10,
+        )
+        assert answer.status_code == 200 and "sessionid" in session.cookies, answer.text
+        return session
 
     def sandbox_state(self) -> dict[str, list[dict[str, object]]]:
         state: dict[str, list[dict[str, object]]] = requests.get(
@@ -129,6 +175,7 @@ def running_demo(tmp_path: Path, *flags: str, **extra_env: str) -> Iterator[Demo
         database,
         output,
     )
+    demo.follow_output()
     try:
         yield demo
     finally:
