@@ -110,9 +110,14 @@ class WebhookSender:
     @contextmanager
     def paused(self) -> Iterator[None]:
         """Hold every webhook until the block ends (then the due ones go at once): a test whose
-        app shares one database connection with its server must not be called back mid-send."""
+        app shares one database connection with its server must not be called back mid-send.
+
+        A webhook already being posted when the block begins is let finish first, so that
+        nothing at all reaches the app inside the block."""
         with self._wakeup:
             self._paused = True
+            while self._busy:
+                self._wakeup.wait()
         try:
             yield
         finally:
@@ -152,6 +157,7 @@ class WebhookSender:
             finally:
                 with self._wakeup:
                     self._busy -= 1
+                    self._wakeup.notify_all()  # a pause waits for the post under way
 
     def _attempt(self, delivery: WebhookDelivery, target: str) -> None:
         url, authorization = split_credentials(target)

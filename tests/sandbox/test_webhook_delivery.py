@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -69,6 +70,27 @@ def test_page_lists_messages_bounces_suppressions_and_webhooks(
     state = requests.get(hooked.url + "/sandbox/state.json", timeout=5).json()
     assert state["bounces"][0]["Type"] == "HardBounce"
     assert state["webhooks"][0]["Statuses"] == [200]
+
+
+def test_a_pause_begun_while_a_webhook_is_being_posted_starts_once_it_is_answered(
+    hooked: Sandbox, receiver: Receiver, client: Client
+) -> None:
+    receiver.answering.clear()
+    send(client, "hardbounce@bounce-testing.postmarkapp.com")
+    deadline = time.monotonic() + 5
+    while not receiver.received and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [delivery] = hooked.webhook_deliveries
+    assert receiver.received and delivery.attempts == []  # being posted, not yet answered
+    answer = threading.Timer(0.2, receiver.answering.set)
+    answer.start()
+    try:
+        with hooked.webhooks.paused():
+            # Nothing is being posted inside the block: the app may write undisturbed.
+            assert [a.status for a in delivery.attempts] == [200]
+            assert hooked.webhooks.idle()
+    finally:
+        answer.join()
 
 
 def test_paused_webhooks_go_out_when_the_block_ends(

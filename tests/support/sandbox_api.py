@@ -21,6 +21,11 @@ class Receiver:
     url: str = ""
     received: list[tuple[str | None, dict[str, Any]]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    #: Cleared, each webhook is held unanswered until it is set again (at most 5 s).
+    answering: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.answering.set()
 
     def payloads(self, record_type: str | None = None) -> list[dict[str, Any]]:
         return [p for _, p in self.received if record_type in (None, p.get("RecordType"))]
@@ -38,6 +43,7 @@ def receiving() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             target.received.append((self.headers.get("Authorization"), body))
+            target.answering.wait(timeout=5)
             status = target.statuses.pop(0) if target.statuses else 200
             self.send_response(status)
             self.send_header("Content-Length", "0")
