@@ -16,15 +16,13 @@ from dataclasses import dataclass
 
 from django.conf import settings as django_settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ..addresses import bare_address
 from ..client import Client
 from ..conf import settings
-from ..models import Bounce, DataRemoval, Message, Suppression, WebhookEvent
-
-_MESSAGE_ADDRESS_FIELDS = ("to", "cc", "bcc", "from_email")
+from ..models import DataRemoval
+from .erase import erase_locally, normal_address
 
 
 @dataclass
@@ -48,8 +46,8 @@ def forget(
     ``PostmarkError`` when Postmark refuses: the local rows are erased by then, and running it
     again asks again.
     """
-    address = bare_address(email)
-    if "@" not in address:
+    address = normal_address(email)
+    if not address:
         raise ValueError(f"{email!r} is not an email address.")
     with transaction.atomic():
         erased = erase_locally(address, keep_suppressions=keep_suppressions)
@@ -64,41 +62,6 @@ def forget(
         removal.status = str(answer.get("Status") or DataRemoval.Status.PENDING)
     removal.save()
     return Forgotten(erased, removal)
-
-
-def erase_locally(address: str, *, keep_suppressions: bool = False) -> dict[str, int]:
-    """Delete every Message, Bounce, WebhookEvent (and Suppression) row holding the address."""
-    messages = _messages_holding(address)
-    message_ids = [m for m in messages.values_list("message_id", flat=True) if m is not None]
-    events = WebhookEvent.objects.filter(Q(body__icontains=address) | Q(message_id__in=message_ids))
-    erased = {
-        "webhook events": events.delete()[0],
-        "bounces": Bounce.objects.filter(
-            Q(email__iexact=address) | Q(message_id__in=message_ids)
-        ).delete()[0],
-        "messages": messages.delete()[0],
-    }
-    if not keep_suppressions:
-        erased["suppressions"] = Suppression.objects.filter(email=address).delete()[0]
-    return erased
-
-
-def _messages_holding(address: str) -> QuerySet[Message]:
-    # The address columns hold "a@x, Name <b@y>" lists: narrow with LIKE, then compare each
-    # address exactly, so that forgetting a@x.com does not erase aa@x.com's messages.
-    candidates = Q()
-    for name in _MESSAGE_ADDRESS_FIELDS:
-        candidates |= Q(**{f"{name}__icontains": address})
-    pks = [
-        row["pk"]
-        for row in Message.objects.filter(candidates).values("pk", *_MESSAGE_ADDRESS_FIELDS)
-        if any(
-            bare_address(part.strip()) == address
-            for name in _MESSAGE_ADDRESS_FIELDS
-            for part in str(row[name]).split(",")
-        )
-    ]
-    return Message.objects.filter(pk__in=pks)
 
 
 def refresh(removal: DataRemoval, *, client: Client | None = None) -> DataRemoval:
