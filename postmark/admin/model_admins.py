@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString
 
 from .. import webhooks
 from ..models import Bounce, DataRemoval, Message, QueuedBatch, Suppression, WebhookEvent
+from ..operations.forget import address_hashes
 from . import actions
 from .display import (
     ReadOnlyAdmin,
@@ -273,6 +274,15 @@ class DataRemovalAdmin(ReadOnlyAdmin):
     list_filter = ("status", "requested_at")
     search_fields = ("=email_sha256", "=postmark_id")
     readonly_fields = fields_of(DataRemoval, erased="formatted_erased")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[DataRemoval], search_term: str
+    ) -> tuple[QuerySet[DataRemoval], bool]:
+        # The rows keep a keyed hash of the address, never the address: hash what was typed.
+        if "@" in search_term:
+            hashes = address_hashes(search_term.strip())
+            return queryset.filter(email_sha256__in=hashes), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="erased here")
     def formatted_erased(self, obj: DataRemoval) -> SafeString:
