@@ -225,7 +225,14 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     def formatted_headers(self, row: WebhookEvent) -> SafeString:
         return pretty_json(row.headers)
 
-    @admin.action(description="Reprocess selected failed or rejected events")
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        # Reprocessing runs every receiver again (suppressions, bounces, message states): more
+        # than viewing. "Change" is the permission no page of this read-only admin uses else.
+        return request.user.has_perm("postmark.change_webhookevent")
+
+    @admin.action(
+        description="Reprocess selected failed or rejected events", permissions=["reprocess"]
+    )
     def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
         outcomes = [webhooks.replay(pk) for pk in queryset.values_list("pk", flat=True)]
         done = sum(o.http_status == 200 and o.reason != "duplicate" for o in outcomes)

@@ -25,6 +25,11 @@ class OverviewAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # The page shows numbers, never a message: "overview/<pk>/change/" (a proxy of Message)
+        # would show one to whoever may see the numbers.
+        return obj is None and super().has_view_permission(request)
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
