@@ -8,8 +8,11 @@ whose frames hold the request's bytes (the server token with them)."""
 from __future__ import annotations
 
 import logging
+import os
 import string
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,3 +144,38 @@ def test_no_secret_setting_appears_in_an_error_report(values: dict[str, Any]) ->
         for pair in ((user, password), api_pair):
             assert post(client, {"RecordType": "Bounce"}, auth=basic_auth(*pair)).status_code == 400
         assert post(client, {}, auth=basic_auth(user, password + "x")).status_code == 401
+
+
+def test_secrets_set_in_the_settings_module_are_hidden_too(tmp_path: Path) -> None:
+    # Not override_settings: a site's settings file, read once at start-up.
+    secrets = {f"POSTMARK_{name}": f"{name.lower()}-S3cr3t-value" for name in SECRET_SETTINGS}
+    secrets["POSTMARK_WEBHOOK_USER"] = secrets["POSTMARK_API_USER"]
+    secrets["POSTMARK_WEBHOOK_PASSWORD"] = secrets["POSTMARK_API_PASSWORD"]
+    pair = ("rotated-user-1a2b3c", "rotated-pass-4d5e6f")
+    lines = [f"{name} = {value!r}" for name, value in secrets.items()]
+    lines += [
+        f"POSTMARK_WEBHOOK_CREDENTIALS = [{pair!r}]",
+        f"POSTMARK_SERVER_TOKENS = [{secrets['POSTMARK_SERVER_TOKENS']!r}]",
+    ]
+    (tmp_path / "site_settings.py").write_text("from tests.settings import *\n" + "\n".join(lines))
+    script = (
+        "import sys, django; django.setup()\n"
+        "from django.test import RequestFactory\n"
+        "from django.views.debug import ExceptionReporter\n"
+        "try:\n    raise RuntimeError('boom')\n"
+        "except RuntimeError:\n    info = sys.exc_info()\n"
+        "reporter = ExceptionReporter(RequestFactory().get('/'), *info)\n"
+        "print(reporter.get_traceback_text()); print(reporter.get_traceback_html())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "site_settings",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert "POSTMARK_WEBHOOK_CREDENTIALS" in done.stdout
+    for secret in [*secrets.values(), *pair]:
+        assert secret not in done.stdout
