@@ -24,6 +24,7 @@ from .display import (
     links,
     pretty_json,
 )
+from .queries import CheckedQueries
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -62,7 +63,7 @@ class _StreamColumn:
 
 
 @admin.register(Message)
-class MessageAdmin(_StreamColumn, ReadOnlyAdmin):
+class MessageAdmin(_StreamColumn, CheckedQueries, ReadOnlyAdmin):
     list_display = (
         compact_datetime("created_at", "created at"),
         "status",
@@ -99,7 +100,7 @@ class MessageAdmin(_StreamColumn, ReadOnlyAdmin):
 
 
 @admin.register(Bounce)
-class BounceAdmin(_StreamColumn, ReadOnlyAdmin):
+class BounceAdmin(_StreamColumn, CheckedQueries, ReadOnlyAdmin):
     list_display = (
         compact_datetime("bounced_at", "bounced at"),
         "type",
@@ -161,7 +162,7 @@ class _InForce(admin.SimpleListFilter):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(_StreamColumn, actions.SuppressFormMixin, ReadOnlyAdmin):
+class SuppressionAdmin(_StreamColumn, actions.SuppressFormMixin, CheckedQueries, ReadOnlyAdmin):
     list_display = (
         "email",
         "stream",
@@ -188,7 +189,7 @@ class SuppressionAdmin(_StreamColumn, actions.SuppressFormMixin, ReadOnlyAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin):
+class WebhookEventAdmin(CheckedQueries, ReadOnlyAdmin):
     list_display = (
         compact_datetime("received_at", "received at"),
         "record_type",
@@ -245,7 +246,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(QueuedBatch)
-class QueuedBatchAdmin(ReadOnlyAdmin):
+class QueuedBatchAdmin(CheckedQueries, ReadOnlyAdmin):
     """A batch's state is changed by the worker and ``postmark_recover`` only; an "unknown"
     batch is for a person to check in Postmark's activity, then send again or not."""
 
@@ -271,7 +272,7 @@ class QueuedBatchAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DataRemoval)
-class DataRemovalAdmin(ReadOnlyAdmin):
+class DataRemovalAdmin(CheckedQueries, ReadOnlyAdmin):
     list_display = (
         compact_datetime("requested_at", "requested at"),
         "postmark_id",
