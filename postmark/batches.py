@@ -19,7 +19,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 
 from . import signals
 from .client import encode_json
-from .conf import settings
+from .conf import conceal, settings
 from .exceptions import UnsupportedMessageError
 from .facts import MAX_BATCH_BYTES
 from .merge import bulk_recipients, has_merge_data, new_link_ids, split_by_recipient
@@ -76,7 +76,8 @@ def _call_key(message: EmailMessage, defaults: Defaults) -> _CallKey:
     return (
         is_template(message),
         is_bulk(message, defaults),
-        getattr(message, "server_token", None) or None,
+        # A Secret: the batch's repr (in an error report's frames) shows stars.
+        conceal(getattr(message, "server_token", None) or None),
     )
 
 

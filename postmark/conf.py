@@ -11,10 +11,58 @@ from urllib.parse import urlsplit
 from appconf import AppConf
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from .installation import require_installed_app
 
-__all__ = ["PostmarkConf", "checked_api_url", "settings"]
+__all__ = ["SECRET_SETTINGS", "PostmarkConf", "Secret", "checked_api_url", "settings"]
+
+#: The settings that hold credentials. Their values are kept as ``Secret`` strings, which
+#: Django's error reports (the debug page, the mail to ADMINS) show as stars: Django itself hides
+#: only names matching API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE, which WEBHOOK_USER and
+#: WEBHOOK_CREDENTIALS do not.
+SECRET_SETTINGS = (
+    "API_KEY",
+    "API_USER",
+    "API_PASSWORD",
+    "WEBHOOK_USER",
+    "WEBHOOK_PASSWORD",
+    "WEBHOOK_CREDENTIALS",
+    "ACCOUNT_TOKEN",
+    "SERVER_TOKENS",
+)
+
+
+class Secret(str):
+    """A string like any other, except that its ``repr()`` (what Django's error reports,
+    ``diffsettings``, ``%r`` and debuggers show) is stars."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********************'"
+
+
+def conceal(value: Any) -> Any:
+    """``value`` with every string in it (in lists, tuples and dicts too) made a ``Secret``."""
+    if isinstance(value, str):
+        return value if isinstance(value, Secret) else Secret(value)
+    if isinstance(value, list | tuple):
+        return type(value)(conceal(item) for item in value)
+    if isinstance(value, dict):
+        return {conceal(key): conceal(item) for key, item in value.items()}
+    return value
+
+
+def _exposed(value: Any) -> bool:
+    if isinstance(value, str):
+        return not isinstance(value, Secret)
+    if isinstance(value, list | tuple):
+        return any(_exposed(item) for item in value)
+    if isinstance(value, dict):
+        return any(_exposed(key) or _exposed(item) for key, item in value.items())
+    return False
 
 
 def checked_api_url(value: Any) -> str:
@@ -174,6 +222,8 @@ class PostmarkConf(AppConf):
                     "they differ: set only one of them."
                 )
             data[name] = data[alias]
+        for name in SECRET_SETTINGS:
+            data[name] = conceal(data[name])
         return data
 
     def configure_webhook_credentials(self, value: Any) -> list[tuple[str, str]]:
@@ -222,6 +272,17 @@ class PostmarkConf(AppConf):
         if not isinstance(value, int) or not 1 <= value <= 500:
             raise ImproperlyConfigured("POSTMARK_BATCH_SIZE must be a whole number from 1 to 500.")
         return value
+
+
+@receiver(setting_changed, dispatch_uid="postmark.conf.conceal_secrets")
+def conceal_changed_secret(*, setting: str, **kwargs: Any) -> None:
+    """``override_settings`` (and pytest-django's ``settings``) put a secret setting's new value
+    in place as given: conceal it there too, so that no test or tool sees it in a report."""
+    if not setting.startswith("POSTMARK_") or setting[9:] not in SECRET_SETTINGS:
+        return
+    value = getattr(settings, setting, None)
+    if _exposed(value):
+        setattr(settings, setting, conceal(value))
 
 
 # Every part of the app reads its settings from here, the backends first of all: the one place

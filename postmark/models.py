@@ -294,8 +294,10 @@ class QueuedBatch(models.Model):
 class DataRemoval(models.Model):
     """One request to Postmark to remove an address's data (``manage.py postmark_forget``).
 
-    The address itself is not kept (that would defeat forgetting it): only its SHA-256, so
-    that "was this address forgotten?" can still be answered.
+    The address itself is not kept (that would defeat forgetting it): only a keyed hash of it
+    (``postmark.operations.forget.address_hash``: HMAC-SHA256 with a key derived from
+    SECRET_KEY), so that "was this address forgotten?" can still be answered, by this site only,
+    and ``postmark_sync`` does not bring it back.
     """
 
     class Status(models.TextChoices):

@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from .. import webhooks
 from ..facts import DEFAULT_STREAM
 from ..models import Bounce, DataRemoval, Message, QueuedBatch, Suppression, WebhookEvent
+from ..operations.forget import address_hashes
 from . import actions
 from .display import (
     ReadOnlyAdmin,
@@ -25,6 +26,7 @@ from .display import (
     links,
     pretty_json,
 )
+from .queries import CheckedQueries
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -65,7 +67,7 @@ class _StreamColumn:
 
 
 @admin.register(Message)
-class MessageAdmin(_StreamColumn, ReadOnlyAdmin):
+class MessageAdmin(_StreamColumn, CheckedQueries, ReadOnlyAdmin):
     list_display = (
         compact_datetime("created_at", "created at"),
         "status",
@@ -105,7 +107,7 @@ class MessageAdmin(_StreamColumn, ReadOnlyAdmin):
 
 
 @admin.register(Bounce)
-class BounceAdmin(_StreamColumn, ReadOnlyAdmin):
+class BounceAdmin(_StreamColumn, CheckedQueries, ReadOnlyAdmin):
     list_display = (
         compact_datetime("bounced_at", "bounced at"),
         "type",
@@ -169,7 +171,7 @@ class _InForce(admin.SimpleListFilter):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(_StreamColumn, actions.SuppressFormMixin, ReadOnlyAdmin):
+class SuppressionAdmin(_StreamColumn, actions.SuppressFormMixin, CheckedQueries, ReadOnlyAdmin):
     list_display = (
         "email",
         "stream",
@@ -196,7 +198,7 @@ class SuppressionAdmin(_StreamColumn, actions.SuppressFormMixin, ReadOnlyAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin):
+class WebhookEventAdmin(CheckedQueries, ReadOnlyAdmin):
     list_display = (
         compact_datetime("received_at", "received at"),
         "record_type",
@@ -233,7 +235,14 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     def formatted_headers(self, row: WebhookEvent) -> SafeString:
         return pretty_json(row.headers)
 
-    @admin.action(description="Reprocess selected failed or rejected events")
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        # Reprocessing runs every receiver again (suppressions, bounces, message states): more
+        # than viewing. "Change" is the permission no page of this read-only admin uses else.
+        return request.user.has_perm("postmark.change_webhookevent")
+
+    @admin.action(
+        description="Reprocess selected failed or rejected events", permissions=["reprocess"]
+    )
     def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
         outcomes = [webhooks.replay(pk) for pk in queryset.values_list("pk", flat=True)]
         done = sum(o.http_status == 200 and o.reason != "duplicate" for o in outcomes)
@@ -246,7 +255,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(QueuedBatch)
-class QueuedBatchAdmin(ReadOnlyAdmin):
+class QueuedBatchAdmin(CheckedQueries, ReadOnlyAdmin):
     """A batch's state is changed by the worker and ``postmark_recover`` only; an "unknown"
     batch is for a person to check in Postmark's activity, then send again or not."""
 
@@ -276,7 +285,7 @@ class QueuedBatchAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DataRemoval)
-class DataRemovalAdmin(ReadOnlyAdmin):
+class DataRemovalAdmin(CheckedQueries, ReadOnlyAdmin):
     list_display = (
         compact_datetime("requested_at", "requested at"),
         "postmark_id",
@@ -286,6 +295,15 @@ class DataRemovalAdmin(ReadOnlyAdmin):
     list_filter = ("status", "requested_at")
     search_fields = ("=email_sha256", "=postmark_id")
     readonly_fields = fields_of(DataRemoval, erased="formatted_erased")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[DataRemoval], search_term: str
+    ) -> tuple[QuerySet[DataRemoval], bool]:
+        # The rows keep a keyed hash of the address, never the address: hash what was typed.
+        if "@" in search_term:
+            hashes = address_hashes(search_term.strip())
+            return queryset.filter(email_sha256__in=hashes), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="erased here")
     def formatted_erased(self, obj: DataRemoval) -> SafeString:

@@ -12,10 +12,11 @@ from django.template.response import TemplateResponse
 from ..conf import settings
 from ..models import Overview
 from . import chart, stats
+from .queries import CheckedQueries, has_nul, refuse_nul
 
 
 @admin.register(Overview)
-class OverviewAdmin(admin.ModelAdmin):
+class OverviewAdmin(CheckedQueries):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -25,11 +26,18 @@ class OverviewAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # The page shows numbers, never a message: "overview/<pk>/change/" (a proxy of Message)
+        # would show one to whoever may see the numbers.
+        return obj is None and super().has_view_permission(request)
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         if not self.has_view_permission(request):
             return super().changelist_view(request, extra_context)  # answers 403 as usual
+        if has_nul(request):
+            return refuse_nul()
         stream = request.GET.get("stream", "")
         tag = request.GET.get("tag", "")
         numbers = stats.overview(stream, tag)

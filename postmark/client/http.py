@@ -27,7 +27,7 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 import postmark
 
 from .. import exceptions, transport
-from ..conf import checked_api_url, settings
+from ..conf import checked_api_url, conceal, settings
 from ..facts import TEST_TOKEN
 
 USER_AGENT = f"django-postmark/{postmark.__version__}"
@@ -55,7 +55,8 @@ class HTTPClient:
                 "Set POSTMARK_API_KEY to your Postmark server token "
                 "(or POSTMARK_TEST_MODE = True to send with the test token)."
             )
-        self.token = token
+        # A Secret: shown as stars wherever a report prints the client's headers.
+        self.token = conceal(token)
         self.base_url = base_url.rstrip("/")
         # requests takes a number or a (connect, read) tuple, not a list from a settings file.
         self.timeout = tuple(timeout) if isinstance(timeout, list) else timeout  # type: ignore[assignment]
@@ -109,14 +110,14 @@ class HTTPClient:
             )
         client = cls(account_token, **options)
         del client.headers["X-Postmark-Server-Token"]
-        client.headers["X-Postmark-Account-Token"] = account_token
+        client.headers["X-Postmark-Account-Token"] = client.token
         return client
 
     def for_server(self, token: str) -> Self:
         """A client like this one (URL, timeout, retries, subclass) for another server's token,
         with sessions of its own; a client with the test token keeps it (test mode)."""
         other = copy.copy(self)
-        other.token = self.token if self.token == TEST_TOKEN else token
+        other.token = self.token if self.token == TEST_TOKEN else conceal(token)
         other.headers = {**self.headers, "X-Postmark-Server-Token": other.token}
         other._idle, other._lock = [], threading.Lock()
         return other
@@ -198,7 +199,12 @@ class HTTPClient:
         data: bytes | None,
         params: Mapping[str, Any] | None,
     ) -> Any:
-        """The decoded answer of one attempt; raises the PostmarkError it ended with."""
+        """The decoded answer of one attempt; raises the PostmarkError it ended with.
+
+        Raised ``from None``: the transport error's traceback runs through http.client, whose
+        frames hold the request's bytes, token included, and Django's error reports (the debug
+        page, Sentry-like tools) show every frame of a chained exception. Its text is kept.
+        """
         with transport.deadline(self.deadline) as limit:
             try:
                 response = session.request(
@@ -212,30 +218,30 @@ class HTTPClient:
             except requests.exceptions.ConnectTimeout as exc:
                 raise exceptions.PostmarkTimeout(
                     f"Could not connect to {self.base_url} in time: {exc}", may_have_been_sent=False
-                ) from exc
+                ) from None
             except requests.exceptions.ConnectionError as exc:
                 if _never_connected(exc):
                     raise exceptions.NetworkError(
                         f"Could not connect to {self.base_url}: {exc}", may_have_been_sent=False
-                    ) from exc
+                    ) from None
                 if limit.expired:
-                    raise self._late() from exc
+                    raise self._late() from None
                 raise exceptions.NetworkError(
                     f"Connection to {self.base_url} failed during the request: {exc}",
                     may_have_been_sent=True,
-                ) from exc
+                ) from None
             except requests.exceptions.Timeout as exc:
                 # The request was written; Postmark may be processing it. Never retried.
                 raise exceptions.PostmarkTimeout(
                     f"No answer from {self.base_url} in time: {exc}", may_have_been_sent=True
-                ) from exc
+                ) from None
             except requests.exceptions.RequestException as exc:
                 if limit.expired:
-                    raise self._late() from exc
+                    raise self._late() from None
                 # A broken answer (bad chunking, bad encoding...): the request may have been taken.
                 raise exceptions.NetworkError(
                     f"Unreadable answer from {self.base_url}: {exc}", may_have_been_sent=True
-                ) from exc
+                ) from None
         if limit.expired:
             # What was read before the socket was shut may look whole (headers cut at a line
             # end read as complete, an empty body): it cannot be trusted. Raising drops the

@@ -6,6 +6,10 @@ one is written by the very receiver the webhook uses, and an existing one only g
 that can change in Postmark (``Inactive``, ``CanActivate``), never losing what only a webhook
 brings (``Content``). An older state never overwrites a newer one: a row written after the
 page was fetched is left alone, and suppressions use the same "not older" upsert as webhooks.
+
+An address erased by ``postmark_forget`` stays erased: Postmark still lists its bounces and
+suppressions until its own removal is done, and those dated before the forget are skipped
+(counted as "forgotten"); see ``forget.Tombstone``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from ..conf import settings
 from ..events import BounceEvent, SpamComplaintEvent
 from ..models import Bounce, Suppression
 from ..timestamps import parse_timestamp
+from .erase import normal_address
+from .forget import Tombstone, forgotten
 
 #: Postmark's largest page of bounces.
 PAGE_SIZE = 500
@@ -37,9 +43,12 @@ class SyncSummary:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: Of addresses erased by ``postmark_forget`` before: not stored.
+    forgotten: int = 0
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged"
+        text = f"{self.kind}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged"
+        return f"{text}, {self.forgotten} forgotten (skipped)" if self.forgotten else text
 
 
 def sync_bounces(
@@ -71,6 +80,10 @@ def _store_bounces(
     payloads: Iterable[Mapping[str, Any]], fetched_at: datetime, summary: SyncSummary
 ) -> None:
     events = [_event(payload) for payload in payloads]
+    tombstones = forgotten(event.email for event in events)
+    kept = [event for event in events if not _hidden(tombstones, event)]
+    summary.forgotten += len(events) - len(kept)
+    events = kept
     existing = {
         row.postmark_id: row
         for row in Bounce.objects.filter(postmark_id__in=[event.id for event in events])
@@ -95,6 +108,11 @@ def _store_bounces(
                 summary.updated += 1
             else:
                 summary.unchanged += 1
+
+
+def _hidden(tombstones: dict[str, Tombstone], event: BounceEvent) -> bool:
+    tombstone = tombstones.get(normal_address(event.email))
+    return tombstone is not None and tombstone.hides_bounce(event.bounced_at)
 
 
 def _event(payload: Mapping[str, Any]) -> BounceEvent:
@@ -143,6 +161,7 @@ def _store_suppressions(stream: str, dump: list[dict[str, Any]], summary: SyncSu
     for start in range(0, len(dump), PAGE_SIZE):
         chunk = dump[start : start + PAGE_SIZE]
         emails = [str(entry.get("EmailAddress") or "").lower() for entry in chunk]
+        tombstones = forgotten(emails)
         existing = {
             row.email: row
             for row in Suppression.objects.filter(message_stream=stream, email__in=emails)
@@ -150,7 +169,12 @@ def _store_suppressions(stream: str, dump: list[dict[str, Any]], summary: SyncSu
         for email, entry in zip(emails, chunk, strict=True):
             if not email:
                 continue
-            when = parse_timestamp(entry.get("CreatedAt")) or timezone.now()
+            created = parse_timestamp(entry.get("CreatedAt"))
+            tombstone = tombstones.get(normal_address(email))
+            if tombstone is not None and tombstone.hides_suppression(created):
+                summary.forgotten += 1
+                continue
+            when = created or timezone.now()
             row = existing.get(email)
             if row is None:
                 summary.new += 1

@@ -3,16 +3,22 @@ Postmark is asked (with the account token) to remove its copies."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from postmark.models import Bounce, DataRemoval, Message, Suppression, WebhookEvent
 from postmark.operations.forget import address_hash, forget
+from postmark.operations.sync import sync_suppressions
 from postmark.sandbox import Sandbox
 from tests.support import sandbox_mail
 from tests.support.webhook_helpers import post
@@ -95,3 +101,105 @@ def test_a_refused_account_token_is_a_clear_error_after_the_local_erase(
 def test_not_an_address_is_refused() -> None:
     with pytest.raises(CommandError, match="not an email address"):
         call_command("postmark_forget", "nobody")
+
+
+# --- Forget, then sync: the address stays forgotten -------------------------------------------
+
+
+def sync() -> str:
+    out = io.StringIO()
+    call_command("postmark_sync", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("asked", [True, False], ids=["removal-pending", "local-only"])
+def test_a_sync_after_forget_does_not_bring_the_address_back(
+    account: Sandbox, client: Client, asked: bool
+) -> None:
+    history(account, client)
+    sandbox_mail.bounce(["stays@example.com"])
+    call_command(
+        "postmark_forget", GONE, *([] if asked else ["--local-only"]), stdout=io.StringIO()
+    )
+    assert account.bounces and account.state.is_suppressed(
+        GONE, "outbound"
+    )  # Postmark still has it
+
+    output = sync()
+
+    assert not Bounce.objects.filter(email__iexact=GONE).exists()
+    assert not Suppression.objects.filter(email__iexact=GONE).exists()
+    assert "bounces: 1 new, 0 updated, 0 unchanged, 1 forgotten (skipped)" in output
+    assert re.search(r"suppressions: .* 1 forgotten \(skipped\)", output)
+    assert Bounce.objects.get().email == "stays@example.com"  # everyone else is synced
+
+
+@given(st.sampled_from([str.upper, str.title, lambda a: f"Gone <{a.upper()}>"]))
+def test_the_forgotten_address_is_recognised_in_any_spelling(spelling: Any) -> None:
+    for model in (Bounce, Suppression, DataRemoval):
+        model.objects.all().delete()
+    now = timezone.now()  # Postmark suppressed it, then the site forgot it
+    entry = {"EmailAddress": GONE, "SuppressionReason": "HardBounce", "CreatedAt": now}
+    forget(spelling(GONE), ask_postmark=False)
+    dump = _Dump([entry])
+    summary = sync_suppressions(since=now.date(), stream="outbound", client=dump)  # type: ignore[arg-type]
+    assert summary.forgotten == 1 and not Suppression.objects.exists()
+
+
+def test_a_bounce_after_the_forget_is_new_mail_and_is_stored(
+    postmark_sandbox: Sandbox,
+) -> None:
+    forget(GONE, ask_postmark=False)
+    sandbox_mail.bounce([GONE])
+    postmark_sandbox.bounces[0].bounced_at = timezone.now() + timedelta(minutes=1)
+    assert "bounces: 1 new" in sync()
+    assert Bounce.objects.get().email == GONE
+
+
+def test_kept_suppressions_are_still_synced(postmark_sandbox: Sandbox) -> None:
+    sandbox_mail.bounce([GONE])
+    forget(GONE, keep_suppressions=True, ask_postmark=False)
+    Suppression.objects.all().delete()  # lost here, say: Postmark's list is the truth
+    sync()
+    assert Suppression.objects.active().filter(email=GONE).exists()
+    assert not Bounce.objects.exists()
+
+
+def test_the_record_survives_a_secret_key_rotation_and_is_not_a_plain_hash(
+    postmark_sandbox: Sandbox, settings: Any
+) -> None:
+    sandbox_mail.bounce([GONE])
+    forget(GONE, ask_postmark=False)
+    stored = DataRemoval.objects.get().email_sha256
+    assert stored != hashlib.sha256(GONE.encode()).hexdigest()  # keyed: not found by guessing
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-key-after-rotation"
+    sync()
+    assert not Bounce.objects.exists() and not Suppression.objects.exists()
+
+
+def test_a_refused_removal_still_keeps_the_address_from_coming_back(
+    account: Sandbox, settings: Any
+) -> None:
+    sandbox_mail.bounce([GONE])
+    settings.POSTMARK_ACCOUNT_TOKEN = "wrong"
+    with pytest.raises(CommandError):
+        call_command("postmark_forget", GONE)
+    sync()
+    assert not Bounce.objects.exists() and not Suppression.objects.exists()
+
+
+class _Dump:
+    def __init__(self, dump: list[dict[str, Any]]) -> None:
+        self.dump = dump
+
+    def get_suppressions(self, stream: str, **filters: Any) -> list[dict[str, Any]]:
+        return self.dump
+
+
+def test_the_admin_finds_a_removal_by_the_address_typed(admin_client: Client) -> None:
+    forget(GONE, ask_postmark=False)
+    forget("other@example.com", ask_postmark=False)
+    url = "/admin/postmark/dataremoval/"
+    assert admin_client.get(url, {"q": GONE.upper()}).context["cl"].result_count == 1
+    assert admin_client.get(url, {"q": "nobody@example.com"}).context["cl"].result_count == 0

@@ -13,8 +13,10 @@ from postmark.operations.forget import forget, refresh
 
 class Command(BaseCommand):
     help = (
-        "Erase every local row holding EMAIL (messages, bounces, webhook events, and its "
-        "suppressions unless --keep-suppression) and ask Postmark to remove its data "
+        "Erase the rows of EMAIL, matched as an address, never as text (bounces, webhook "
+        "events, messages sent to it alone, its suppressions unless --keep-suppression; a "
+        "message also sent to others loses only this recipient) and ask Postmark to remove its "
+        "data "
         "(POST /data-removals, with POSTMARK_ACCOUNT_TOKEN). --status checks pending requests."
     )
 
