@@ -157,7 +157,7 @@ def _refuse_unreadable(text: str, size: int, memory_per_byte: int) -> None:
     cost = _scan(text, size, exact=True)[0].cost
     if cost > allowed:
         raise TooLarge(
-            f"JSON too dense: parsed, it would take {cost // max(size, 1)} times its size in "
+            f"JSON too dense: parsed, it could take {cost // max(size, 1)} times its size in "
             f"memory, more than the {memory_per_byte} accepted"
         )
 
