@@ -99,6 +99,12 @@ def _url_problem(url: str) -> str:
     return ""
 
 
+def _byte_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of bytes, e.g. 1024 * 1024.")
+    return value
+
+
 class PostmarkConf(AppConf):
     # --- Sending -------------------------------------------------------------------------------
     #: The Postmark server token. Required to send, unless TEST_MODE is on.
@@ -180,8 +186,16 @@ class PostmarkConf(AppConf):
     #: add the new pair here, change the URL in Postmark, then retire the old pair.
     WEBHOOK_CREDENTIALS: list[tuple[str, str]] = []
     #: Largest webhook body accepted, in bytes (413 above it). Inbound mail carries its
-    #: attachments base64-encoded; Postmark accepts inbound messages up to 35 MB.
+    #: attachments base64-encoded; Postmark accepts inbound messages up to 35 MB. It caps
+    #: outbound events too.
     WEBHOOK_MAX_BYTES: int = 50 * 1024 * 1024
+    #: Largest outbound event (bounce, delivery, open, click...) accepted, in bytes (413 above
+    #: it). Every outbound event is a few KB but one: a Bounce or SpamComplaint sent with
+    #: IncludeContent carries the bounce report as Postmark received it, and a report may
+    #: return the whole original message (many servers cut it to 50-100 KB; some do not).
+    #: Postmark sends messages of up to 10 MB, so 16 MiB holds any such report and its JSON
+    #: escaping: a smaller limit would refuse that bounce for good once Postmark's retries end.
+    WEBHOOK_OUTBOUND_MAX_BYTES: int = 16 * 1024 * 1024
     #: Store Bounce rows from bounce and spam complaint webhooks, and move ``Message`` rows
     #: through their lifecycle (delivered, opened, clicked, bounced, complained).
     STORE_EVENTS: bool = True
@@ -239,6 +253,12 @@ class PostmarkConf(AppConf):
                 'non-empty strings, e.g. [("postmark", "new-secret")].'
             )
         return pairs
+
+    def configure_webhook_max_bytes(self, value: Any) -> int:
+        return _byte_count("POSTMARK_WEBHOOK_MAX_BYTES", value)
+
+    def configure_webhook_outbound_max_bytes(self, value: Any) -> int:
+        return _byte_count("POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES", value)
 
     def configure_max_concurrent_calls(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:

@@ -6,7 +6,8 @@ PostmarkError
 │   ├── UnauthorizedError       401 / ErrorCode 10: bad or missing server token
 │   ├── InvalidRequestError     422 and other 4xx: Postmark refused the request
 │   │   ├── InactiveRecipientsError  ErrorCode 406, with ``.recipients``
-│   │   └── BulkNotEnabledError      ErrorCode 14: the account's Bulk API is not enabled
+│   │   ├── BulkNotEnabledError      ErrorCode 14: the account's Bulk API is not enabled
+│   │   └── NotFoundError            404, or 422 with ErrorCode 407: no such bounce (or thing)
 │   ├── RateLimitedError        429
 │   ├── ServerError             5xx
 │   └── UnexpectedAnswerError   a 2xx that is not the JSON expected (may have been sent)
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .facts import (
     ERROR_BAD_TOKEN,
+    ERROR_BOUNCE_NOT_FOUND,
     ERROR_BULK_NOT_ENABLED,
     ERROR_INACTIVE_RECIPIENTS,
     RETRYABLE_STATUSES,
@@ -103,6 +105,11 @@ class BulkNotEnabledError(InvalidRequestError):
         )
 
 
+class NotFoundError(InvalidRequestError):
+    """What was asked for does not exist: Postmark answers 422 with an ErrorCode that says so
+    (407 for a bounce), and other servers (a proxy, an older sandbox) 404."""
+
+
 class RateLimitedError(PostmarkAPIError):
     http_status = 429
 
@@ -165,9 +172,11 @@ _BY_ERROR_CODE: dict[int, type[PostmarkAPIError]] = {
     ERROR_BAD_TOKEN: UnauthorizedError,
     ERROR_INACTIVE_RECIPIENTS: InactiveRecipientsError,
     ERROR_BULK_NOT_ENABLED: BulkNotEnabledError,
+    ERROR_BOUNCE_NOT_FOUND: NotFoundError,
 }
 _BY_STATUS: dict[int, type[PostmarkAPIError]] = {
     401: UnauthorizedError,
+    404: NotFoundError,
     429: RateLimitedError,
 }
 

@@ -27,6 +27,10 @@ TRACK_LINKS_VALUES = ("None", "HtmlAndText", "HtmlOnly", "TextOnly")
 #: send twice. A 500 is not here: Postmark may have accepted the message before failing.
 RETRYABLE_STATUSES = frozenset({429, 503})
 #: API ErrorCodes the app reacts to.
+#: "Bounce not found" (Postmark's list of API error codes: 407, next to 408 "Bounce query
+#: exception"), answered with HTTP 422 like every API error, for GET /bounces/{id}, its dump
+#: and its activation when no bounce has that ID.
+ERROR_BOUNCE_NOT_FOUND = 407
 ERROR_BAD_TOKEN = 10
 ERROR_INACTIVE_RECIPIENTS = 406
 #: "The 'From' address you supplied (...) is not a Sender Signature on your account", HTTP 422:
@@ -130,7 +134,11 @@ BOUNCE_TYPES: Mapping[str, BounceType] = {
         BounceType(
             "SoftBounce",
             4096,
-            "Soft bounce/Undeliverable",
+            # Postmark's table of bounce types says "Soft bounce/Undeliverable" (and "Message
+            # delayed/Undeliverable" for Transient), but its answers say "Soft bounce" (recorded
+            # GET /bounces answers, and GET /deliverystats's example, which also has Transient's
+            # "Message delayed"): the answers win.
+            "Soft bounce",
             "Unable to temporarily deliver message (i.e. mailbox full, account disabled, exceeds "
             "quota, out of disk space).",
             failed_delivery=True,

@@ -17,7 +17,14 @@ from django.utils import timezone
 from . import sql
 from .addresses import bare_address
 from .conf import settings
-from .events import SpamComplaintEvent, SubscriptionChangeEvent
+from .events import (
+    BounceEvent,
+    ClickEvent,
+    DeliveryEvent,
+    OpenEvent,
+    SpamComplaintEvent,
+    SubscriptionChangeEvent,
+)
 from .merge import LINK_KEY
 from .message_log import log_sent
 from .models import Bounce, Message, Suppression
@@ -56,12 +63,15 @@ def store_sent_messages(
 #: How far along its lifecycle each Message status is; an event only moves a message forward
 #: (an Open that arrives before its Delivery leaves the message "opened").
 _PROGRESS = {"delivered": 1, "opened": 2, "clicked": 3, "bounced": 4, "complained": 5}
-_STATUS_BY_EVENT = {
-    "DeliveryEvent": ("delivered", "delivered_at"),
-    "OpenEvent": ("opened", "opened_at"),
-    "ClickEvent": ("clicked", "clicked_at"),
-    "BounceEvent": ("bounced", "bounced_at"),
-    "SpamComplaintEvent": ("complained", "complained_at"),
+#: The status (and its timestamp) each event class moves a message to. Looked up along the
+#: event's MRO, as ``signals.signal_for`` does: a project's subclass of an event class counts as
+#: that class, whatever its name.
+_STATUS_BY_EVENT: dict[type, tuple[str, str]] = {
+    DeliveryEvent: ("delivered", "delivered_at"),
+    OpenEvent: ("opened", "opened_at"),
+    ClickEvent: ("clicked", "clicked_at"),
+    BounceEvent: ("bounced", "bounced_at"),
+    SpamComplaintEvent: ("complained", "complained_at"),
 }
 _DEFAULT_STREAM = "outbound"
 #: Every Bounce column a newer copy of the bounce rewrites (all but the keys and created_at).
@@ -129,12 +139,15 @@ def track_message_status(sender: Any, event: Any, **kwargs: Any) -> None:
 
 def advance_message(event: Any, when: Any) -> None:
     """One UPDATE: the status moves forward only, and the first timestamp of each kind stays."""
-    if event.message_id is None:
+    moves_to = next(
+        (_STATUS_BY_EVENT[k] for k in type(event).__mro__ if k in _STATUS_BY_EVENT), None
+    )
+    if event.message_id is None or moves_to is None:
         return
     link_id = _link_id(event)
     if link_id is not None:
         _link(link_id, event.message_id)
-    status, stamp = _STATUS_BY_EVENT[type(event).__name__]
+    status, stamp = moves_to
     behind = _statuses_behind(status)
     now = timezone.now()
     sql.update_one(

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from itertools import islice
 from typing import Any, NamedTuple
 
 from django.db import models
@@ -44,6 +45,8 @@ def text(value: str) -> str:
 
 
 def json_value(value: Any, depth: int = 0) -> Any:
+    """Copy on write: a container is copied only when something in it changes, so that a large
+    value is not copied for nothing."""
     if isinstance(value, str):
         return text(value)
     if isinstance(value, float):
@@ -54,11 +57,29 @@ def json_value(value: Any, depth: int = 0) -> Any:
         if depth >= JSON_MAX_DEPTH:
             return text(json.dumps(value, allow_nan=True))
         if isinstance(value, dict):
+            return _json_object(value, depth)
+        for index, item in enumerate(value):
+            stored = json_value(item, depth + 1)
+            if stored is not item:
+                rest = (json_value(later, depth + 1) for later in islice(value, index + 1, None))
+                return [*islice(value, index), stored, *rest]
+        return value if isinstance(value, list) else list(value)
+    return value
+
+
+def _json_object(value: dict[Any, Any], depth: int) -> dict[Any, Any]:
+    def stored_key(key: Any) -> Any:
+        return text(key) if isinstance(key, str) else key
+
+    for index, (key, item) in enumerate(value.items()):
+        new_key, stored = stored_key(key), json_value(item, depth + 1)
+        if new_key is not key or stored is not item:
+            entries = islice(value.items(), index + 1, None)
             return {
-                text(k) if isinstance(k, str) else k: json_value(v, depth + 1)
-                for k, v in value.items()
+                **dict(islice(value.items(), index)),
+                new_key: stored,
+                **{stored_key(k): json_value(v, depth + 1) for k, v in entries},
             }
-        return [json_value(item, depth + 1) for item in value]
     return value
 
 

@@ -6,7 +6,15 @@ what a body may hold before it is parsed (a JSON object, finite numbers, bounded
 """
 
 from ..facts import BOUNCE_TYPES, BounceType
-from .fields import MAX_DEPTH, InvalidPayload, clean_json, clean_text, load
+from .body import (
+    MAX_DEPTH,
+    MEMORY_PER_BYTE,
+    OUTBOUND_MEMORY_PER_BYTE,
+    InvalidPayload,
+    TooLarge,
+    load,
+)
+from .fields import clean_json, clean_text
 from .inbound import INBOUND, Address, Attachment, Header, InboundEvent
 from .outbound import (
     Agent,
@@ -28,6 +36,8 @@ __all__ = [
     "EVENT_TYPES",
     "INBOUND",
     "MAX_DEPTH",
+    "MEMORY_PER_BYTE",
+    "OUTBOUND_MEMORY_PER_BYTE",
     "Address",
     "Agent",
     "AnyEvent",
@@ -44,6 +54,7 @@ __all__ = [
     "OpenEvent",
     "SpamComplaintEvent",
     "SubscriptionChangeEvent",
+    "TooLarge",
     "TrackingEvent",
     "UnknownEvent",
     "clean_json",

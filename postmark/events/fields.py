@@ -14,100 +14,65 @@ as None makes the payload an ``InvalidPayload`` with that reason.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
+from itertools import islice
 from typing import Any, NamedTuple, TypeVar
 
 from ..timestamps import parse_timestamp
+from .body import InvalidPayload
 
 T = TypeVar("T")
 Reader = Callable[[Any], Any]
 
-#: Deeper nesting than any Postmark payload has (inbound Headers are 3 levels); refused before
-#: anything reads it, so no recursive code (ours, Django's JSON field, a driver) meets it.
-MAX_DEPTH = 32
 _INT64 = 2**63
 # The one integer rule: a JSON integer, or a string of ASCII digits with at most one sign.
 # (str.isdigit() also accepts superscripts and other scripts' digits, which int() refuses.)
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
-
-
-class InvalidPayload(ValueError):
-    """The body is not a usable event; the message says why, for the 400 answer."""
-
-
-# --- The body ------------------------------------------------------------------------------------
-
-
-def _refuse_constant(name: str) -> Any:
-    raise InvalidPayload(f"invalid JSON: {name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        # 1e999 would read as inf, which no database's JSON column stores.
-        raise InvalidPayload(f"invalid JSON: number out of range: {text[:40]}")
-    return value
-
-
-def load(text: str) -> dict[str, Any]:
-    """The JSON object a webhook body holds; InvalidPayload (a short reason) for anything else."""
-    try:
-        payload = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
-    except InvalidPayload:
-        raise
-    except RecursionError:
-        raise InvalidPayload(f"JSON nested deeper than {MAX_DEPTH} levels") from None
-    except ValueError as exc:
-        raise InvalidPayload(f"invalid JSON: {str(exc)[:200]}") from None
-    if not isinstance(payload, dict):
-        raise InvalidPayload(f"expected a JSON object, got {type(payload).__name__}")
-    if _depth(payload) > MAX_DEPTH:
-        raise InvalidPayload(f"JSON nested deeper than {MAX_DEPTH} levels")
-    return payload
-
-
-def _depth(value: Any) -> int:
-    """How deeply lists and objects nest (a loop, not recursion: the input may be hostile)."""
-    deepest, pending = 0, [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            deepest = max(deepest, depth)
-            if depth <= MAX_DEPTH:
-                pending.extend((child, depth + 1) for child in item)
-    return deepest
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # --- Readers -------------------------------------------------------------------------------------
 
 
 def clean_text(value: str) -> str:
-    """Text any database takes: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8)."""
+    """Text any database takes: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8).
+    The str itself when it has neither (a large body is not copied)."""
     if "\x00" in value:
         value = value.replace("\x00", "")
-    if not value.isascii():
+    if not value.isascii() and _SURROGATE.search(value):
         value = value.encode("utf-8", "replace").decode("utf-8")
     return value
 
 
 def clean_json(value: Any) -> Any:
     """A JSON value with every string cleaned (metadata goes into JSON columns as it is).
-    Recursive, but only over what ``load`` let through (at most MAX_DEPTH levels)."""
+    Copy on write: a container is copied only when something in it changes, so that a large
+    value is not copied for nothing. Recursive, but only over what ``body.load`` let through
+    (at most MAX_DEPTH levels)."""
     if isinstance(value, str):
         return clean_text(value)
-    if isinstance(value, dict):
-        return {clean_text(str(k)): clean_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [clean_json(v) for v in value]
+        for index, item in enumerate(value):
+            cleaned = clean_json(item)
+            if cleaned is not item:
+                rest = (clean_json(later) for later in islice(value, index + 1, None))
+                return [*islice(value, index), cleaned, *rest]
+        return value
+    if isinstance(value, dict):
+        for index, (key, item) in enumerate(value.items()):
+            clean_key, cleaned = clean_text(str(key)), clean_json(item)
+            if clean_key is not key or cleaned is not item:
+                entries = islice(value.items(), index + 1, None)
+                return {
+                    **dict(islice(value.items(), index)),
+                    clean_key: cleaned,
+                    **{clean_text(str(k)): clean_json(v) for k, v in entries},
+                }
+        return value
     return value
 
 

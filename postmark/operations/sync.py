@@ -116,11 +116,14 @@ def _hidden(tombstones: dict[str, Tombstone], event: BounceEvent) -> bool:
 
 
 def _event(payload: Mapping[str, Any]) -> BounceEvent:
-    # GET /bounces answers in the webhook's shape; a spam complaint says so by its Type.
+    # GET /bounces answers with the webhook's fields but RecordType and Metadata (the webhook's
+    # alone): a spam complaint says so by its Type, and its row gets its webhook's RecordType.
     complaint = payload.get("RecordType") == "SpamComplaint" or payload.get("Type") == (
         "SpamComplaint"
     )
-    return (SpamComplaintEvent if complaint else BounceEvent).from_payload(payload)
+    event = (SpamComplaintEvent if complaint else BounceEvent).from_payload(payload)
+    event.record_type = event.record_type or ("SpamComplaint" if complaint else "Bounce")
+    return event
 
 
 def sync_suppressions(

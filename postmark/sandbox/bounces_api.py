@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
+from ..facts import ERROR_BOUNCE_NOT_FOUND
 from .routing import Answer, Request, Route, known_stream
 from .state import Bounce, SandboxState
 from .validation import ADDRESS, Refusal
@@ -59,17 +60,20 @@ class BouncesAPI:
         page = matching[offset : offset + count]
         server_id = self.state.server_id
         return Answer(
-            200, {"TotalCount": len(matching), "Bounces": [b.as_json(server_id) for b in page]}
+            200,
+            {"TotalCount": len(matching), "Bounces": [b.as_api_json(server_id) for b in page]},
         )
 
     def _bounce(self, bounce_id: str) -> Bounce:
         bounce = self.state.bounces.get(int(bounce_id))
         if bounce is None:
-            raise Refusal(407, f"Bounce {bounce_id} was not found.", http_status=404)
+            # As Postmark answers it: 422 with ErrorCode 407, like its other API errors.
+            raise Refusal(ERROR_BOUNCE_NOT_FOUND, f"Bounce {bounce_id} was not found.")
         return bounce
 
     def get_bounce(self, request: Request, bounce_id: str) -> Answer:
-        return Answer(200, self._bounce(bounce_id).as_json(self.state.server_id))
+        bounce = self._bounce(bounce_id)
+        return Answer(200, bounce.as_api_json(self.state.server_id, content=_raw_source(bounce)))
 
     def get_dump(self, request: Request, bounce_id: str) -> Answer:
         return Answer(200, {"Body": _raw_source(self._bounce(bounce_id))})
@@ -81,7 +85,8 @@ class BouncesAPI:
         with self.state.lock:
             self.state.unsuppress(bounce.email, bounce.message.stream)
             bounce.inactive = False
-        return Answer(200, {"Message": "OK", "Bounce": bounce.as_json(self.state.server_id)})
+        answer = bounce.as_api_json(self.state.server_id)
+        return Answer(200, {"Message": "OK", "Bounce": answer})
 
     # --- Suppressions ------------------------------------------------------------------------
 

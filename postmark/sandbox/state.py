@@ -56,18 +56,20 @@ class Bounce:
         # Postmark will not reactivate an address that complained of spam.
         return self.bounce_type.name != "SpamComplaint"
 
-    def as_json(self, server_id: int) -> dict[str, Any]:
-        """The record as ``GET /bounces`` and the Bounce webhook show it."""
+    def as_api_json(self, server_id: int, content: str | None = None) -> dict[str, Any]:
+        """The record as the Bounces API answers it (``GET /bounces``, ``GET /bounces/{id}``,
+        ``PUT /bounces/{id}/activate``): the fields of Postmark's recorded answers and of its
+        documented examples. No RecordType and no Metadata, which only the webhook carries;
+        Tag only when the message had one (recorded answers leave it out); Content, the raw
+        bounce, only for ``GET /bounces/{id}``."""
         message = self.message
-        return {
-            "RecordType": self.bounce_type.record_type,
+        answer: dict[str, Any] = {
             "ID": self.id,
             "Type": self.bounce_type.name,
             "TypeCode": self.bounce_type.code,
             "Name": self.bounce_type.label,
-            "Tag": message.tag,
+            **({"Tag": message.tag} if message.tag else {}),
             "MessageID": message.message_id,
-            "Metadata": dict(message.metadata),
             "ServerID": server_id,
             "MessageStream": message.stream,
             "Description": self.bounce_type.description,
@@ -79,6 +81,20 @@ class Bounce:
             "Inactive": self.inactive,
             "CanActivate": self.can_activate,
             "Subject": message.subject,
+        }
+        if content is not None:
+            answer["Content"] = content
+        return answer
+
+    def as_json(self, server_id: int) -> dict[str, Any]:
+        """The record as the Bounce (or SpamComplaint) webhook posts it: the API's fields, and
+        RecordType, Tag (empty when none) and the message's Metadata."""
+        message = self.message
+        return {
+            "RecordType": self.bounce_type.record_type,
+            **self.as_api_json(server_id),
+            "Tag": message.tag,
+            "Metadata": dict(message.metadata),
         }
 
 

@@ -70,7 +70,7 @@ def receive(
     headers: dict[str, str] | None = None,
     remote_addr: str | None = None,
 ) -> Outcome:
-    """Store and process one webhook; ``payload`` is ``events.load(body)``."""
+    """Store and process one webhook; ``payload`` is ``events.load(body, inbound=inbound)``."""
     row = WebhookEvent(
         body_sha256=hashlib.sha256(body.encode()).hexdigest(),
         record_type=events.record_type_of(payload, inbound=inbound)[:64],
@@ -106,8 +106,9 @@ def receive(
 def replay(row_id: int) -> Outcome:
     """Process a stored event again (failed or rejected ones; processed ones are left alone)."""
     row = WebhookEvent.objects.get(pk=row_id)
+    inbound = row.record_type == events.INBOUND
     try:
-        payload = events.load(row.body)
+        payload = events.load(row.body, inbound=inbound)
     except events.InvalidPayload as exc:
         # Stored by an older version that let it through (1e999, say): it will never process,
         # so it is rejected rather than left failed for every later replay.
@@ -115,7 +116,7 @@ def replay(row_id: int) -> Outcome:
         unprocessed.update(status=Status.REJECTED, error=str(exc))
         row.refresh_from_db()
         return Outcome(400, str(exc), row)
-    return _process_existing(row.body_sha256, payload, row.record_type == events.INBOUND)
+    return _process_existing(row.body_sha256, payload, inbound)
 
 
 def dispatch(event: events.AnyEvent, payload: dict[str, Any], row: WebhookEvent) -> None:

@@ -51,9 +51,16 @@ def _unframed_stream(request: HttpRequest) -> IO[bytes] | None:
     return None
 
 
-def _read_body(
-    request: HttpRequest, limit: int, setting: str = "POSTMARK_WEBHOOK_MAX_BYTES"
-) -> bytes | HttpResponse:
+def _body_limit(inbound: bool) -> tuple[int, str]:
+    """The largest body accepted, and the setting (or database limit) that sets it."""
+    limit, setting = sql.body_limit(settings.POSTMARK_WEBHOOK_MAX_BYTES)
+    outbound = settings.POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES
+    if not inbound and outbound < limit:
+        return outbound, "POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES"
+    return limit, setting
+
+
+def _read_body(request: HttpRequest, limit: int, setting: str) -> bytes | HttpResponse:
     """The body, read to at most ``limit`` bytes (``setting`` is what the 413 names)."""
     too_big = f"body over the {limit}-byte limit ({setting})"
     declared = request.META.get("CONTENT_LENGTH") or ""
@@ -97,16 +104,20 @@ def _receive(request: HttpRequest, *, inbound: bool) -> HttpResponse:
         return _answer(401, "authentication required", WWW_Authenticate='Basic realm="postmark"')
     if request.method != "POST":
         return _answer(405, "POST only", Allow="POST, HEAD")
-    body = _read_body(request, *sql.body_limit(settings.POSTMARK_WEBHOOK_MAX_BYTES))
+    body = _read_body(request, *_body_limit(inbound))
     if isinstance(body, HttpResponse):
         return body
     if request.content_type != "application/json":
         return _answer(415, "Content-Type must be application/json")
     try:
         text = body.decode("utf-8")
-        payload = events.load(text)
+        size = len(body)
+        del body  # the text is kept; holding both would cost one more body per request
+        payload = events.load(text, size, inbound=inbound)
     except UnicodeDecodeError:
         return _answer(400, "invalid JSON: not UTF-8")
+    except events.TooLarge as exc:
+        return _answer(413, str(exc))
     except events.InvalidPayload as exc:
         return _answer(400, str(exc))
     try:

@@ -78,7 +78,7 @@ def test_bounce_by_id_and_its_dump(postmark_sandbox: Sandbox, client: Client) ->
     assert "Subject: Order 7" in dump and "To: hardbounce@bounce-testing.postmarkapp.com" in dump
     with pytest.raises(InvalidRequestError) as caught:
         client.get_bounce(bounce_id + 1)
-    assert (caught.value.http_status, caught.value.error_code) == (404, 407)
+    assert (caught.value.http_status, caught.value.error_code) == (422, 407)
 
 
 def test_activating_a_hard_bounce_lets_the_address_receive_again(

@@ -42,7 +42,7 @@ def test_a_field_nested_hundreds_of_levels_deep_gets_400_and_stores_nothing(
 
     assert (response.status_code, response.content) == (
         400,
-        b"JSON nested deeper than 32 levels\n",
+        f"JSON nested deeper than {events.MAX_DEPTH} levels\n".encode(),
     )
     assert not WebhookEvent.objects.exists()
 

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import clear_url_caches
 
+from postmark import events
 from postmark.checks import check_webhook_credentials
 from postmark.models import Bounce, Message, Suppression, WebhookEvent
 from tests.support import webhook_payloads as payloads
@@ -134,7 +135,7 @@ def test_works_with_login_required_middleware(client: Client, settings: Any) -> 
         (b" ", b"invalid JSON"),
         (b"\xff\xfe{}", b"invalid JSON"),
         (b'{"RecordType": "Bounce", "ID": NaN}', b"invalid JSON"),
-        (b"[" * 100000, b"JSON nested deeper than 32 levels"),
+        (b"[" * 100000, f"JSON nested deeper than {events.MAX_DEPTH} levels".encode()),
         (b"[]", b"expected a JSON object, got list"),
         (b'[{"RecordType": "Bounce"}]', b"expected a JSON object, got list"),
         (b'"Bounce"', b"expected a JSON object, got str"),
@@ -174,6 +175,66 @@ def test_a_body_over_the_limit_gets_413(client: Client, settings: Any) -> None:
     assert response.status_code == 413
     assert b"POSTMARK_WEBHOOK_MAX_BYTES" in response.content
     assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize("extra", [1, 5000])
+@pytest.mark.parametrize("path", [BOUNCE_URL, EVENTS_URL])
+def test_outbound_events_have_their_own_smaller_limit(
+    client: Client, settings: Any, extra: int, path: str
+) -> None:
+    settings.POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES = limit = 4096
+    bounce = payloads.bounce(Content="")
+    bounce["Content"] = "x" * (limit + extra - len(json.dumps(bounce)))
+    inbound = payloads.inbound(TextBody="")
+    inbound["TextBody"] = "x" * (limit + extra - len(json.dumps(inbound)))
+
+    refused = post(client, bounce, path)
+
+    assert refused.status_code == 413
+    assert refused.content == (
+        f"body over the {limit}-byte limit (POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES)\n".encode()
+    )
+    # Inbound mail keeps POSTMARK_WEBHOOK_MAX_BYTES: the same size is taken there.
+    assert post(client, inbound, INBOUND_URL).status_code == 200
+    assert list(WebhookEvent.objects.values_list("record_type", flat=True)) == ["Inbound"]
+
+
+def test_an_outbound_event_at_its_limit_is_accepted(client: Client, settings: Any) -> None:
+    settings.POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES = limit = 4096
+    bounce = payloads.bounce(Content="")
+    bounce["Content"] = "x" * (limit - len(json.dumps(bounce)))
+
+    assert post(client, json.dumps(bounce)).status_code == 200
+
+
+def test_a_lower_webhook_max_bytes_caps_outbound_events_too(client: Client, settings: Any) -> None:
+    settings.POSTMARK_WEBHOOK_MAX_BYTES = 1000
+
+    response = post(client, payloads.delivery(Details="x" * 1000), EVENTS_URL)
+
+    assert response.status_code == 413
+    assert b"(POSTMARK_WEBHOOK_MAX_BYTES)" in response.content
+
+
+def test_the_outbound_default_holds_a_bounce_quoting_a_whole_10_mb_message() -> None:
+    from postmark.conf import settings as app_settings
+
+    # Postmark sends messages of up to 10 MB; a bounce report may quote one whole.
+    assert app_settings.POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES > 10 * 1024 * 1024 * 1.1
+    assert (
+        app_settings.POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES < app_settings.POSTMARK_WEBHOOK_MAX_BYTES
+    )
+
+
+@pytest.mark.parametrize("name", ["webhook_max_bytes", "webhook_outbound_max_bytes"])
+@pytest.mark.parametrize("value", [0, -1, "1MB", 1.5, True])
+def test_a_body_limit_that_is_not_a_positive_byte_count_is_refused(name: str, value: Any) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from postmark.conf import PostmarkConf
+
+    with pytest.raises(ImproperlyConfigured, match=f"POSTMARK_{name.upper()}"):
+        getattr(PostmarkConf(), f"configure_{name}")(value)
 
 
 def test_inbound_mail_over_djangos_upload_limit_is_accepted(client: Client, settings: Any) -> None:
