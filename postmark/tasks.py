@@ -29,6 +29,6 @@ def send_queued_batch(batch_id: str) -> dict[str, str]:
     return {"batch": batch_id, "state": outcome.state}
 
 
-def recover(stale_after: float | None = None) -> dict[str, int]:
+def recover(stale_after: float | None = None) -> recovery.Recovered:
     """``postmark.queue.recovery.recover``, re-enqueueing with this module's task."""
     return recovery.recover(stale_after, enqueue)

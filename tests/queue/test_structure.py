@@ -15,6 +15,7 @@ MODULES = [
     "postmark.backends",
     "postmark.tasks",
     "postmark.queue.worker",
+    "postmark.queue.queueing",
     "postmark.sending",
     "postmark.batches",
 ]
@@ -57,6 +58,8 @@ SENDING_MODULES = [
     "threads.py",
     "transport.py",
     "queue/envelope.py",
+    "queue/queueing.py",
+    "queue/readable.py",
     "queue/recovery.py",
     "queue/tasks_api.py",
     "queue/worker.py",
