@@ -114,8 +114,10 @@ def log_ids_in(raw: object) -> list[uuid.UUID]:
 
 
 def _check_entries(raw: object) -> None:
-    if not isinstance(raw, list) or not raw:
-        raise UnreadableBatch(f"its messages are {_shown(raw)}, not a list of messages")
+    if not isinstance(raw, list):
+        raise UnreadableBatch(f"it holds {_shown(raw)} where a list of messages belongs")
+    if not raw:
+        raise UnreadableBatch("it holds no messages")
     for position, entry in enumerate(raw):
         _check_entry(entry, f"message {position}")
 

@@ -17,16 +17,16 @@ ENTRY_KEYS = ["envelope", "payload", "result"]
 ENVELOPE_KEYS = ["from_email", "to", "cc", "bcc", "reply_to", "subject", "options"]
 OPTIONS = ["tag", "metadata", "message_stream", "template_id", "template_alias", "bulk"]
 
+#: Text any database stores (PostgreSQL takes no NUL or lone surrogate in JSON).
+texts = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8)
 #: JSON values of every type, a few levels deep.
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
+    | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
     max_leaves=5,
 )
 #: What no field of an envelope holds: huge numbers, deep nesting, objects, floats.
@@ -35,7 +35,7 @@ huge_or_odd = st.one_of(
     st.integers(max_value=-(2**63)),
     st.floats(allow_nan=False, allow_infinity=False),
     st.integers(20, 200).map(lambda depth: _nested(depth)),
-    st.dictionaries(st.text(max_size=5), json_values, min_size=1, max_size=3),
+    st.dictionaries(texts, json_values, min_size=1, max_size=3),
 )
 
 
@@ -83,45 +83,45 @@ def spoilers(draw: st.DrawFn) -> Spoil:
     position = draw(st.integers(0, 10))
     if kind == "not a list":
         replacement = draw(
-            st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8))
-            | st.dictionaries(st.text(max_size=5), json_values, max_size=3)
+            st.one_of(st.none(), st.booleans(), st.integers(), texts)
+            | st.dictionaries(texts, json_values, max_size=3)
         )
         return lambda entries: replacement
     if kind == "empty list":
         return lambda entries: []
     if kind == "entry not an object":
-        odd = draw(st.one_of(st.none(), st.integers(), st.text(max_size=8), st.lists(json_values)))
+        odd = draw(st.one_of(st.none(), st.integers(), texts, st.lists(json_values)))
         return lambda entries: [*entries[:position], odd, *entries[position:]]
     if kind == "entry key missing":
         key = draw(st.sampled_from(ENTRY_KEYS))
         return _edit(position, lambda entry: entry.pop(key))
     if kind == "entry key unknown":
-        key = draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in ENTRY_KEYS))
+        key = draw(texts.filter(bool).filter(lambda k: k not in ENTRY_KEYS))
         value = draw(json_values)
         return _edit(position, lambda entry: entry.__setitem__(key, value))
     if kind == "envelope key missing":
         key = draw(st.sampled_from(ENVELOPE_KEYS))
         return _edit(position, lambda entry: entry["envelope"].pop(key))
     if kind == "envelope not an object":
-        odd = draw(st.one_of(st.none(), st.integers(), st.text(max_size=8), st.lists(json_values)))
+        odd = draw(st.one_of(st.none(), st.integers(), texts, st.lists(json_values)))
         return _edit(position, lambda entry: entry.__setitem__("envelope", odd))
     if kind == "wrong type":
         key = draw(st.sampled_from(["to", "cc", "subject", "from_email", "options", "reply_to"]))
         odd = draw(huge_or_odd | st.integers() | st.booleans())
         if key == "options":
-            odd = draw(st.one_of(st.integers(), st.text(max_size=8), st.lists(json_values)))
+            odd = draw(st.one_of(st.integers(), texts, st.lists(json_values)))
         return _edit(position, lambda entry: entry["envelope"].__setitem__(key, odd))
     if kind == "unknown version":
-        version = draw(st.integers().filter(lambda v: v != 1) | st.text(max_size=5) | st.just(True))
+        version = draw(st.integers().filter(lambda v: v != 1) | texts | st.just(True))
         return _edit(position, lambda entry: entry["envelope"].__setitem__("version", version))
     if kind == "huge error code":
         code = draw(st.integers(min_value=2**31) | st.integers(max_value=-(2**31) - 1))
         result = {"status": "failed", "message": "refused", "error_code": code}
         return _edit(position, lambda entry: entry.__setitem__("result", result))
     if kind == "payload not an object":
-        odd = draw(st.one_of(st.integers(), st.text(max_size=8), st.lists(json_values)))
+        odd = draw(st.one_of(st.integers(), texts, st.lists(json_values)))
         return _edit(position, lambda entry: entry.__setitem__("payload", odd))
-    option = draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in OPTIONS))
+    option = draw(texts.filter(bool).filter(lambda k: k not in OPTIONS))
     value = draw(json_values)
     return _edit(position, lambda entry: entry["envelope"]["options"].__setitem__(option, value))
 
