@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import JSONField, Value
 from django.utils import timezone
 from hypothesis import given
@@ -172,3 +173,30 @@ def test_the_row_in_the_report_recover_crashed_on_is_settled_with_the_others(
     assert "2 batch(es) marked unknown" in output and str(bad.pk) in output
     assert {QueuedBatch.objects.get(pk=row.pk).state for row in [bad, *good]} == {"unknown"}
     assert "lacks payload" in QueuedBatch.objects.get(pk=bad.pk).error
+
+
+def test_a_row_whose_json_python_cannot_decode_is_marked_too(
+    queued: Any, fake_postmark: FakePostmark, django_capture_on_commit_callbacks: Any
+) -> None:
+    """JSON the database takes but Python refuses to decode (an integer of 5,000 digits, past
+    its limit on converting text to int): recovery and the worker cannot even load the row."""
+    bad_sending = _queue_row("sending", 1, None, django_capture_on_commit_callbacks)
+    bad_pending = _queue_row("pending", 1, None, django_capture_on_commit_callbacks)
+    good = _queue_row("sending", 1, None, django_capture_on_commit_callbacks)
+    for row in (bad_sending, bad_pending):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {QueuedBatch._meta.db_table} SET messages = %s WHERE id = %s",
+                [
+                    "[" + "7" * 5000 + "]",
+                    QueuedBatch._meta.pk.get_db_prep_value(row.pk, connection),
+                ],
+            )
+    queued.clear()
+    output = _recover()
+    assert "1 batch(es) marked unknown, 0 enqueued again" in output
+    assert str(bad_sending.pk) in output and str(bad_pending.pk) in output
+    states = dict(QueuedBatch.objects.values_list("pk", "state"))
+    assert states == {bad_sending.pk: "unknown", bad_pending.pk: "failed", good.pk: "unknown"}
+    errors = QueuedBatch.objects.filter(pk__in=[bad_sending.pk, bad_pending.pk])
+    assert all("cannot be decoded" in error for error in errors.values_list("error", flat=True))
