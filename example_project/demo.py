@@ -103,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
             env, POSTMARK_SANDBOX_TOKEN=token, POSTMARK_SANDBOX_WEBHOOK_URL=webhook_url
         )
         if _backend(env) == QUEUED_BACKEND:
+            # No worker of this demo runs yet: a batch a stopped run left "sending" (its worker
+            # killed mid-send) or "pending" without a task (taken by a worker that then stopped)
+            # would otherwise wait for ever. Settle them before the new worker starts.
+            subprocess.run(
+                [*MANAGE, "postmark_recover", "--stale-after", "0"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             commands["worker"] = [
                 *MANAGE,
                 "db_worker",
@@ -229,11 +238,13 @@ def _wait_until_up(
 
 
 def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    for _, child in children:
+    # The other way round from starting: the worker first, so that a batch it is sending
+    # finishes while the sandbox still answers (stopped first, the sandbox would leave that
+    # batch "unknown"); db_worker ends its current task on SIGTERM, then exits.
+    deadline = time.monotonic() + 10
+    for name, child in reversed(children):
         if child.poll() is None:
             _signal_group(child, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for name, child in children:
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:

@@ -7,9 +7,11 @@ worker's side lives in ``postmark.queue``.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.core.mail import EmailMessage
@@ -19,17 +21,20 @@ from django.db import transaction
 from .batches import build_batches
 from .client import Client
 from .conf import settings
-from .exceptions import BatchError, PostmarkError, UnsupportedMessageError
+from .exceptions import UnsupportedMessageError
 from .installation import migrated
 from .merge import settle
 from .message import server_label
+from .message_log import log_queued
 from .models import QueuedBatch
 from .queue.envelope import message_entry
+from .queue.queueing import enqueue, require_queue
 from .results import PostmarkResult, Status
 from .sending import Batch, raise_for_failures, send_batches
-from .tasks import enqueue
 
 __all__ = ["PostmarkBackend", "QueuedPostmarkBackend", "QueuedResult"]
+
+logger = logging.getLogger("postmark.tasks")
 
 
 class PostmarkBackend(BaseEmailBackend):
@@ -118,37 +123,59 @@ class QueuedResult(PostmarkResult):
     task_id: str | None = None
 
 
+@dataclass
+class _Queued:
+    """One batch row being queued: the row, the messages it will send, and every message it
+    holds with the id of its log row (None: a Bulk API message, whose rows are its recipients')."""
+
+    row: QueuedBatch
+    queued: list[EmailMessage] = field(default_factory=list)
+    logged: list[tuple[EmailMessage, str | None]] = field(default_factory=list)
+
+
 class QueuedPostmarkBackend(PostmarkBackend):
     """Builds the payloads in the caller, queues them as tasks of up to 500, and returns.
 
     ``send_messages`` runs ``pre_send`` and the payload checks now (a message Postmark would
     refuse raises UnsupportedMessageError at once, as with ``PostmarkBackend``), stores one
-    ``postmark.models.QueuedBatch`` row per API call, and enqueues the task
-    ``postmark.tasks.send_queued_batch`` for each on the task backend
-    POSTMARK_QUEUE_TASK_BACKEND. A worker then sends the batch exactly as ``PostmarkBackend``
-    would (``postmark.queue.worker``: same client, results, ``post_send``, with this class as
-    the sender). Each message gets a ``QueuedResult`` now; its final result reaches
-    ``post_send`` receivers and the batch row. Returns how many were queued.
+    ``postmark.models.QueuedBatch`` row per API call and, in the same transaction, each
+    message's ``Message`` log row (status "queued"; with POSTMARK_STORE_MESSAGES), and enqueues
+    the task ``postmark.tasks.send_queued_batch`` for each on the task backend
+    POSTMARK_QUEUE_TASK_BACKEND once the caller's transaction commits. A worker then sends the
+    batch exactly as ``PostmarkBackend`` would (``postmark.queue.worker``: same client, results,
+    ``post_send``, with this class as the sender), and the log rows written here take its
+    results. Each message gets a ``QueuedResult`` now; its final result reaches ``post_send``
+    receivers and the batch row. Returns how many were queued.
+
+    A task backend that does not exist raises ImproperlyConfigured here, before anything is
+    stored. An enqueue that fails after the commit raises nothing (Django would skip every later
+    commit hook, other apps' too): the batch stays "pending", the error is logged, and
+    ``manage.py postmark_recover`` enqueues it again.
     """
 
     @migrated()
     def _send_list(self, email_messages: list[EmailMessage]) -> int:
-        rows: list[tuple[QueuedBatch, list[EmailMessage]]] = []
-        for batch in build_batches(self, email_messages, self.fail_silently):
-            rows.append(self._row(batch))
+        require_queue()
+        rows = [
+            self._row(batch) for batch in build_batches(self, email_messages, self.fail_silently)
+        ]
         # A merge_data message's own result sums up its recipients' ("queued").
-        settle(message for _, queued in rows for message in queued)
-        for row, _ in rows:
-            # One INSERT per batch: PostgreSQL's bulk_create sends rows as arrays, and quoting a
-            # batch's JSON inside an array literal costs more than the extra round trip.
-            row.save(force_insert=True)
+        settle(message for row in rows for message in row.queued)
+        # The batch rows and the log's rows commit together (and with the caller's transaction).
+        with transaction.atomic():
+            for row in rows:
+                # One INSERT per batch: PostgreSQL's bulk_create sends rows as arrays, and quoting
+                # a batch's JSON inside an array literal costs more than the extra round trip.
+                row.row.save(force_insert=True)
+            if settings.POSTMARK_STORE_MESSAGES:
+                log_queued([logged for row in rows for logged in row.logged])
         # After commit: a worker must never pick up a task whose row it cannot see yet, and a
         # rolled-back request must not send mail. (In autocommit this runs right away.)
-        transaction.on_commit(lambda: self._enqueue(rows))
-        return sum(len(queued) for _, queued in rows)
+        transaction.on_commit(partial(self._enqueue, rows), robust=True)
+        return sum(len(row.queued) for row in rows)
 
     @staticmethod
-    def _row(batch: Batch) -> tuple[QueuedBatch, list[EmailMessage]]:
+    def _row(batch: Batch) -> _Queued:
         # The row keeps the server's label, not its token (a secret): the worker finds the
         # token by its label among POSTMARK_SERVER_TOKENS, so only a listed token can go.
         if batch.server_token and batch.server_token not in settings.POSTMARK_SERVER_TOKENS:
@@ -160,44 +187,54 @@ class QueuedPostmarkBackend(PostmarkBackend):
                 field="server_token",
             )
         server = server_label(batch.server_token)
-        row = QueuedBatch(id=uuid.uuid4(), state=QueuedBatch.State.PENDING)
-        row.template = batch.template
-        queued: list[EmailMessage] = []
+        queued = _Queued(QueuedBatch(id=uuid.uuid4(), state=QueuedBatch.State.PENDING))
+        queued.row.template = batch.template
         for message, payload in zip(batch.messages, batch.payloads, strict=True):
+            # The id that links the message's log row to its entry, for the worker to update
+            # that row; a Bulk API message's rows go by the link ids its payload carries.
+            log_id = None if payload is not None and batch.bulk else str(uuid.uuid4())
+            queued.logged.append((message, log_id))
             if payload is None:  # suppressed or refused: its result is already final
-                row.messages.append(
-                    message_entry(message, None, message.postmark, bulk=batch.bulk, server=server)  # type: ignore[attr-defined]
+                result = message.postmark  # type: ignore[attr-defined]
+                queued.row.messages.append(
+                    message_entry(
+                        message, None, result, bulk=batch.bulk, server=server, log_id=log_id
+                    )
                 )
                 continue
             message.postmark = QueuedResult(  # type: ignore[attr-defined]
                 Status.QUEUED,
                 recipients=list(message.recipients()),
                 message="Queued for sending.",
-                batch_id=str(row.id),
+                batch_id=str(queued.row.id),
             )
-            row.messages.append(
-                message_entry(message, payload, None, bulk=batch.bulk, server=server)
+            queued.row.messages.append(
+                message_entry(message, payload, None, bulk=batch.bulk, server=server, log_id=log_id)
             )
-            queued.append(message)
-        return row, queued
+            queued.queued.append(message)
+        return queued
 
-    def _enqueue(self, rows: list[tuple[QueuedBatch, list[EmailMessage]]]) -> None:
-        failures: list[tuple[EmailMessage, PostmarkError]] = []
-        for row, queued in rows:
-            results: list[QueuedResult] = [m.postmark for m in queued]  # type: ignore[attr-defined]
+    @staticmethod
+    def _enqueue(rows: list[_Queued]) -> None:
+        """Enqueue each batch's task (a commit hook): this raises nothing, since Django runs no
+        later commit hook, the caller's or other apps', once one has raised."""
+        for row in rows:
             try:
-                task_id = enqueue(str(row.id))
-            except Exception as exc:
-                # Nothing will send this batch: say so on the row and on each message.
-                error = PostmarkError(f"Could not enqueue the batch: {exc!r}")
-                QueuedBatch.objects.filter(pk=row.id).update(
-                    state=QueuedBatch.State.FAILED, error=str(error)
+                task_id = enqueue(str(row.row.id))
+            except Exception:
+                # Nothing is lost: the row stays "pending" (and its messages "queued") for
+                # postmark_recover, which enqueues a batch left without a task.
+                logger.error(
+                    "Could not enqueue the task of batch %s; the batch stays pending, and "
+                    "`manage.py postmark_recover` enqueues it again once it is older than "
+                    "POSTMARK_QUEUE_STALE_AFTER.",
+                    row.row.id,
+                    exc_info=True,
                 )
-                for result in results:
-                    result.status, result.message, result.error = Status.FAILED, str(error), error
-                failures.extend((message, error) for message in queued)
+                for message in row.queued:
+                    message.postmark.message = (  # type: ignore[attr-defined]
+                        "Queued; its task could not be enqueued yet (postmark_recover will)."
+                    )
                 continue
-            for result in results:
-                result.task_id = task_id
-        if failures and not self.fail_silently:
-            raise BatchError(failures, 0)
+            for message in row.queued:
+                message.postmark.task_id = task_id  # type: ignore[attr-defined]

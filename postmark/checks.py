@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
 from .addresses import bare_address, format_address
-from .backends import PostmarkBackend
+from .backends import PostmarkBackend, QueuedPostmarkBackend
 from .conf import settings
 from .exceptions import UnsupportedMessageError
 from .facts import TRACK_LINKS_VALUES, can_send_from
@@ -22,6 +22,7 @@ from .installation import (
     migration_state,
     other_distributions,
 )
+from .queue.queueing import queue_problem
 from .testing.backend import PostmarkTestBackend
 from .webhooks.auth import missing_settings
 from .webhooks.views import inbound_hook, outbound_hook
@@ -52,6 +53,28 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return messages
+
+
+@register()
+def check_task_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """postmark.E020/E021, for a project that sends with QueuedPostmarkBackend: its task backend
+    (POSTMARK_QUEUE_TASK_BACKEND) and queue (POSTMARK_QUEUE_NAME) must exist."""
+    if not any(_queues(path) for path in _email_backends()):
+        return []
+    problem = queue_problem()
+    if problem is None:
+        return []
+    check_id, text = problem
+    return [Error(text, hint="See README, Queued sending.", id=check_id)]
+
+
+def _queues(backend_path: str) -> bool:
+    """Whether the email backend is QueuedPostmarkBackend or a subclass of it."""
+    try:
+        backend = import_string(backend_path)
+    except ImportError:
+        return False  # Django says so when it is used; not this app's to check
+    return isinstance(backend, type) and issubclass(backend, QueuedPostmarkBackend)
 
 
 @register(Tags.security, Tags.urls)

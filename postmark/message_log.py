@@ -1,6 +1,11 @@
 """The ``Message`` log's rows for what ``post_send`` reports: one per message, one per recipient
-of a Bulk API message, written with one insert per API call whatever the messages hold (address
-pairs, NUL, which ``postmark.storable`` cleans, or a MessageID Postmark gave twice)."""
+of a Bulk API message, written with one statement per API call whatever the messages hold
+(address pairs, NUL, which ``postmark.storable`` cleans, or a MessageID Postmark gave twice).
+
+A queued message's rows are written when it is queued (``log_queued``, status "queued"), each
+with a ``link_id``; the worker's ``post_send`` then updates those same rows with the outcome,
+found by that id, rather than adding others.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.core.mail import EmailMessage
-from django.db import IntegrityError
+from django.db import IntegrityError, router, transaction
 
 from . import sql
 from .addresses import format_address
@@ -23,28 +28,74 @@ from .payload import metadata_of
 from .results import PostmarkResult, Status
 
 _SENT, _SUPPRESSED = Status.SENT, Status.SUPPRESSED
+#: Link ids looked up per query (a Bulk API message may have thousands of recipients; SQLite
+#: takes at most 999 parameters a statement on older builds).
+_IDS_PER_QUERY = 500
+#: What a send changes on a row written when its message was queued (the rest was known then).
+OUTCOME_FIELDS = ("status", "message_id", "submitted_at", "error_code", "error", "bulk_request_id")
+
+
+def log_queued(logged: Sequence[tuple[EmailMessage, str | None]]) -> None:
+    """Rows for messages just queued, each (message, the id of its row; None for a Bulk API
+    message, whose rows are its recipients' link ids), with the result each has now."""
+    rows = _rows(
+        [(message, message.postmark, log_id) for message, log_id in logged]  # type: ignore[attr-defined]
+    )
+    sql.bulk_insert(Message, rows)
 
 
 def log_sent(messages: Sequence[EmailMessage], results: Sequence[PostmarkResult]) -> None:
-    defaults = Defaults.from_settings()
-    store_bodies = settings.POSTMARK_STORE_BODIES
-    rows = []
-    for message, result in zip(messages, results, strict=True):
-        row = _message_row(message, result, defaults, store_bodies)
-        link_ids = getattr(message, "postmark_link_ids", None)
-        if link_ids:
-            rows.extend(_bulk_rows(row, message, result, link_ids))
-        else:
-            rows.append(row)
+    # A message rebuilt by the queue's worker names the row written when it was queued.
+    rows = _rows(
+        [
+            (message, result, getattr(message, "postmark_log_id", None))
+            for message, result in zip(messages, results, strict=True)
+        ]
+    )
     _one_row_per_message_id(rows)
     try:
-        sql.bulk_insert(Message, rows)
+        _write(rows)
     except IntegrityError:
         # A MessageID the log already holds (Postmark answered it for an earlier call too):
         # those rows are kept without it rather than the call's rows lost.
         if not _without_logged_message_ids(rows):
             raise
+        _write(rows)
+
+
+def _rows(
+    logged: Sequence[tuple[EmailMessage, PostmarkResult, str | None]],
+) -> list[dict[str, Any]]:
+    defaults = Defaults.from_settings()
+    store_bodies = settings.POSTMARK_STORE_BODIES
+    rows = []
+    for message, result, log_id in logged:
+        row = _message_row(message, result, defaults, store_bodies)
+        link_ids = getattr(message, "postmark_link_ids", None)
+        if log_id:
+            rows.append({**row, "link_id": uuid.UUID(log_id)})
+        elif link_ids:
+            rows.extend(_bulk_rows(row, message, result, link_ids))
+        else:
+            rows.append(row)
+    return rows
+
+
+def _write(rows: list[dict[str, Any]]) -> None:
+    """Update the rows the log holds already (by link id: written when queued), insert the rest."""
+    linked = [row["link_id"] for row in rows if row.get("link_id") is not None]
+    held: set[uuid.UUID | None] = set()
+    for start in range(0, len(linked), _IDS_PER_QUERY):
+        chunk = linked[start : start + _IDS_PER_QUERY]
+        held.update(Message.objects.filter(link_id__in=chunk).values_list("link_id", flat=True))
+    if not held:  # PostmarkBackend's sends: every row is new
         sql.bulk_insert(Message, rows)
+        return
+    with transaction.atomic(using=router.db_for_write(Message)):
+        sql.update_rows(
+            Message, "link_id", [row for row in rows if row.get("link_id") in held], OUTCOME_FIELDS
+        )
+        sql.bulk_insert(Message, [row for row in rows if row.get("link_id") not in held])
 
 
 def _message_row(
@@ -119,14 +170,18 @@ def _one_row_per_message_id(rows: list[dict[str, Any]]) -> None:
 
 def _without_logged_message_ids(rows: list[dict[str, Any]]) -> bool:
     ids = [row["message_id"] for row in rows if row["message_id"] is not None]
-    logged = set(Message.objects.filter(message_id__in=ids).values_list("message_id", flat=True))
+    # Held by another row: the row being updated (by its link id) may hold it already.
+    holders = dict(Message.objects.filter(message_id__in=ids).values_list("message_id", "link_id"))
+    logged = False
     for row in rows:
-        if row["message_id"] in logged:
-            row["error"] = (
-                f"{row['error']} MessageID {row['message_id']} was logged before.".strip()
-            )
+        message_id = row["message_id"]
+        if message_id in holders and (
+            holders[message_id] is None or holders[message_id] != row.get("link_id")
+        ):
+            row["error"] = f"{row['error']} MessageID {message_id} was logged before.".strip()
             row["message_id"] = None
-    return bool(logged)
+            logged = True
+    return logged
 
 
 def _address(address: Any) -> str:

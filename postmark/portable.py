@@ -1,5 +1,5 @@
 """Storage through the ORM, for the databases ``postmark.sql`` has no compiled statements for
-(Oracle, third-party backends): the same four operations, with only what Django documents for
+(Oracle, third-party backends): the same operations, with only what Django documents for
 every backend, writing the same values (``postmark.storable``).
 
 Nothing here is read before it is written: an INSERT in a savepoint (most rows are new), and on a
@@ -15,8 +15,9 @@ from typing import Any
 
 from django.db import IntegrityError, models, router, transaction
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from .storable import RowUpdate, columns, full_row
+from .storable import RowUpdate, clean, columns, full_row
 
 
 def insert(row: models.Model, values: Mapping[str, Any]) -> None:
@@ -31,6 +32,24 @@ def bulk_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) ->
     objects = [model(**{c.field.attname: v for c, v in full_row(model, row)}) for row in rows]
     with transaction.atomic(using=router.db_for_write(model)):
         model._default_manager.bulk_create(objects)
+
+
+def update_rows(
+    model: type[models.Model],
+    key: str,
+    rows: Sequence[Mapping[str, Any]],
+    fields: Sequence[str],
+) -> None:
+    # One UPDATE per row: bulk_update would need each row's primary key first.
+    by_name = {c.name: c for c in columns(model)}
+    now = timezone.now()
+    touched = {c.name: now for c in columns(model) if getattr(c.field, "auto_now", False)}
+    alias = router.db_for_write(model)
+    manager = model._default_manager.using(alias)
+    with transaction.atomic(using=alias):
+        for row in rows:
+            values = {name: clean(by_name[name], row[name]) for name in fields}
+            manager.filter(**{key: row[key]}).update(**values, **touched)
 
 
 def upsert(

@@ -223,6 +223,50 @@ def bulk_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) ->
         cursor.executemany(sql, params)
 
 
+def update_rows(
+    model: type[models.Model],
+    key: str,
+    rows: Sequence[Mapping[str, Any]],
+    fields: Sequence[str],
+) -> None:
+    """UPDATE ``fields`` (and any ``auto_now`` field) of each row whose ``key`` field equals the
+    row's value of it: one statement run for every row (executemany), values cleaned as on
+    insert. The rows must exist (a row that matches none changes nothing)."""
+    if not rows:
+        return
+    connection = _connection(model)
+    if not _compiled(connection):
+        portable.update_rows(model, key, rows, fields)
+        return
+    by_name = {c.name: c for c in columns(model)}
+    touched = tuple(c.name for c in columns(model) if getattr(c.field, "auto_now", False))
+    now = timezone.now()
+
+    def prep(name: str, value: Any) -> Any:
+        return _prep(by_name[name], clean(by_name[name], value), connection)
+
+    params = [
+        [prep(name, row[name]) for name in fields]
+        + [prep(name, now) for name in touched]
+        + [prep(key, row[key])]
+        for row in rows
+    ]
+    sql = _update_rows_sql(model, connection.alias, key, (*fields, *touched))
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+@lru_cache(maxsize=16)
+def _update_rows_sql(
+    model: type[models.Model], alias: str, key: str, fields: tuple[str, ...]
+) -> str:
+    quote = connections[alias].ops.quote_name
+    column = {c.name: quote(str(c.field.column)) for c in columns(model)}
+    assignments = ", ".join(f"{column[name]} = %s" for name in fields)
+    table = quote(model._meta.db_table)
+    return f"UPDATE {table} SET {assignments} WHERE {column[key]} = %s"
+
+
 def upsert(
     model: type[models.Model],
     values: Mapping[str, Any],

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from postmark.exceptions import PostmarkError
-from postmark.models import Bounce, Message, QueuedBatch, Suppression
+from postmark.models import Bounce, Message, Suppression
 
 from .forms import BOUNCE_TESTING, SendForm, bounce_testing_address
 from .local import is_local_sandbox
@@ -35,7 +35,8 @@ REAL_POSTMARK = "api.postmarkapp.com"
 
 @dataclass
 class Row:
-    """One line of the messages table: a logged Message, or one still waiting in its batch."""
+    """One line of the messages table: a logged Message (a queued one from the moment it is
+    queued)."""
 
     created_at: datetime
     to: str
@@ -137,9 +138,9 @@ def _live() -> dict[str, object]:
 
 
 def _message_rows() -> list[Row]:
-    """Logged messages, and the queued ones a worker has not sent yet: the Message log is
-    written when a batch is sent, and a message just queued must show at once."""
-    rows = [
+    """The newest logged messages: a queued message is logged (status "queued") when it is
+    queued, and the worker's send updates that same row, so one query shows each message once."""
+    return [
         Row(
             m.created_at,
             m.to,
@@ -151,15 +152,3 @@ def _message_rows() -> list[Row]:
         )
         for m in Message.objects.order_by("-created_at", "-pk")[:SHOWN]
     ]
-    waiting = QueuedBatch.objects.filter(
-        state__in=[QueuedBatch.State.PENDING, QueuedBatch.State.SENDING]
-    ).order_by("-created_at")[:SHOWN]
-    for batch in waiting:
-        url = reverse("admin:postmark_queuedbatch_change", args=[batch.pk])
-        status = "queued" if batch.state == QueuedBatch.State.PENDING else "sending"
-        for entry in batch.messages:
-            envelope = entry["envelope"]
-            to = ", ".join(envelope.get("to", []))
-            rows.append(Row(batch.created_at, to, envelope.get("subject", ""), status, "", "", url))
-    rows.sort(key=lambda row: row.created_at, reverse=True)
-    return rows[:SHOWN]

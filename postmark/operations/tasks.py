@@ -12,14 +12,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from ..conf import settings
-from ..queue.tasks_api import task
+from ..queue.queueing import queue_task
 from .bulk import follow_bulk_request
 from .retention import purge
 from .sync import sync_bounces, sync_suppressions
 
 
-@task(backend=settings.POSTMARK_QUEUE_TASK_BACKEND, queue_name=settings.POSTMARK_QUEUE_NAME)
+@queue_task
 def sync_task(
     what: str = "all", since: str | None = None, stream: str | None = None
 ) -> dict[str, dict[str, int]]:
@@ -37,14 +36,14 @@ def sync_task(
     }
 
 
-@task(backend=settings.POSTMARK_QUEUE_TASK_BACKEND, queue_name=settings.POSTMARK_QUEUE_NAME)
+@queue_task
 def purge_task(older_than_days: float | None = None) -> dict[str, int]:
     """Delete what is older than the retention period (POSTMARK_RETENTION_DAYS by default)."""
     age = timedelta(days=older_than_days) if older_than_days is not None else None
     return purge(age)
 
 
-@task(backend=settings.POSTMARK_QUEUE_TASK_BACKEND, queue_name=settings.POSTMARK_QUEUE_NAME)
+@queue_task
 def bulk_status_task(
     bulk_id: str, interval: float = 5.0, timeout: float | None = 3600.0
 ) -> dict[str, Any]:

@@ -14,6 +14,9 @@ from ..timestamps import parse_timestamp
 
 # The options a rebuilt message needs for post_send receivers (the payload carries the rest).
 _KEPT_OPTIONS = ("tag", "metadata", "message_stream", "template_id", "template_alias")
+#: The shape of the entries below; a row whose envelope names another version (written by a
+#: later release) is not read (``postmark.queue.readable``). Rows without one are version 1.
+ENVELOPE_VERSION = 1
 
 
 def message_entry(
@@ -23,6 +26,7 @@ def message_entry(
     *,
     bulk: bool = False,
     server: str = "",
+    log_id: str | None = None,
 ) -> dict[str, Any]:
     """The JSON a batch row keeps for one message: enough to rebuild it for ``post_send``.
 
@@ -30,8 +34,11 @@ def message_entry(
     API message (``bulk``) also keeps the link id generated for each recipient (already in the
     payload's Metadata) and its ``merge_metadata``: the log's per-recipient rows need both. A
     message for another server keeps that server's label (``server``), never its token.
+    ``log_id`` is the ``link_id`` of the message's log row, written when it was queued: the
+    worker's log updates that row (a Bulk API message's rows go by its recipients' link ids).
     """
     envelope: dict[str, Any] = {
+        "version": ENVELOPE_VERSION,
         "from_email": _json_address(message.from_email or ""),
         "to": [_json_address(address) for address in message.to],
         "cc": [_json_address(address) for address in message.cc],
@@ -49,9 +56,11 @@ def message_entry(
         envelope["suppressed_recipients"] = [_json_address(address) for address in suppressed]
     if bulk:
         envelope["options"]["bulk"] = True
-        _keep_bulk_recipients(message, envelope)
+        _keep_bulk_recipients(message, envelope, sent=payload is not None)
     if server:
         envelope["server"] = server
+    if log_id:
+        envelope["log_id"] = log_id
     if payload is None:
         envelope["body"] = str(message.body or "")
         envelope["content_subtype"] = message.content_subtype
@@ -99,6 +108,8 @@ def _rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
         ]
     for content, mimetype in alternatives:
         message.attach_alternative(content, mimetype)
+    if envelope.get("log_id"):
+        message.postmark_log_id = envelope["log_id"]  # type: ignore[attr-defined]
     if envelope.get("link_ids"):
         message.postmark_link_ids = {  # type: ignore[attr-defined]
             _address(address): link_id for address, link_id in envelope["link_ids"]
@@ -127,10 +138,11 @@ def listed_server_token(label: str) -> str | None:
     return next((t for t in settings.POSTMARK_SERVER_TOKENS if server_label(t) == label), None)
 
 
-def _keep_bulk_recipients(message: EmailMessage, envelope: dict[str, Any]) -> None:
-    # Set by the payload (postmark.merge.new_link_ids); absent when no payload was built.
+def _keep_bulk_recipients(message: EmailMessage, envelope: dict[str, Any], *, sent: bool) -> None:
+    # Set by the payload (postmark.merge.new_link_ids); without a payload they went nowhere (or
+    # are left from an earlier send of the same message), and the message has a log_id instead.
     link_ids = getattr(message, "postmark_link_ids", None)
-    if link_ids:
+    if link_ids and sent:
         envelope["link_ids"] = [
             [_json_address(address), link_id] for address, link_id in link_ids.items()
         ]

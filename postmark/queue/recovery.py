@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypedDict
 
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -14,7 +16,8 @@ from .. import signals
 from ..conf import settings
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
-from .envelope import rebuild_messages, result_to_json
+from .envelope import result_to_json
+from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
 from .tasks_api import TaskResultDoesNotExist, TaskResultStatus, task_backends
 from .worker import queued_backend
 
@@ -26,65 +29,128 @@ UNKNOWN_AFTER_CRASH = (
 )
 
 
-def recover(stale_after: float | None, enqueue: Callable[[str], str]) -> dict[str, int]:
-    """Settle batches whose worker is gone; return how many were marked unknown and re-enqueued.
+class Recovered(TypedDict):
+    unknown: int  # batches marked unknown
+    enqueued: int  # batches enqueued again
+    unreadable: list[str]  # the ids of rows that could not be read (now marked)
+
+
+def recover(stale_after: float | None, enqueue: Callable[[str], str]) -> Recovered:
+    """Settle batches whose worker is gone; return how many were marked unknown and
+    re-enqueued, and the ids of the rows that could not be read ("unreadable").
 
     A batch still "sending" after ``stale_after`` seconds (POSTMARK_QUEUE_STALE_AFTER) whose row
     no live worker holds is marked unknown, with a ``post_send`` of unknown results, and never
     sent again. A batch still "pending" that long whose task is not waiting in the queue any more
     (on Celery, which cannot tell, any such batch) is enqueued again with ``enqueue`` (a
-    duplicate task is harmless: only one claim succeeds).
+    duplicate task is harmless: only one claim succeeds). A row whose messages cannot be read is
+    marked (unknown if it was being sent, else failed) with the reason as its error, and the
+    other rows are settled all the same: one bad row must not stop recovery for good.
     """
     if stale_after is None:
         stale_after = settings.POSTMARK_QUEUE_STALE_AFTER
     cutoff = timezone.now() - timedelta(seconds=stale_after)
-    counts = {"unknown": 0, "enqueued": 0}
+    counts = Recovered(unknown=0, enqueued=0, unreadable=[])
     sending = QueuedBatch.objects.filter(state=QueuedBatch.State.SENDING, claimed_at__lte=cutoff)
     for batch_id in list(sending.values_list("pk", flat=True)):
-        counts["unknown"] += _mark_unknown(str(batch_id), cutoff)
+        try:
+            counts["unknown"] += _mark_unknown(str(batch_id), cutoff)
+        except UnreadableBatch:
+            counts["unreadable"].append(str(batch_id))
     pending = QueuedBatch.objects.filter(state=QueuedBatch.State.PENDING, created_at__lte=cutoff)
     pending = pending.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=cutoff))
     for batch_id, task_id in list(pending.values_list("pk", "task_id")):
-        if not _still_queued(task_id):
-            enqueue(str(batch_id))
-            counts["enqueued"] += 1
+        if _still_queued(task_id):
+            continue
+        if not _readable_while_pending(str(batch_id)):
+            counts["unreadable"].append(str(batch_id))
+            continue
+        enqueue(str(batch_id))
+        counts["enqueued"] += 1
     return counts
 
 
 def _mark_unknown(batch_id: str, cutoff: datetime) -> int:
+    """1 if the batch was marked unknown, 0 if a worker holds it (or settled it meanwhile);
+    UnreadableBatch, once the row is marked unknown with the reason, if it cannot be read."""
     with transaction.atomic():
         # skip_locked: a live worker holds its row's lock for the whole request. (Databases
-        # without row locks, such as SQLite, rely on the stale_after delay alone.)
+        # without row locks, such as SQLite, rely on the stale_after delay alone.) The messages
+        # are loaded apart, by load_messages: a row whose JSON cannot even be decoded is marked.
         row = (
             QueuedBatch.objects.select_for_update(skip_locked=True)
             .filter(pk=batch_id, state=QueuedBatch.State.SENDING, claimed_at__lte=cutoff)
+            .defer("messages")
             .first()
         )
         if row is None:
             return 0
-        messages = rebuild_messages(row.messages)
-        for message, entry in zip(messages, row.messages, strict=True):
-            if entry["payload"] is not None:
-                message.postmark = PostmarkResult(  # type: ignore[attr-defined]
-                    Status.UNKNOWN,
-                    recipients=list(message.recipients()),
-                    message=UNKNOWN_AFTER_CRASH,
-                )
-            entry["result"] = result_to_json(message.postmark)  # type: ignore[attr-defined]
-        backend = queued_backend()
-        signals.post_send.send(
-            sender=type(backend),
-            messages=messages,
-            results=[message.postmark for message in messages],  # type: ignore[attr-defined]
-            exception=None,
-            backend=backend,
-        )
-        row.state = QueuedBatch.State.UNKNOWN
-        row.error = UNKNOWN_AFTER_CRASH
-        row.finished_at = timezone.now()
-        row.save(update_fields=["messages", "state", "error", "finished_at"])
+        raw: object = None
+        unreadable: UnreadableBatch | None = None
+        try:
+            raw = load_messages(batch_id)
+            messages = read_batch(raw)
+        except UnreadableBatch as error:
+            mark_unreadable(row, raw, error, QueuedBatch.State.UNKNOWN)
+            unreadable = error
+        else:
+            row.messages = raw
+            _settle_unknown(row, messages)
+    if unreadable is not None:
+        raise unreadable
     logger.warning("Batch %s: its worker died while sending; marked unknown.", batch_id)
     return 1
+
+
+def _settle_unknown(row: QueuedBatch, messages: list[EmailMessage]) -> None:
+    for message, entry in zip(messages, row.messages, strict=True):
+        if entry["payload"] is not None:
+            message.postmark = PostmarkResult(  # type: ignore[attr-defined]
+                Status.UNKNOWN,
+                recipients=list(message.recipients()),
+                message=UNKNOWN_AFTER_CRASH,
+            )
+        entry["result"] = result_to_json(message.postmark)  # type: ignore[attr-defined]
+    backend = queued_backend()
+    # Robust, as after a send: a receiver that fails must not leave the batch "sending".
+    responses = signals.post_send.send_robust(
+        sender=type(backend),
+        messages=messages,
+        results=[message.postmark for message in messages],  # type: ignore[attr-defined]
+        exception=None,
+        backend=backend,
+    )
+    for receiver, response in responses:
+        if isinstance(response, Exception):
+            logger.error(
+                "post_send receiver %r failed for batch %s", receiver, row.pk, exc_info=response
+            )
+    row.state = QueuedBatch.State.UNKNOWN
+    row.error = UNKNOWN_AFTER_CRASH
+    row.finished_at = timezone.now()
+    row.save(update_fields=["messages", "state", "error", "finished_at"])
+
+
+def _readable_while_pending(batch_id: str) -> bool:
+    """Whether a pending batch can be sent; one that cannot be read is marked failed (nothing
+    of it was sent), unless a worker claimed it meanwhile."""
+    with transaction.atomic():
+        row = (
+            QueuedBatch.objects.select_for_update(skip_locked=True)
+            .filter(pk=batch_id, state=QueuedBatch.State.PENDING)
+            .defer("messages")
+            .first()
+        )
+        if row is None:
+            return True  # claimed meanwhile: its worker reads it
+        raw: object = None
+        try:
+            raw = load_messages(batch_id)
+            read_batch(raw)
+        except UnreadableBatch as error:
+            mark_unreadable(row, raw, error, QueuedBatch.State.FAILED)
+            return False
+    return True
 
 
 def _still_queued(task_id: str) -> bool:

@@ -6,7 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 try:
     from django.tasks import task, task_backends
-    from django.tasks.base import TaskResultStatus
+    from django.tasks.base import Task, TaskResultStatus
     from django.tasks.exceptions import TaskResultDoesNotExist
 except ImportError:  # pragma: no cover - depends on the Django version
     try:
@@ -15,6 +15,7 @@ except ImportError:  # pragma: no cover - depends on the Django version
             task,
             task_backends,
         )
+        from django_tasks.base import Task  # type: ignore[no-redef,assignment]
         from django_tasks.exceptions import (  # type: ignore[no-redef,assignment]
             TaskResultDoesNotExist,
         )
@@ -24,4 +25,4 @@ except ImportError:  # pragma: no cover - depends on the Django version
             "`pip install django-tasks` on Django 5.2."
         ) from exc
 
-__all__ = ["TaskResultDoesNotExist", "TaskResultStatus", "task", "task_backends"]
+__all__ = ["Task", "TaskResultDoesNotExist", "TaskResultStatus", "task", "task_backends"]

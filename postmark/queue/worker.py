@@ -31,13 +31,8 @@ from ..exceptions import PostmarkError, is_safe_to_retry
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
 from ..sending import Answer, Batch, finish_batch, send_batches
-from .envelope import (
-    is_bulk_call,
-    listed_server_token,
-    rebuild_messages,
-    result_to_json,
-    server_of,
-)
+from .envelope import is_bulk_call, listed_server_token, result_to_json, server_of
+from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
 
 logger = logging.getLogger("postmark.tasks")
 
@@ -89,10 +84,19 @@ def deliver(batch_id: str) -> Outcome:
     # either all of it is committed, or the row stays "sending" and its lock dies with the
     # worker's connection, which is how postmark_recover tells a dead worker from a slow one.
     with transaction.atomic():
-        row = QueuedBatch.objects.select_for_update().get(pk=batch_id)
+        # The messages are loaded apart (load_messages): a row whose JSON cannot be decoded or
+        # read is marked failed (nothing of it was sent), not left "sending" by an exception.
+        row = QueuedBatch.objects.select_for_update().defer("messages").get(pk=batch_id)
         if row.state != QueuedBatch.State.SENDING or row.claimed_at != claimed_at:
             return Outcome(str(row.state))
-        messages = rebuild_messages(row.messages)
+        raw: object = None
+        try:
+            raw = load_messages(batch_id)
+            messages = read_batch(raw)
+        except UnreadableBatch as unreadable:
+            mark_unreadable(row, raw, unreadable, QueuedBatch.State.FAILED)
+            return Outcome(str(row.state))
+        row.messages = raw
         payloads = [entry["payload"] for entry in row.messages]
         retry_allowed = row.attempts < settings.POSTMARK_QUEUE_MAX_ATTEMPTS
 

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.checkout]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 DATE_AND_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
-QUEUE_STATES = {"queued", "sending", "sent", "delivered"}
+QUEUE_STATES = {"queued", "sent", "delivered"}
 
 
 def photograph(

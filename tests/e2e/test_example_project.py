@@ -107,7 +107,76 @@ def test_a_queued_message_is_listed_before_any_worker_sends_it(tmp_path: Path) -
     row = row_of(shell.stdout, "ann@example.com")
     assert 'class="status badge queued"' in row and "Waiting" in row, shell.stdout + shell.stderr
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row)
-    assert "/admin/postmark/queuedbatch/" in row  # its link goes to the batch until it is sent
+    assert "/admin/postmark/message/" in row  # its own row in the log, which the worker updates
+
+
+#: Queues a message, then fetches the list with a worker sending it between the page's queries
+#: (where it once read the log, then the waiting batches: a message sent in between, moving
+#: from the one to the other, was in neither, which is how a restarted demo's list once lost it).
+BETWEEN_QUERIES = """
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import send_mail
+from django.db import connection
+from django.test import Client
+from postmark.models import QueuedBatch
+from postmark.queue.worker import deliver
+from postmark.sandbox import Sandbox
+
+settings.POSTMARK_API_URL = Sandbox().start().url
+send_mail("Waiting", "b", None, ["ann@example.com"])
+batch = str(QueuedBatch.objects.get().pk)
+seen = []
+
+def worker_between_queries(execute, sql, params, many, context):
+    if '"postmark_' in sql and not isinstance(sql, bytes):
+        seen.append(sql)
+        if len(seen) == 2:
+            print("worker:", deliver(batch).state)
+    return execute(sql, params, many, context)
+
+client = Client(HTTP_HOST="127.0.0.1")
+client.force_login(User.objects.create_superuser("staff", "staff@example.com", "pw"))
+with connection.execute_wrapper(worker_between_queries):
+    print(client.get("/live/").content.decode())
+print("=== after")
+print(client.get("/live/").content.decode())
+"""
+
+
+def test_a_queued_message_stays_listed_while_the_worker_sends_it(tmp_path: Path) -> None:
+    env = example_env(tmp_path / "db.sqlite3")
+    run = [sys.executable, str(MANAGE)]
+    subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
+    shell = subprocess.run(
+        [*run, "shell", "-c", BETWEEN_QUERIES], env=env, capture_output=True, text=True
+    )
+    during, _, after = shell.stdout.partition("=== after")
+    assert "worker: sent" in during, shell.stdout + shell.stderr
+    assert len([r for r in re.findall(r"<tr>.*?</tr>", during, re.S) if "ann@" in r]) == 1, during
+    assert 'class="status badge queued"' in row_of(during, "ann@example.com")
+    assert 'class="status badge sent"' in row_of(after, "ann@example.com")
+
+
+def test_the_demo_sends_at_its_next_start_a_batch_whose_task_a_stopped_worker_took(
+    tmp_path: Path,
+) -> None:
+    """A worker stopped right after taking a task (before running it) leaves the batch pending
+    with its task marked running: the next start settles it, and its worker sends it."""
+    env = example_env(tmp_path / "demo.sqlite3")
+    run = [sys.executable, str(MANAGE)]
+    subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
+    script = (
+        "from django.core.mail import send_mail; "
+        "from django_tasks_db.models import DBTaskResult; "
+        "send_mail('Stranded', 'b', None, ['ann@example.com']); "
+        "print(DBTaskResult.objects.update(status='RUNNING'))"
+    )
+    taken = subprocess.run([*run, "shell", "-c", script], env=env, capture_output=True, text=True)
+    assert taken.stdout.strip().endswith("1"), taken.stdout + taken.stderr
+    with running_demo(tmp_path) as demo:
+        live = wait_for_live(demo, r"Stranded.*?badge (sent|delivered)", timeout=60)
+    assert len([row for row in re.findall(r"<tr>.*?</tr>", live, re.S) if "Stranded" in row]) == 1
 
 
 def test_bounce_testing_sends_from_the_page_show_each_bounce_and_then_suppression(

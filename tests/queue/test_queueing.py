@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 
 from postmark.backends import QueuedResult
-from postmark.exceptions import BatchError, UnsupportedMessageError
+from postmark.exceptions import UnsupportedMessageError
 from postmark.models import QueuedBatch
 from tests.support.fake_postmark import FakePostmark
 from tests.support.queued_sending import messages, send
@@ -93,12 +93,16 @@ def test_a_rolled_back_request_queues_and_sends_nothing(queued: Any) -> None:
     assert queued.results == []
 
 
-def test_an_enqueue_that_fails_marks_the_batch_failed_and_raises(
-    queued: Any, settings: Any, django_capture_on_commit_callbacks: Any
+def test_an_enqueue_that_fails_leaves_the_batch_pending_for_recovery_and_raises_nothing(
+    queued: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
-    settings.POSTMARK_QUEUE_TASK_BACKEND = "no-such-backend"
+    """tests/queue/test_commit_hooks.py has the generated cases."""
+
+    def broken_enqueue(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the broker is down")
+
+    monkeypatch.setattr(queued, "enqueue", broken_enqueue)
     items = messages(2)
-    with pytest.raises(BatchError, match="Could not enqueue"):
-        send(items, commit=django_capture_on_commit_callbacks)
-    assert QueuedBatch.objects.get().state == "failed"
-    assert [item.postmark.status for item in items] == ["failed", "failed"]
+    assert send(items, commit=django_capture_on_commit_callbacks) == 2
+    assert QueuedBatch.objects.get().state == "pending"
+    assert [item.postmark.status for item in items] == ["queued", "queued"]

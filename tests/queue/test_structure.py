@@ -17,6 +17,7 @@ MODULES = [
     "postmark.backends",
     "postmark.tasks",
     "postmark.queue.worker",
+    "postmark.queue.queueing",
     "postmark.sending",
     "postmark.batches",
 ]
@@ -61,6 +62,8 @@ SENDING_MODULES = [
     "threads.py",
     "transport.py",
     "queue/envelope.py",
+    "queue/queueing.py",
+    "queue/readable.py",
     "queue/recovery.py",
     "queue/tasks_api.py",
     "queue/worker.py",

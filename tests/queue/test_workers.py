@@ -264,3 +264,29 @@ def test_a_message_for_another_server_goes_from_the_worker_with_that_servers_tok
     assert token not in json.dumps(list(QueuedBatch.objects.values()), default=str)
     logged = dict(Message.objects.values_list("to", "server"))
     assert logged == {"reader@example.com": server_label(token), "user@example.com": ""}
+
+
+def test_queued_messages_are_logged_at_once_and_the_worker_sends_those_same_rows(
+    workers: Workers, stand_in: FakePostmark
+) -> None:
+    assert workers.send(3) == 3  # two batches: 2 + 1, queued by another process
+    queued = dict(Message.objects.values_list("pk", "status"))
+    assert sorted(queued.values()) == ["queued"] * 3
+    assert batches_in("pending") == 2
+    workers.start()
+    wait_until(lambda: batches_in("sent") == 2, 60, "both batches", workers)
+    sent = dict(Message.objects.values_list("pk", "status"))
+    assert sent == {pk: "sent" for pk in queued}  # the same rows, no second one
+    assert Message.objects.filter(message_id__isnull=False).count() == 3
+
+
+def test_a_send_postmark_refused_marks_the_queued_rows_failed(
+    workers: Workers, stand_in: FakePostmark
+) -> None:
+    stand_in.script(Reply(422, {"ErrorCode": 300, "Message": "Invalid 'To' address."}))
+    assert workers.send(1) == 1
+    [pk] = Message.objects.filter(status="queued").values_list("pk", flat=True)
+    workers.start()
+    wait_until(lambda: batches_in("failed") == 1, 60, "the refused batch", workers)
+    row = Message.objects.get()
+    assert (row.pk, row.status, row.error_code) == (pk, "failed", 300)

@@ -7,6 +7,7 @@ import importlib.util
 from typing import Any
 
 from django.core import mail
+from django.utils.module_loading import import_string
 
 from postmark.message import PostmarkEmailMessage
 
@@ -15,6 +16,9 @@ QUEUED_BACKEND = "postmark.backends.QueuedPostmarkBackend"
 TASKS_MODULE = "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"
 DUMMY = f"{TASKS_MODULE}.backends.dummy.DummyBackend"
 IMMEDIATE = f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"
+# Importing a backend of the framework connects its receiver that forgets the task backends
+# made when a test changes TASKS (the backport connects it no sooner).
+import_string(DUMMY)
 
 
 def messages(count: int, **options: Any) -> list[PostmarkEmailMessage]:

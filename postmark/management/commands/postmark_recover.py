@@ -13,7 +13,9 @@ class Command(BaseCommand):
     help = (
         "Mark queued batches whose worker died while sending as 'unknown' (they are never sent "
         "again), and enqueue again the batches still 'pending' whose task is no longer queued. "
-        "Run it after restarting a crashed worker, or every few minutes from cron."
+        "A batch whose row cannot be read is marked (unknown if it was being sent, else "
+        "failed) with the reason as its error, and listed. Run it after restarting a crashed "
+        "worker, or every few minutes from cron."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,6 +31,15 @@ class Command(BaseCommand):
         if stale_after is not None and stale_after < 0:
             raise CommandError("--stale-after must be zero or more seconds.")
         counts = recover(stale_after)
-        self.stdout.write(
+        summary = (
             f"{counts['unknown']} batch(es) marked unknown, {counts['enqueued']} enqueued again."
         )
+        unreadable = counts["unreadable"]
+        if unreadable:
+            # Listed once: marked now, such a row is settled, and a later run leaves it alone.
+            summary += (
+                f" {len(unreadable)} batch(es) could not be read: marked failed (unknown if a "
+                "worker may have sent them), the reason kept as each one's error (admin: Queued "
+                "batches): " + ", ".join(unreadable)
+            )
+        self.stdout.write(summary)
