@@ -175,7 +175,7 @@ def test_the_demo_sends_at_its_next_start_a_batch_whose_task_a_stopped_worker_to
     taken = subprocess.run([*run, "shell", "-c", script], env=env, capture_output=True, text=True)
     assert taken.stdout.strip().endswith("1"), taken.stdout + taken.stderr
     with running_demo(tmp_path) as demo:
-        live = wait_for_live(demo, r"Stranded.*?badge (sent|delivered)", timeout=60)
+        live = wait_for_live(demo, demo.sign_in(), r"Stranded.*?badge (sent|delivered)", timeout=60)
     assert len([row for row in re.findall(r"<tr>.*?</tr>", live, re.S) if "Stranded" in row]) == 1
 
 
