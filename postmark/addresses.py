@@ -64,16 +64,17 @@ def format_address(address: str | tuple[str, str], field: str = "address") -> st
         if isinstance(address, tuple | list):
             name, addr = address
             return _join_address(str(name), str(addr), address)
-        return _format_address_string(str(address))
+        text = str(address)
+        if len(text) <= _CACHED_LENGTH:
+            return _format_cached(text)
+        return _format_address_string(text)
     except UnsupportedMessageError as error:
         raise UnsupportedMessageError(error.message, field=field) from None
 
 
-@lru_cache(maxsize=4096)
 def _format_address_string(address: str) -> str:
     # address_list is exact but slow (tens of microseconds an address); most addresses are "a@b"
-    # or "Name <a@b>", which a regular expression reads the same way much faster. The same From
-    # address recurs in every message of a send, hence the cache.
+    # or "Name <a@b>", which a regular expression reads the same way much faster.
     refuse_line_breaks(address, "address")
     plain = _PLAIN_ADDRESS.fullmatch(address)
     if plain:
@@ -85,6 +86,12 @@ def _format_address_string(address: str) -> str:
     if len(parsed) != 1 or not parsed[0][1]:
         raise UnsupportedMessageError(f"{address!r} is not one email address.")
     return _join_address(*parsed[0], address)
+
+
+# The same From address recurs in every message of a send, hence a cache; of addresses of a
+# common length only, so that what it holds stays bounded (4,096 x 320 characters at most).
+_CACHED_LENGTH = 320
+_format_cached = lru_cache(maxsize=4096)(_format_address_string)
 
 
 def _join_address(name: str, addr: str, original: object) -> str:

@@ -10,7 +10,9 @@ standard library's own RFC 5322 parser (``email.policy.default``), on the payloa
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
+import tracemalloc
 from email.policy import default as modern_email
 from typing import Any
 
@@ -137,3 +139,18 @@ def test_the_cost_of_a_recipient_grows_linearly_with_its_name(motif: str, spoile
 def _send_or_refuse(**fields: Any) -> None:
     with contextlib.suppress(UnsupportedMessageError):
         EmailMessage("Hi", "Body", "shop@example.com", **fields).send()
+
+
+def test_long_recipients_are_not_kept_once_their_messages_are_sent() -> None:
+    sent_payload(to=["warm@example.com"])  # what the first send sets up stays, rightly
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(100):
+            sent_payload(to=[f"{'x' * 40_000} {n} <r{n}@example.com>"])
+        mail.outbox = []
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1_000_000  # the 100 addresses hold 4 MB
