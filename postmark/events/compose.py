@@ -42,7 +42,7 @@ from .mail import (
     Pair,
     Parts,
     address,
-    known_charset,
+    decode,
     one_line,
 )
 
@@ -124,12 +124,10 @@ def _filename(name: str) -> str | None:
 def _decoded(file: File) -> bytes | str:
     """A text attachment's bytes decoded by its charset (Django would read them as UTF-8)."""
     content, charset = file.content, file.params.get("charset", "")
-    if isinstance(content, bytes) and file.kind.startswith("text/") and known_charset(charset):
-        try:
-            return content.decode(charset)
-        except UnicodeDecodeError:
-            pass
-    return content
+    text = None
+    if isinstance(content, bytes) and file.kind.startswith("text/") and charset:
+        text = decode(content, charset)
+    return content if text is None else text
 
 
 def _headers_fit(data: bytes) -> bool:
@@ -138,6 +136,16 @@ def _headers_fit(data: bytes) -> bool:
     end = _HEADER_END.search(data)
     head = _FOLDED.sub(b" ", data[: end.start()] if end else data)
     return all(len(line) <= MAX_HEADER_LENGTH for line in head.splitlines())
+
+
+def _attached_message_renders(name: str, content: bytes | str, kind: str) -> bool:
+    """Whether Django writes this message/* attachment: each version refuses some subtypes
+    (delivery-status before Django 6, partial from it), and refolds every header."""
+    if not isinstance(content, bytes) or not _headers_fit(content):
+        return False
+    probe = EmailMessage()
+    probe.attach(_filename(name), content, kind)
+    return renders(probe)
 
 
 def _inline_part(file: File, content_id: str) -> MIMEBase | MIMEPart:
@@ -173,7 +181,7 @@ def _attach(message: EmailMultiAlternatives, file: File) -> None:
     kind, content = file.kind, _decoded(file)
     if kind.startswith("multipart/") or not CONTENT_TYPE.fullmatch(kind):
         kind = OCTET_STREAM  # a multipart's content is parts, never one file's bytes
-    if kind.startswith("message/") and not (isinstance(content, bytes) and _headers_fit(content)):
+    if kind.startswith("message/") and not _attached_message_renders(file.name, content, kind):
         kind = OCTET_STREAM
     content_id = "".join(file.content_id.split()).removeprefix("cid:").strip("<>")
     # An attached message is no inline image: its part is Django's to write.

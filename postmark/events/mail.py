@@ -9,6 +9,7 @@ event's fields and the stored payload keep everything as sent.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -118,14 +119,28 @@ def _parameters(text: str) -> Iterator[str]:
     yield "".join(item)
 
 
+def decode(data: bytes, charset: str, errors: str = "strict") -> str | None:
+    """``data`` as text in ``charset``; None when Python has no text codec of that name, or the
+    data does not decode (with ``errors="strict"``)."""
+    if not _text_codec(charset):
+        return None
+    try:
+        return data.decode(charset, errors)
+    except (ValueError, LookupError, TypeError):  # UnicodeError; "idna" takes "strict" only
+        return None
+
+
 @lru_cache(maxsize=256)
-def known_charset(charset: str) -> bool:
-    """Whether Python decodes text in ``charset`` (a name of at most 40 characters: each new
-    name the codec registry is asked about stays in its cache for good)."""
+def _text_codec(charset: str) -> bool:
+    # A name of at most 40 characters: each new name the codec registry is asked about stays in
+    # its cache for good. (Decoding b"" asks nothing: it is "" for any name, even unknown.)
     if not _CHARSET.fullmatch(charset):
         return False
     try:
-        b"".decode(charset)
+        codecs.lookup(charset)
+        b"x".decode(charset)
     except LookupError:  # unknown, or not a text encoding ("base64")
         return False
+    except ValueError:  # a text encoding that "x" alone does not fit (UTF-16)
+        pass
     return True

@@ -116,18 +116,20 @@ def _text(part: Message) -> str:
     if isinstance(payload, str) and encoding not in _ENCODED_BODY:
         return payload  # already text: RawEmail is a JSON string
     data = part.get_payload(decode=True)
-    charset = part.get_content_charset() or ""
     if not isinstance(data, bytes):
         return ""
-    return data.decode(charset if mail.known_charset(charset) else "utf-8", "replace")
+    text = mail.decode(data, part.get_content_charset() or "utf-8", "replace")
+    return data.decode("utf-8", "replace") if text is None else text
 
 
 def _file(part: Message) -> mail.File:
     kind, params = part.get_content_type(), mail.content_type(str(part["Content-Type"] or ""))[1]
     content: bytes | str
-    attached = part.get_payload(0) if kind.startswith("message/") and part.is_multipart() else None
-    if isinstance(attached, Message):  # the attached message, written out as it came
-        content = attached.as_string(policy=_VERBATIM).encode("utf-8", "replace")
+    payload = part.get_payload()
+    if kind.startswith("message/") and isinstance(payload, list):
+        # The attached message (a delivery status: its blocks), written out as it came.
+        blocks = [p.as_string(policy=_VERBATIM) for p in payload if isinstance(p, Message)]
+        content = "\n".join(blocks).encode("utf-8", "replace")
     elif kind.startswith("text/"):
         content = _text(part)
         params.pop("charset", None)  # already applied
@@ -162,8 +164,7 @@ def decode_words(text: str) -> str:
 
 
 def _decoded_word(charset: str, encoding: str, encoded: str) -> str | None:
-    charset = charset.partition("*")[0]  # RFC 2231 adds a language: "utf-8*en"
-    if not encoded.isascii() or not mail.known_charset(charset):
+    if not encoded.isascii():
         return None
     try:
         if encoding in "qQ":
@@ -172,4 +173,5 @@ def _decoded_word(charset: str, encoding: str, encoded: str) -> str | None:
             data = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
         return None
-    return data.decode(charset, "replace")
+    # RFC 2231 adds a language to the charset: "utf-8*en".
+    return mail.decode(data, charset.partition("*")[0], "replace")

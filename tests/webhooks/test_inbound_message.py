@@ -193,3 +193,63 @@ class Attachments(InboundMessages):
         [part] = [p for p in rendered(message).walk() if p.get_filename() == "pixel.gif"]
         assert (part["Content-ID"], part.get_payload(decode=True)) == ("<pixel@inline>", b"GIF89a")
         assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+
+
+CHARSETS = ["utf-8", "ISO-8859-1", "x-unknown", "base64", "rot13", "idna", "utf-16", "", "é"]
+TEXT_CODECS = {"utf-8": "utf-8", "ISO-8859-1": "latin-1", "utf-16": "utf-16"}
+
+
+class Charsets(InboundMessages):
+    @given(
+        charset=st.one_of(
+            st.sampled_from(CHARSETS),
+            st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=12),
+        ),
+        data=st.sampled_from([b"cafe", "café".encode(), "café".encode("latin-1"), b"\xff\xfe"]),
+        raw=st.booleans(),
+    )
+    def test_a_text_file_in_any_charset_keeps_its_type_and_its_text_when_it_decodes(
+        self, charset: str, data: bytes, raw: bool
+    ) -> None:
+        content_type = f'text/plain; charset="{charset}"'
+        file = File("note.txt", "text/plain", content_type, data)
+
+        message = self.posted(attachments_payload([file], raw, "Content"))
+
+        [part] = [p for p in rendered(message).walk() if p.get_filename() == "note.txt"]
+        try:
+            text = data.decode(TEXT_CODECS[charset])
+        except (KeyError, ValueError):
+            # Another name, or bytes it does not decode: Django keeps bytes that are not UTF-8
+            # as application/octet-stream.
+            assert part.get_content_type() in ("text/plain", "application/octet-stream")
+        else:
+            assert part.get_content().removesuffix("\n") == text
+
+
+class AttachedMessages(InboundMessages):
+    @given(
+        kind=st.sampled_from(
+            [
+                "message/rfc822",
+                "message/delivery-status",
+                "message/partial",
+                "message/global",
+                "message/disposition-notification",
+                "message/external-body",
+            ]
+        ),
+        raw=st.booleans(),
+    )
+    def test_an_attached_message_of_any_kind_leaves_the_rest_of_the_mail_whole(
+        self, kind: str, raw: bool
+    ) -> None:
+        file = File("attached", kind, kind, inbound_mail.ATTACHED_MESSAGE)
+
+        message = self.posted(attachments_payload([file], raw, "Content"))
+
+        assert message.subject == ("Raw" if raw else "Test subject")  # the raw copy was usable
+        # Nothing else was dropped to make it render (the raw copy has no HTML, no X- header).
+        assert raw or (message.alternatives and message.extra_headers)
+        [part] = [p for p in rendered(message).walk() if p.get_filename() == "attached"]
+        assert part.get_content_type() in (kind, "application/octet-stream")
