@@ -11,13 +11,12 @@ import base64
 import email.message
 import mimetypes
 from collections.abc import Mapping
-from email.utils import getaddresses
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.mail import EmailMessage
 
-from .addresses import format_address, refuse_line_breaks
+from .addresses import address_list, format_address, refuse_line_breaks
 from .exceptions import UnsupportedMessageError
 from .facts import MAX_MESSAGE_BYTES, MAX_RECIPIENTS, MAX_TAG_LENGTH, TRACK_LINKS_VALUES
 from .message import Defaults, is_template
@@ -145,9 +144,9 @@ class _Payload:
         header = self.pop_header("reply-to")
         # As in Django's own message(), a Reply-To header wins over the reply_to attribute.
         if header is not None:
-            # Checked before parsing: getaddresses() would read "a@x\r\nBcc: b@y" as two.
+            # Checked before parsing, which would read "a@x\r\nBcc: b@y" as two addresses.
             text = refuse_line_breaks(str(header), "Reply-To")
-            reply_to = [pair for pair in getaddresses([text]) if pair[1]]
+            reply_to = address_list(text)
         if reply_to:
             self.payload["ReplyTo"] = ", ".join(format_address(a, "Reply-To") for a in reply_to)
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from django.core.mail import EmailMultiAlternatives
 
-from . import mail
+from . import compose, mail, mime
 from .fields import (
     InvalidPayload,
     json_object,
@@ -118,29 +118,57 @@ class InboundEvent:
     @cached_property
     def message(self) -> EmailMultiAlternatives:
         """The mail as a Django message, attachments decoded; built on first use, from RawEmail
-        when Postmark sent it and it is readable, else from the JSON fields. It always builds,
-        and its ``message()`` always renders: what would not render is left out."""
-        from_raw = mail.from_mime(self.raw_email) if self.raw_email else None
-        if from_raw is not None:
-            return from_raw
+        when Postmark sent it and it is readable, else from the JSON fields. Every recipient the
+        JSON names is on it either way (a Bcc is in the JSON only: no raw copy shows it). It
+        always builds, and its ``message()`` always renders: what would not render is left out,
+        and each header is bounded (``mail.MAX_ADDRESSES``, ``mail.MAX_HEADER_LENGTH``)."""
+        raw = mime.parts(self.raw_email) if self.raw_email else None
+        if raw is not None:
+            # The raw headers' addresses first (their names as the sender wrote them), then the
+            # JSON's that they lack; compose.build reads each address once.
+            raw.to += self._to()
+            raw.cc += self._cc()
+            raw.bcc += self._bcc()
+            raw.reply_to += self._reply_to()
+            built = compose.build_if_renders(raw)
+            if built is not None:
+                return built
         sender = self.from_full if self.from_full.email else Address(self.from_email)
-        return mail.build(
+        return compose.build(
             mail.Parts(
                 subject=self.subject,
                 body=self.text_body,
                 html=self.html_body,
                 from_email=(sender.name, sender.email),
-                to=_recipients(self.to_full, self.to),
-                cc=_recipients(self.cc_full, self.cc),
-                bcc=_recipients(self.bcc_full, self.bcc),
-                reply_to=mail.parse_addresses(self.reply_to),
+                to=self._to(),
+                cc=self._cc(),
+                bcc=self._bcc(),
+                reply_to=self._reply_to(),
                 headers=self.headers + ([("Date", self.date)] if self.date else []),
-                attachments=[(a.name, a.content, a.content_type) for a in self.attachments],
+                attachments=[
+                    mail.File(a.name, a.content, *mail.content_type(a.content_type), a.content_id)
+                    for a in self.attachments
+                ],
             )
         )
 
+    def _to(self) -> list[mail.Pair]:
+        return _recipients(self.to_full, self.to)
 
-def _recipients(full: list[Address], plain: str) -> list[tuple[str, str]]:
+    def _cc(self) -> list[mail.Pair]:
+        return _recipients(self.cc_full, self.cc)
+
+    def _bcc(self) -> list[mail.Pair]:
+        return _recipients(self.bcc_full, self.bcc)
+
+    def _reply_to(self) -> list[mail.Pair]:
+        return mail.parse_addresses(self.reply_to)
+
+
+def _recipients(full: list[Address], plain: str) -> list[mail.Pair]:
+    """The field's addresses (the first MAX_ADDRESSES): from its ``...Full`` list, else from
+    its text."""
     if full:
-        return [(address.name, address.email) for address in full if address.email]
+        kept = [a for a in full[: mail.MAX_ADDRESSES] if a.email]
+        return [(a.name, a.email) for a in kept]
     return mail.parse_addresses(plain)

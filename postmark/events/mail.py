@@ -1,50 +1,52 @@
-"""Inbound mail as a Django message that always builds and always renders.
+"""Inbound mail's parts, read from Postmark's JSON fields or from the raw MIME (``mime``), before
+``compose`` makes them a Django message; the rules for reading address fields and content types;
+and the limits of what the message holds.
 
-The parts come from Postmark's JSON fields, or from the raw MIME when Postmark includes it
-(``RawEmail``, an inbound stream option). Whatever the sender put in them, ``message()`` must
-render: a receiver that reads ``event.message`` would otherwise fail the event for good. So
-every part is made renderable here, one rule per kind of part:
-
-* addresses are quoted by us, never by ``formataddr`` (it raises on an international address
-  with a display name); one that still does not render is kept as its bare address, or dropped;
-* line breaks in the subject, header values and filenames become spaces (Django 6 refuses them);
-* header names that are not RFC 5322 field names, and headers Django writes itself, are left out;
-* a content type that is not ``type/subtype`` becomes ``application/octet-stream``.
+The sender controls how much there is of everything, and Django 6 renders a header in time that
+grows faster than its length, so the message's headers are bounded (the limits below); the
+event's fields and the stored payload keep everything as sent.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_string, policy
-from email.message import EmailMessage as MimeMessage
-from email.utils import getaddresses
+from functools import lru_cache
 
-from django.core.mail import EmailMessage, EmailMultiAlternatives
+from ..addresses import address_list
 
-# Headers Django builds itself from the message's own fields; copying them would duplicate them.
-_STRUCTURAL_HEADERS = frozenset(
-    [
-        "from",
-        "to",
-        "cc",
-        "bcc",
-        "reply-to",
-        "subject",
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-        "content-disposition",
-    ]
-)
-_FIELD_NAME = re.compile(r"[!-9;-~]+", re.ASCII)  # printable ASCII but ":" (RFC 5322 ftext)
+#: At most this many addresses of each field (From, To, Cc, Bcc, Reply-To) are read onto the
+#: message; the rest stay in the event's fields (``to_full``...) and the stored payload.
+MAX_ADDRESSES = 1000
+#: Every header of the message holds at most this many characters: the subject, each address
+#: field (the addresses that would not fit are left out), each other header and each filename
+#: (cut). An address field written as text (``To``, ``RawEmail``'s headers) is read up to this
+#: length. 32 KiB is far beyond real mail, and keeps Django 6's rendering of a header fast.
+MAX_HEADER_LENGTH = 32 * 1024
+
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_CONTENT_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}", re.ASCII)
-_OCTET_STREAM = "application/octet-stream"
+CONTENT_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}", re.ASCII)
+_PARAMETER_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+"?|[^";]++|;', re.DOTALL)
+_PARAMETER_NAME = re.compile(_TOKEN, re.ASCII)
+_PARAMETER_VALUE = re.compile(r"[ -~]*", re.ASCII)  # printable ASCII: any header takes it
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+_CHARSET = re.compile(r"[A-Za-z0-9_.:+-]{1,40}")
+OCTET_STREAM = "application/octet-stream"
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')  # a display name with one of these is quoted
-
 Pair = tuple[str, str]  # (display name, address)
+
+
+@dataclass
+class File:
+    """An attachment: its content type read into ``kind`` (``type/subtype``) and ``params``."""
+
+    name: str
+    content: bytes | str
+    kind: str = OCTET_STREAM
+    params: dict[str, str] = field(default_factory=dict)
+    content_id: str = ""
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Parts:
     bcc: list[Pair] = field(default_factory=list)
     reply_to: list[Pair] = field(default_factory=list)
     headers: list[Pair] = field(default_factory=list)
-    attachments: list[tuple[str, bytes | str, str]] = field(default_factory=list)
+    attachments: list[File] = field(default_factory=list)
 
 
 def one_line(value: str) -> str:
@@ -77,108 +79,68 @@ def address(name: str, email: str) -> str:
 
 
 def parse_addresses(value: str) -> list[Pair]:
-    return [(name, email) for name, email in getaddresses([one_line(value)]) if email]
+    """The first MAX_ADDRESSES addresses of an address field written as text, read up to
+    MAX_HEADER_LENGTH characters."""
+    if len(value) <= MAX_HEADER_LENGTH:
+        return address_list(value, limit=MAX_ADDRESSES)
+    pairs = address_list(value[:MAX_HEADER_LENGTH], limit=MAX_ADDRESSES + 1)
+    # Unless the limit stopped the reading first, the cut may have halved the last address.
+    return pairs[:MAX_ADDRESSES] if len(pairs) > MAX_ADDRESSES else pairs[:-1]
 
 
-def _renders(message: EmailMessage) -> bool:
+def content_type(value: str) -> tuple[str, dict[str, str]]:
+    """``("type/subtype", {parameter: value})`` of a Content-Type such as ``Text/Plain ;
+    charset="utf-8"``; ``application/octet-stream`` without parameters when it is not one.
+    Parameters that are not ``token=value`` with a printable ASCII value are left out."""
+    kind, _, rest = value[:MAX_HEADER_LENGTH].partition(";")
+    kind = "".join(kind.split()).lower()
+    if not CONTENT_TYPE.fullmatch(kind):
+        return OCTET_STREAM, {}
+    params: dict[str, str] = {}
+    for item in _parameters(rest):
+        name, equals, raw = item.partition("=")
+        name, raw = name.strip().lower(), raw.strip()
+        if raw.startswith('"'):
+            raw = _ESCAPED.sub(r"\1", raw[1:].removesuffix('"'))
+        if equals and _PARAMETER_NAME.fullmatch(name) and _PARAMETER_VALUE.fullmatch(raw):
+            params.setdefault(name, raw)
+    return kind, params
+
+
+def _parameters(text: str) -> Iterator[str]:
+    """Each ``name=value`` of a parameter list: split at the semicolons outside quotes."""
+    item: list[str] = []
+    for token in _PARAMETER_TOKEN.findall(text):
+        if token == ";":
+            yield "".join(item)
+            item = []
+        else:
+            item.append(token)
+    yield "".join(item)
+
+
+def decode(data: bytes, charset: str, errors: str = "strict") -> str | None:
+    """``data`` as text in ``charset``; None when Python has no text codec of that name, or the
+    data does not decode (with ``errors="strict"``)."""
+    if not _text_codec(charset):
+        return None
     try:
-        message.message().as_bytes()
-    except Exception:  # whatever Django's or the stdlib's mail code raises
+        return data.decode(charset, errors)
+    except (ValueError, LookupError, TypeError):  # UnicodeError; "idna" takes "strict" only
+        return None
+
+
+@lru_cache(maxsize=256)
+def _text_codec(charset: str) -> bool:
+    # A name of at most 40 characters: each new name the codec registry is asked about stays in
+    # its cache for good. (Decoding b"" asks nothing: it is "" for any name, even unknown.)
+    if not _CHARSET.fullmatch(charset):
         return False
-    return True
-
-
-def _renderable(pair: Pair) -> str | None:
-    for candidate in (address(*pair), address("", pair[1])):
-        if candidate and _renders(EmailMessage(from_email=candidate, to=[candidate])):
-            return candidate
-    return None
-
-
-def _addresses(pairs: Iterable[Pair]) -> list[str]:
-    return [a for a in (_renderable(pair) for pair in pairs) if a is not None]
-
-
-def _headers(pairs: Iterable[Pair]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in pairs:
-        if _FIELD_NAME.fullmatch(name) and name.lower() not in _STRUCTURAL_HEADERS:
-            headers.setdefault(name, one_line(value))
-    return headers
-
-
-def build(parts: Parts) -> EmailMultiAlternatives:
-    message = EmailMultiAlternatives(
-        subject=one_line(parts.subject),
-        body=parts.body,
-        from_email=_renderable(parts.from_email) or "",
-        to=_addresses(parts.to),
-        cc=_addresses(parts.cc),
-        bcc=_addresses(parts.bcc),
-        reply_to=_addresses(parts.reply_to) or None,
-        headers=_headers(parts.headers),
-    )
-    if parts.html:
-        message.attach_alternative(parts.html, "text/html")
-    for name, content, content_type in parts.attachments:
-        kind = content_type if _CONTENT_TYPE.fullmatch(content_type) else _OCTET_STREAM
-        message.attach(one_line(name) or None, content, kind)
-    if not _renders(message):
-        # Something no rule above foresaw: keep what is certain to render, the text and the
-        # attachments' bytes as opaque files; the event still holds every field as sent.
-        message.extra_headers = {}
-        message.alternatives = []
-        message.attachments = [
-            (one_line(n) or None, _bytes(c), _OCTET_STREAM) for n, c, _ in parts.attachments
-        ]
-    return message
-
-
-def _bytes(content: object) -> bytes:
-    return content if isinstance(content, bytes) else str(content).encode("utf-8", "replace")
-
-
-def from_mime(raw: str) -> EmailMultiAlternatives | None:
-    """The message built from its raw MIME, or None when that is unusable (no sender, or a
-    structure the parser cannot take apart): the caller then uses the JSON fields."""
     try:
-        mime = message_from_string(raw, policy=policy.default)
-        parts = _parts(mime) if isinstance(mime, MimeMessage) else None
-        if parts is None:
-            return None
-        built = build(parts)
-    except Exception:  # hostile MIME: any parser error means "unusable"
-        return None
-    return built if _renders(built) else None
-
-
-def _parts(mime: MimeMessage) -> Parts | None:
-    """The message's parts; None without a sender's address (not a mail message at all)."""
-
-    def pairs(name: str) -> list[Pair]:
-        return [
-            (a.display_name, a.addr_spec)
-            for header in mime.get_all(name) or []
-            for a in getattr(header, "addresses", ())
-        ]
-
-    senders = pairs("From")
-    if not senders or not senders[0][1]:
-        return None
-    plain, html = mime.get_body(("plain",)), mime.get_body(("html",))
-    return Parts(
-        subject=str(mime["Subject"] or ""),
-        body=plain.get_content() if plain is not None else "",
-        html=html.get_content() if html is not None else "",
-        from_email=senders[0],
-        to=pairs("To"),
-        cc=pairs("Cc"),
-        bcc=pairs("Bcc"),
-        reply_to=pairs("Reply-To"),
-        headers=[(name, str(value)) for name, value in mime.items()],
-        attachments=[
-            (part.get_filename() or "", part.get_content(), part.get_content_type())
-            for part in mime.iter_attachments()
-            if isinstance(part, MimeMessage)
-        ],
-    )
+        codecs.lookup(charset)
+        b"x".decode(charset)
+    except LookupError:  # unknown, or not a text encoding ("base64")
+        return False
+    except ValueError:  # a text encoding that "x" alone does not fit (UTF-16)
+        pass
+    return True

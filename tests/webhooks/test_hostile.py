@@ -175,7 +175,11 @@ def test_raw_email_when_present_is_the_message_postmark_received() -> None:
     message = event.message
     assert (message.subject, message.body.strip()) == ("From the raw copy", "Raw text body")
     assert message.from_email == "Jöhn <john@example.com>"
-    assert message.to == ["Support <support@example.com>"]
+    # The raw header's addresses, then those of the JSON's ToFull that it lacks.
+    assert message.to == [
+        "Support <support@example.com>",
+        "Firstname Lastname <yourhash+SampleHash@inbound.postmarkapp.com>",
+    ]
     assert message.extra_headers["X-Original"] == "kept"
     assert message.attachments[0][:3] == ("r.pdf", b"%PDF", "application/pdf")
     message.message().as_bytes()

@@ -104,10 +104,15 @@ def test_inbound_mail_reaches_its_signal_as_a_django_message_with_attachments(
     assert message.reply_to == ["replyto@postmarkapp.com"]
     assert message.body == "This is a test text body."
     assert message.alternatives[0][1] == "text/html"
-    assert [tuple(a)[:3] for a in message.attachments] == [
-        ("test.txt", "This is attachment contents, base-64 encoded.", "text/plain"),
-        ("pixel.gif", b"GIF89a", "image/gif"),
-    ]
+    attachment, inline = message.attachments
+    assert tuple(attachment)[:3] == (
+        "test.txt",
+        "This is attachment contents, base-64 encoded.",
+        "text/plain",
+    )
+    # A file with a ContentID is a MIME part of its own, which keeps it for the HTML's cid:.
+    assert (inline.get_filename(), inline.get_content_type()) == ("pixel.gif", "image/gif")
+    assert (inline["Content-ID"], inline.get_payload(decode=True)) == ("<pixel@inline>", b"GIF89a")
     assert message.extra_headers["X-Spam-Status"] == "No"
     message.message()  # renders as a real MIME message
 
