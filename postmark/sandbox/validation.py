@@ -174,8 +174,14 @@ def _addresses(field_name: str, value: Any, pattern: re.Pattern[str] = ADDRESS) 
         return []
     if not isinstance(value, str):
         raise Refusal(300, f"Invalid '{field_name}' address: '{value}'.")
+    try:
+        parsed = getaddresses([value])
+    except RecursionError:
+        # The standard library recurses into nested comments and groups; Postmark answers an
+        # address it cannot read with 300, and so does the sandbox (never a dropped connection).
+        raise Refusal(300, f"Invalid '{field_name}' address.") from None
     addresses = []
-    for display, address in getaddresses([value]):
+    for display, address in parsed:
         if not pattern.match(address):
             shown = f"{display} <{address}>" if display else address
             raise Refusal(300, f"Invalid '{field_name}' address: '{shown or value}'.")

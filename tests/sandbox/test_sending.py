@@ -286,3 +286,15 @@ def test_bad_content_length_is_400_not_a_dropped_connection(
         answer = received.decode()
     assert answer.startswith("HTTP/1.1 400")
     assert '"ErrorCode": 402' in answer
+
+
+@pytest.mark.parametrize("field", ["To", "Cc", "Bcc", "From"])
+@pytest.mark.parametrize("nesting", ["(" * 3000, ":" * 3000, "\\" * 3000 + "(" * 3000])
+def test_an_address_nested_past_the_parsers_recursion_is_error_300_not_a_crash(
+    postmark_sandbox: Sandbox, field: str, nesting: str
+) -> None:
+    """The standard library's address parser recurses into comments and groups: nested deep
+    enough, it raises RecursionError. The sandbox answers that as Postmark answers any address
+    it cannot read."""
+    response = post(postmark_sandbox, "/email", message(**{field: f"a{nesting}@example.com"}))
+    assert refused(response, 422, 300)
