@@ -13,13 +13,13 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from typing import Any
+from typing import Any, cast
 
 from django.dispatch import Signal
 from docutils import nodes
 from sphinx import addnodes
 from sphinx.application import Sphinx
-from sphinx.domains.std import GenericObject
+from sphinx.domains.std import GenericObject, StandardDomain
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 
@@ -92,12 +92,18 @@ def parse_signal(env: BuildEnvironment, sig: str, signode: addnodes.desc_signatu
 
 
 def check_every_one_is_documented(app: Sphinx, env: BuildEnvironment) -> None:
-    objects = env.get_domain("std").objects  # type: ignore[attr-defined]
-    documented = {kind: {name for (k, name) in objects if k == kind} for kind in ("setting", "signal")}
+    objects = cast(StandardDomain, env.get_domain("std")).objects
+    documented = {
+        kind: {name for (k, name) in objects if k == kind} for kind in ("setting", "signal")
+    }
     for name in sorted(set(declared_settings()) - documented["setting"]):
-        logger.warning("the setting %s (postmark.conf) is not documented: add it to docs/settings.rst", name)
+        logger.warning(
+            "the setting %s (postmark.conf) is not documented: add it to docs/settings.rst", name
+        )
     for name in sorted(declared_signals() - documented["signal"]):
-        logger.warning("the signal %s (postmark.signals) is not documented: add it to docs/signals.rst", name)
+        logger.warning(
+            "the signal %s (postmark.signals) is not documented: add it to docs/signals.rst", name
+        )
     for name in sorted(documented["signal"] - declared_signals()):
         logger.warning("the signal %s is documented but postmark.signals has no such signal", name)
 
