@@ -32,3 +32,5 @@ html_title = f"django-postmark {release}"
 html_static_path: list[str] = []
 html_copy_source = False
 pygments_style = "sphinx"
+# Literal blocks (::) are shell commands and output; Python is marked as such (code-block).
+highlight_language = "none"
