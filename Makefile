@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test fuzz lint bench clean demo demo-reset dist test-wheel
+.PHONY: test fuzz lint bench clean demo demo-reset dist test-wheel docs
 
 $(VENV)/.installed: setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,19 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check postmark tests example_project
 	$(VENV)/bin/ruff format --check postmark tests example_project
 	$(VENV)/bin/mypy postmark
+
+## make docs: the documentation (docs/, Sphinx) as HTML in build/docs; any warning fails it, and so
+## does a setting or a signal the reference pages do not document. Needs only the docs extra.
+$(VENV)/.docs-installed: setup.cfg setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[docs]'
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	rm -rf build/docs
+	$(PY) -m sphinx -W --keep-going -b html docs build/docs
+	@echo "The documentation: $(CURDIR)/build/docs/index.html"
 
 ## make bench: the benchmarks in tests/benchmarks (they print ratios; they are not timed tests)
 bench: $(VENV)/.installed

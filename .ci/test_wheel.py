@@ -11,7 +11,7 @@ it fails here as it would fail them. Steps, in a temporary folder:
 2. the wheel's ``test`` extra added (the package itself is never installed editable);
 3. a copy of tests/ and setup.cfg (for the ``[tool:pytest]`` settings: ``pythonpath = .`` puts
    the copy on sys.path, and it has no postmark/), where pytest runs every test not marked
-   ``checkout`` (they need the example project, README or .ci, which no wheel carries), with
+   ``checkout`` (they need the example project, README, docs/ or .ci, which no wheel carries), with
    POSTMARK_TEST_EXPECT_INSTALLED=1: tests/test_ci.py then fails unless ``postmark``, its
    templates and its pytest plugin came from the wheel.
 

@@ -4,7 +4,7 @@ task backend, through django-tasks-fennel.
 
 The broker is POSTMARK_CELERY_BROKER_URL (RabbitMQ on 127.0.0.1:5672 as guest by default); each
 test run uses a queue of its own (POSTMARK_WORKER_QUEUE), so runs sharing the broker never take
-each other's tasks. These are the settings README.rst tells users to copy.
+each other's tasks. These are the settings docs/queue.rst tells users to copy.
 """
 
 from __future__ import annotations

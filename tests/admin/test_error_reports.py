@@ -90,7 +90,7 @@ def value_of(name: str) -> st.SearchStrategy[Any]:
 
 
 def _aliases_agree(values: dict[str, Any]) -> dict[str, Any]:
-    """POSTMARK_WEBHOOK_USER/_PASSWORD are README's names for POSTMARK_API_USER/_PASSWORD:
+    """POSTMARK_WEBHOOK_USER/_PASSWORD are the documented names for POSTMARK_API_USER/_PASSWORD:
     a site sets one spelling, or both alike (``postmark.conf`` refuses two different values)."""
     values["POSTMARK_WEBHOOK_USER"] = values["POSTMARK_API_USER"]
     values["POSTMARK_WEBHOOK_PASSWORD"] = values["POSTMARK_API_PASSWORD"]

@@ -219,7 +219,8 @@ def test_settings_have_debug_only_when_the_variable_asks(value: str | None) -> N
 
 def test_no_fixed_password_or_key_is_in_the_example_or_its_instructions() -> None:
     published = ("postmark-demo", "sandbox-webhook-password", "example-only-not-secret")
-    files = [REPO / "README.rst", *EXAMPLE.rglob("*.py"), *EXAMPLE.rglob("*.html")]
+    docs = [REPO / "README.rst", *(REPO / "docs").rglob("*.rst")]
+    files = [*docs, *EXAMPLE.rglob("*.py"), *EXAMPLE.rglob("*.html")]
     for path in files:
         text = path.read_text(encoding="utf-8")
         assert not [word for word in published if word in text], path

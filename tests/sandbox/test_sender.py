@@ -1,5 +1,6 @@
 """The sandbox answers a From no Postmark account can send from as Postmark does: ErrorCode 400
-("not a Sender Signature"), as README says of Django's default sender. Broken syntax stays 300."""
+("not a Sender Signature"), as docs/getting-started.rst says of Django's default sender. Broken
+syntax stays 300."""
 
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ def test_mailers_with_postmark_and_no_key_is_e001(settings) -> None:  # type: ig
     assert "postmark.E001" in ids()
 
 
-# --- postmark.W001: the webhook's credentials, named as README teaches them --------------------
+# --- postmark.W001: the webhook's credentials, named as docs/settings.rst teaches them ---------
 
 WEBHOOK_SETTINGS = (
     "POSTMARK_WEBHOOK_USER",
@@ -77,8 +77,8 @@ SETTING_NAME = re.compile(r"\bPOSTMARK_[A-Z_]+\b")
 
 
 def expected_missing(values: dict[str, str | None], rotation: bool) -> set[str]:
-    """What README says: the pair is POSTMARK_WEBHOOK_USER/_PASSWORD, or the original names;
-    a half that is set is answered in its own spelling."""
+    """What docs/settings.rst says: the pair is POSTMARK_WEBHOOK_USER/_PASSWORD, or the original
+    names; a half that is set is answered in its own spelling."""
     user = next((n for n in WEBHOOK_SETTINGS[::2] if values[n]), None)
     password = next((n for n in WEBHOOK_SETTINGS[1::2] if values[n]), None)
     if user and password:

@@ -26,7 +26,7 @@ values = st.recursive(
 
 
 def stored_by_the_rule(value: Any, depth: int = 0) -> Any:
-    """What postmark.storable's rule makes of a value, written out plainly (README: Databases)."""
+    """What postmark.storable's rule makes of a value, written out plainly (docs/databases.rst)."""
     if isinstance(value, str):
         return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in value)
     if isinstance(value, float):

@@ -30,7 +30,7 @@ from tests.support.webhook_helpers import AUTH, BOUNCE_URL, INBOUND_URL
 pytestmark = pytest.mark.django_db
 
 SIZE = 256 * 1024
-#: The multiple README states (postmark.events.body.REQUEST_MEMORY_PER_BYTE).
+#: The multiple docs/webhooks.rst states (postmark.events.body.REQUEST_MEMORY_PER_BYTE).
 MULTIPLE = 24
 
 
