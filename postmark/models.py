@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from .installation import require_installed_app
+from .installation.package import require_installed_app
 from .results import Status as SendStatus
 
 # Before the first model class: without "postmark" in INSTALLED_APPS, Django would refuse it with

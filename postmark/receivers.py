@@ -14,8 +14,6 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
-from . import sql
-from .addresses import bare_address
 from .conf import settings
 from .events import (
     BounceEvent,
@@ -25,10 +23,12 @@ from .events import (
     SpamComplaintEvent,
     SubscriptionChangeEvent,
 )
-from .merge import LINK_KEY
-from .message_log import log_sent
 from .models import Bounce, Message, Suppression
 from .results import PostmarkResult
+from .sending.addresses import bare_address
+from .sending.message_log import log_sent
+from .sending.recipients import LINK_KEY
+from .storage import statements
 
 Receiver = TypeVar("Receiver", bound=Callable[..., None])
 
@@ -52,7 +52,7 @@ def store_sent_messages(
     sender: Any, messages: Sequence[EmailMessage], results: Sequence[PostmarkResult], **kwargs: Any
 ) -> None:
     """``post_send``: one ``Message`` row per message (per recipient of a Bulk API message),
-    one bulk insert per API call (``postmark.message_log``)."""
+    one bulk insert per API call (``postmark.sending.message_log``)."""
     log_sent(messages, results)
 
 
@@ -125,7 +125,7 @@ def store_bounce(sender: Any, event: Any, **kwargs: Any) -> None:
         "content": event.content,
         "metadata": event.metadata,
     }
-    sql.upsert(Bounce, row, ["postmark_id"], _BOUNCE_UPDATED)
+    statements.upsert(Bounce, row, ["postmark_id"], _BOUNCE_UPDATED)
     if event.failed_delivery:
         advance_message(event, event.bounced_at)
 
@@ -150,7 +150,7 @@ def advance_message(event: Any, when: Any) -> None:
     status, stamp = moves_to
     behind = _statuses_behind(status)
     now = timezone.now()
-    sql.update_one(
+    statements.update_one(
         Message,
         ("message_id", event.message_id),
         advance=("status", behind, status),
@@ -206,7 +206,7 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
                     "lifted_at": when or timezone.now(),
                 }
                 keys = ["email", "message_stream"]
-                sql.upsert(Suppression, lift, keys, ["lifted_at"], newer="lifted_at")
+                statements.upsert(Suppression, lift, keys, ["lifted_at"], newer="lifted_at")
             return
         reason = event.suppression_reason or Suppression.Reason.MANUAL
         origin = event.origin
@@ -233,7 +233,7 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
         "suppressed_at": when or timezone.now(),
     }
     updated = ["reason", "origin", "suppressed_at"]
-    sql.upsert(Suppression, row, ["email", "message_stream"], updated, newer="suppressed_at")
+    statements.upsert(Suppression, row, ["email", "message_stream"], updated, newer="suppressed_at")
 
 
 @honouring("POSTMARK_SKIP_SUPPRESSED")

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from .. import webhooks
-from ..facts import DEFAULT_STREAM
+from ..api.spec import DEFAULT_STREAM
 from ..models import Bounce, DataRemoval, Message, QueuedBatch, Suppression, WebhookEvent
 from ..operations.forget import address_hashes
 from . import actions

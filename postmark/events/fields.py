@@ -22,7 +22,7 @@ from functools import cache
 from itertools import islice
 from typing import Any, NamedTuple, TypeVar
 
-from ..timestamps import parse_timestamp
+from ..api.timestamps import parse_timestamp
 from .body import InvalidPayload
 
 T = TypeVar("T")

@@ -10,10 +10,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from .. import sql
 from ..client import Client
 from ..exceptions import PostmarkError
 from ..models import Bounce, Suppression
+from ..storage import statements
 
 #: Postmark changes at most 50 suppressions per request.
 SUPPRESSIONS_PER_REQUEST = 50
@@ -99,7 +99,7 @@ def suppress(
             }
             keys = ["email", "message_stream"]
             updated = ["reason", "origin", "suppressed_at"]
-            sql.upsert(Suppression, row, keys, updated, newer="suppressed_at")
+            statements.upsert(Suppression, row, keys, updated, newer="suppressed_at")
             outcome.done.append(f"{email} on {stream}")
     return outcome
 

@@ -30,7 +30,7 @@ from ..conf import settings
 from ..exceptions import PostmarkError, is_safe_to_retry
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
-from ..sending import Answer, Batch, finish_batch, send_batches
+from ..sending.send_loop import Answer, Batch, finish_batch, send_batches
 from .envelope import is_bulk_call, listed_server_token, result_to_json, server_of
 from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
-from ..facts import ERROR_BOUNCE_NOT_FOUND
+from ..api.spec import ERROR_BOUNCE_NOT_FOUND
 from .routing import Answer, Request, Route, known_stream
 from .state import Bounce, SandboxState
 from .validation import ADDRESS, Refusal

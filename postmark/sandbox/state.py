@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from ..facts import BounceType
+from ..api.spec import BounceType
 from .validation import ValidMessage
 
 # Postmark answers SubmittedAt in US Eastern time and webhooks in UTC, both with 7 fractional

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import Any
 
-from ..facts import (
+from ..api.spec import (
     ERROR_SENDER_SIGNATURE_NOT_FOUND,
     MAX_MESSAGE_BYTES,
     MAX_RECIPIENTS,
     MAX_TAG_LENGTH,
     can_send_from,
 )
-from ..facts import TRACK_LINKS_VALUES as TRACK_LINKS
+from ..api.spec import TRACK_LINKS_VALUES as TRACK_LINKS
 
 # A sample of the extensions Postmark refuses; enough to exercise ErrorCode 411.
 FORBIDDEN_EXTENSIONS = frozenset(

@@ -33,8 +33,9 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import events, signals, sql
+from .. import events, signals
 from ..models import WebhookEvent
+from ..storage import statements
 
 Status = WebhookEvent.Status
 _DONE = (Status.PROCESSED, Status.IGNORED)
@@ -92,7 +93,7 @@ def receive(
             try:
                 # A savepoint only around the INSERT would cost two more round trips on every
                 # webhook; the rare duplicate pays for a rollback instead.
-                sql.insert(row)
+                statements.insert(row)
             except IntegrityError:
                 raise _Duplicate from None
             dispatch(event, payload, row)
@@ -203,7 +204,7 @@ def _record_failure(row: WebhookEvent, exc: BaseException) -> Outcome:
             _write_failure(row, failed)
             break
         except DatabaseError as problem:
-            if not sql.is_deadlock(problem) or attempt == _FAILURE_RECORD_TRIES - 1:
+            if not statements.is_deadlock(problem) or attempt == _FAILURE_RECORD_TRIES - 1:
                 raise
     return Outcome(500, RECEIVER_FAILED, WebhookEvent.objects.get(body_sha256=key))
 

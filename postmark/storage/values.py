@@ -4,7 +4,7 @@ The databases differ at the edges: PostgreSQL refuses NUL in text and in JSON st
 refuses JSON nested 32 levels deep, no driver can encode a lone surrogate (which ``json.loads``
 makes of ``"\\ud800"``), and ``float("inf")`` has no JSON spelling that PostgreSQL takes. A
 webhook carrying any of these must still be stored (or its row would fail on every replay), and
-stored the same everywhere, so every storage path (``postmark.sql``, ``postmark.portable``)
+stored the same everywhere, so every storage path (``statements``, ``orm``)
 writes what ``clean`` makes of a value:
 
 - text: NUL and lone surrogates become U+FFFD (the replacement character);
@@ -85,7 +85,7 @@ def _json_object(value: dict[Any, Any], depth: int) -> dict[Any, Any]:
 
 # --- Columns: the same rules applied to a model's rows ------------------------------------------
 
-# Fields whose Python values (str, int, bool, None) every driver takes as they are; postmark.sql
+# Fields whose Python values (str, int, bool, None) every driver takes as they are; statements
 # gives the others (UUID, JSON, datetimes) to the field's get_db_prep_save.
 _PASS_THROUGH = frozenset(
     [

@@ -1,5 +1,5 @@
 """The send path both backends and the queue's worker run: the API calls for the batches
-``postmark.batches`` built (several at once: ``send_batches``), the results and ``post_send``.
+``batches`` built (several at once: ``send_batches``), the results and ``post_send``.
 
 ``backend`` below is the Django email backend on whose behalf a batch goes: it is the signals'
 ``sender`` (its class) and ``backend`` argument, and its ``fail_silently`` decides what a refusal
@@ -18,14 +18,14 @@ from typing import Any
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
-from . import signals
-from .client import Client
-from .client.email import batch_json
-from .conf import settings
-from .exceptions import BatchError, PostmarkError
-from .merge import settle
-from .results import PostmarkResult, Status, results_of
-from .threads import in_threads
+from .. import signals
+from ..client import Client
+from ..client.email import batch_json
+from ..conf import settings
+from ..exceptions import BatchError, PostmarkError
+from ..results import PostmarkResult, Status, results_of
+from ..threads import in_threads
+from .recipients import settle
 
 logger = logging.getLogger("postmark")
 
@@ -48,7 +48,7 @@ class Batch:
     bulk: bool = False
     #: The messages' ``server_token``, or None for the client's own server.
     server_token: str | None = None
-    #: The request body, encoded once when the batch was built (``postmark.batches``: so that
+    #: The request body, encoded once when the batch was built (``batches``: so that
     #: its size was known before any request); None: the client encodes the payloads.
     body: bytes | None = None
 

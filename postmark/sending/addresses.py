@@ -10,7 +10,7 @@ import re
 from email.utils import getaddresses
 from functools import lru_cache
 
-from .exceptions import UnsupportedMessageError
+from ..exceptions import UnsupportedMessageError
 
 # Characters that need the full RFC 5322 parser (quotes, comments, groups, several addresses).
 _ATOM = r"[^\s@<>()\[\],;:\\\"]+"
