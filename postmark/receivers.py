@@ -14,6 +14,7 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
+from .api.spec import DEFAULT_STREAM
 from .conf import settings
 from .events import (
     BounceEvent,
@@ -73,7 +74,6 @@ _STATUS_BY_EVENT: dict[type, tuple[str, str]] = {
     BounceEvent: ("bounced", "bounced_at"),
     SpamComplaintEvent: ("complained", "complained_at"),
 }
-_DEFAULT_STREAM = "outbound"
 #: Every Bounce column a newer copy of the bounce rewrites (all but the keys and created_at).
 _BOUNCE_UPDATED = [
     "record_type",
@@ -195,7 +195,7 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
     One upsert each, which changes the row only if the event is not older than the last one of
     its kind (suppression or lift): webhooks may arrive out of order.
     """
-    stream = event.message_stream or _DEFAULT_STREAM
+    stream = event.message_stream or DEFAULT_STREAM
     if isinstance(event, SubscriptionChangeEvent):
         email, when = event.recipient, event.changed_at
         if not event.suppress_sending:
@@ -245,7 +245,7 @@ def skip_suppressed_recipients(
     The dropped addresses are listed on the message as ``suppressed_recipients``; a message left
     with none gets a "suppressed" result from the backend and is not sent.
     """
-    default_stream = settings.POSTMARK_MESSAGE_STREAM or _DEFAULT_STREAM
+    default_stream = settings.POSTMARK_MESSAGE_STREAM or DEFAULT_STREAM
 
     def stream_of(message: EmailMessage) -> str:
         return getattr(message, "message_stream", None) or default_stream

@@ -40,6 +40,7 @@ ERROR_INACTIVE_RECIPIENTS = 406
 #: passes Postmark's address parsing (ErrorCode 300 answers "Illegal email address/domain" for
 #: broken syntax, such as a missing "@" or a ">" in the domain) and fails the signature check.
 ERROR_SENDER_SIGNATURE_NOT_FOUND = 400
+#: Activating a bounce that cannot be (a spam complaint); the sandbox answers it so.
 ERROR_CANNOT_ACTIVATE = 1003
 #: The Bulk API is not enabled for the account (Postmark's support enables it on request).
 #: Other clients report 14; unverified.

@@ -10,7 +10,6 @@ gets the shared ``template_model`` (and ``metadata``, ``extra_headers``) alone.
 from __future__ import annotations
 
 import copy
-import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -26,8 +25,6 @@ from .payload import headers_of, metadata_of
 #: The Metadata key of the id generated for each Bulk API recipient (``Message.link_id``): its
 #: Delivery, Bounce... webhooks carry it back, since Postmark names no MessageID in the answer.
 LINK_KEY = "django-postmark-link-id"
-
-_settling = threading.Lock()
 
 
 def has_merge_data(message: EmailMessage) -> bool:
@@ -96,17 +93,17 @@ def split_by_recipient(message: EmailMessage) -> list[EmailMessage]:
 def settle(messages: Iterable[EmailMessage]) -> None:
     """Give each message that ``split_by_recipient`` split the summary of its copies' results.
 
-    Called after each batch's results (a message's copies may span batches, sent at once from
-    several threads): under one lock, so that the last summary written saw every result.
+    Called after each batch's results, in the caller's thread where every result is handled (a
+    message's copies may span batches): each call sums up what has come so far, and the last
+    call, after the last batch, sees every result.
     """
     parents = {
         id(parent): parent
         for message in messages
         if (parent := getattr(message, "postmark_parent", None)) is not None
     }
-    with _settling:
-        for parent in parents.values():
-            parent.postmark = summary(parent.postmark_messages)
+    for parent in parents.values():
+        parent.postmark = summary(parent.postmark_messages)
 
 
 def summary(copies: list[EmailMessage]) -> PostmarkResult:
