@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
-from .installation import require_own_package
+from .installation.package import require_own_package
 
 
 class PostmarkConfig(AppConfig):
@@ -12,7 +12,8 @@ class PostmarkConfig(AppConfig):
 
     def ready(self) -> None:
         require_own_package()  # before importing what another `postmark` may have overwritten
-        from . import checks, receivers, signals  # noqa: F401  (checks registers itself)
+        from . import receivers, signals
+        from .installation import checks  # noqa: F401  (checks registers itself)
 
         # Every default receiver is connected, whatever the settings say now: each checks its
         # own setting when it runs (see receivers.honouring), so override_settings switches it.

@@ -18,19 +18,19 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 
-from .batches import build_batches
 from .client import Client
 from .conf import settings
 from .exceptions import UnsupportedMessageError
-from .installation import migrated
-from .merge import settle
+from .installation.package import migrated
 from .message import server_label
-from .message_log import log_queued
 from .models import QueuedBatch
 from .queue.envelope import message_entry
 from .queue.queueing import enqueue, require_queue
 from .results import PostmarkResult, Status
-from .sending import Batch, raise_for_failures, send_batches
+from .sending.batches import build_batches
+from .sending.message_log import log_queued
+from .sending.recipients import settle
+from .sending.send_loop import Batch, raise_for_failures, send_batches
 
 __all__ = ["PostmarkBackend", "QueuedPostmarkBackend", "QueuedResult"]
 

@@ -14,7 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .installation import require_installed_app
+from .api.spec import MAX_BATCH
+from .installation.package import require_installed_app
 
 __all__ = ["SECRET_SETTINGS", "PostmarkConf", "Secret", "checked_api_url", "settings"]
 
@@ -125,7 +126,7 @@ class PostmarkConf(AppConf):
     #: Seconds before the first retry; each further retry waits twice as long.
     RETRY_BACKOFF: float = 0.5
     #: Messages per batch API call; Postmark accepts at most 500.
-    BATCH_SIZE: int = 500
+    BATCH_SIZE: int = MAX_BATCH
     #: API calls one ``send_messages()`` makes at once when it has more than one batch, each on
     #: a keep-alive connection of its own (one thread each); 1 posts them one after another.
     #: Postmark publishes no limit on concurrent calls (it answers 429 when pushed too hard, and
@@ -289,8 +290,10 @@ class PostmarkConf(AppConf):
         return checked_api_url(value)
 
     def configure_batch_size(self, value: Any) -> int:
-        if not isinstance(value, int) or not 1 <= value <= 500:
-            raise ImproperlyConfigured("POSTMARK_BATCH_SIZE must be a whole number from 1 to 500.")
+        if not isinstance(value, int) or not 1 <= value <= MAX_BATCH:
+            raise ImproperlyConfigured(
+                f"POSTMARK_BATCH_SIZE must be a whole number from 1 to {MAX_BATCH}."
+            )
         return value
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .facts import (
+from .api.spec import (
     ERROR_BAD_TOKEN,
     ERROR_BOUNCE_NOT_FOUND,
     ERROR_BULK_NOT_ENABLED,

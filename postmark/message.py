@@ -2,7 +2,7 @@
 
 Any Django ``EmailMessage`` may carry Postmark options as attributes (``message.tag = "welcome"``);
 ``PostmarkEmailMessage`` and ``PostmarkEmailMultiAlternatives`` take them as keyword arguments.
-The payload is built in ``postmark.payload``, the results live in ``postmark.results``.
+The payload is built in ``postmark.sending.payload``, the results live in ``postmark.results``.
 """
 
 from __future__ import annotations

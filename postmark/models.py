@@ -1,10 +1,12 @@
-"""Default storage. Written only by the receivers in ``postmark.receivers``."""
+"""The default storage: the rows the default receivers, the queue, the operations and the admin
+write (see each model), through ``postmark.storage`` where a write must be one statement."""
 
 from __future__ import annotations
 
 from django.db import models
 
-from .installation import require_installed_app
+from .api.spec import DEFAULT_STREAM
+from .installation.package import require_installed_app
 from .results import Status as SendStatus
 
 # Before the first model class: without "postmark" in INSTALLED_APPS, Django would refuse it with
@@ -217,7 +219,7 @@ class Suppression(models.Model):
 
     #: Stored lowercased; Postmark compares addresses case-insensitively.
     email = models.CharField(max_length=254)
-    message_stream = models.CharField(max_length=100, default="outbound")
+    message_stream = models.CharField(max_length=100, default=DEFAULT_STREAM)
     #: Of the latest suppression (blank if the address was only ever lifted here).
     reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
     origin = models.CharField(max_length=32, choices=Origin.choices, blank=True)

@@ -14,8 +14,7 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
-from . import sql
-from .addresses import bare_address
+from .api.spec import DEFAULT_STREAM
 from .conf import settings
 from .events import (
     BounceEvent,
@@ -25,10 +24,12 @@ from .events import (
     SpamComplaintEvent,
     SubscriptionChangeEvent,
 )
-from .merge import LINK_KEY
-from .message_log import log_sent
 from .models import Bounce, Message, Suppression
 from .results import PostmarkResult
+from .sending.addresses import bare_address
+from .sending.message_log import log_sent
+from .sending.recipients import LINK_KEY
+from .storage import statements
 
 Receiver = TypeVar("Receiver", bound=Callable[..., None])
 
@@ -52,7 +53,7 @@ def store_sent_messages(
     sender: Any, messages: Sequence[EmailMessage], results: Sequence[PostmarkResult], **kwargs: Any
 ) -> None:
     """``post_send``: one ``Message`` row per message (per recipient of a Bulk API message),
-    one bulk insert per API call (``postmark.message_log``)."""
+    one bulk insert per API call (``postmark.sending.message_log``)."""
     log_sent(messages, results)
 
 
@@ -73,7 +74,6 @@ _STATUS_BY_EVENT: dict[type, tuple[str, str]] = {
     BounceEvent: ("bounced", "bounced_at"),
     SpamComplaintEvent: ("complained", "complained_at"),
 }
-_DEFAULT_STREAM = "outbound"
 #: Every Bounce column a newer copy of the bounce rewrites (all but the keys and created_at).
 _BOUNCE_UPDATED = [
     "record_type",
@@ -125,7 +125,7 @@ def store_bounce(sender: Any, event: Any, **kwargs: Any) -> None:
         "content": event.content,
         "metadata": event.metadata,
     }
-    sql.upsert(Bounce, row, ["postmark_id"], _BOUNCE_UPDATED)
+    statements.upsert(Bounce, row, ["postmark_id"], _BOUNCE_UPDATED)
     if event.failed_delivery:
         advance_message(event, event.bounced_at)
 
@@ -150,7 +150,7 @@ def advance_message(event: Any, when: Any) -> None:
     status, stamp = moves_to
     behind = _statuses_behind(status)
     now = timezone.now()
-    sql.update_one(
+    statements.update_one(
         Message,
         ("message_id", event.message_id),
         advance=("status", behind, status),
@@ -195,7 +195,7 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
     One upsert each, which changes the row only if the event is not older than the last one of
     its kind (suppression or lift): webhooks may arrive out of order.
     """
-    stream = event.message_stream or _DEFAULT_STREAM
+    stream = event.message_stream or DEFAULT_STREAM
     if isinstance(event, SubscriptionChangeEvent):
         email, when = event.recipient, event.changed_at
         if not event.suppress_sending:
@@ -206,7 +206,7 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
                     "lifted_at": when or timezone.now(),
                 }
                 keys = ["email", "message_stream"]
-                sql.upsert(Suppression, lift, keys, ["lifted_at"], newer="lifted_at")
+                statements.upsert(Suppression, lift, keys, ["lifted_at"], newer="lifted_at")
             return
         reason = event.suppression_reason or Suppression.Reason.MANUAL
         origin = event.origin
@@ -233,7 +233,7 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
         "suppressed_at": when or timezone.now(),
     }
     updated = ["reason", "origin", "suppressed_at"]
-    sql.upsert(Suppression, row, ["email", "message_stream"], updated, newer="suppressed_at")
+    statements.upsert(Suppression, row, ["email", "message_stream"], updated, newer="suppressed_at")
 
 
 @honouring("POSTMARK_SKIP_SUPPRESSED")
@@ -245,7 +245,7 @@ def skip_suppressed_recipients(
     The dropped addresses are listed on the message as ``suppressed_recipients``; a message left
     with none gets a "suppressed" result from the backend and is not sent.
     """
-    default_stream = settings.POSTMARK_MESSAGE_STREAM or _DEFAULT_STREAM
+    default_stream = settings.POSTMARK_MESSAGE_STREAM or DEFAULT_STREAM
 
     def stream_of(message: EmailMessage) -> str:
         return getattr(message, "message_stream", None) or default_stream

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.mail import EmailMessage
 from django.db.models import TextChoices
 
-from .addresses import split_addresses
+from .api.timestamps import parse_timestamp
 from .exceptions import (
     PostmarkError,
     UnexpectedAnswerError,
@@ -23,7 +23,7 @@ from .exceptions import (
     parse_inactive_recipients,
     read_error_code,
 )
-from .timestamps import parse_timestamp
+from .sending.addresses import split_addresses
 
 
 class Status(TextChoices):

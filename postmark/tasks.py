@@ -1,4 +1,6 @@
-"""The task that ``QueuedPostmarkBackend`` enqueues, and its enqueueing.
+"""Every task the app makes: the one ``QueuedPostmarkBackend`` enqueues (``send_queued_batch``)
+and the operations' (``sync_task``, ``purge_task``, ``bulk_status_task``), all in the module
+Celery's autodiscovery imports.
 
 The task stays here, at ``postmark.tasks.send_queued_batch``, although its work is done in
 ``postmark.queue``: a task backend stores each queued task by its function's module path, so
@@ -10,11 +12,24 @@ queue imports it (by its path): ``PostmarkBackend`` works whatever the queue's s
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from typing import Any
+
+from .operations.bulk import follow_bulk_request
+from .operations.retention import purge
+from .operations.sync import sync_bounces, sync_suppressions
 from .queue import recovery
 from .queue.queueing import enqueue, queue_task
 from .queue.worker import deliver
 
-__all__ = ["enqueue", "recover", "send_queued_batch"]
+__all__ = [
+    "bulk_status_task",
+    "enqueue",
+    "purge_task",
+    "recover",
+    "send_queued_batch",
+    "sync_task",
+]
 
 
 # Defaults from settings: a task backend validates the queue name as soon as the task is made.
@@ -32,3 +47,46 @@ def send_queued_batch(batch_id: str) -> dict[str, str]:
 def recover(stale_after: float | None = None) -> recovery.Recovered:
     """``postmark.queue.recovery.recover``, re-enqueueing with this module's task."""
     return recovery.recover(stale_after, enqueue)
+
+
+# ``postmark_sync``, ``postmark_purge`` and ``postmark_bulk_status`` as tasks, for the queue
+# backends' workers and their schedulers (on POSTMARK_QUEUE_TASK_BACKEND)::
+#
+#     sync_task.enqueue()            # e.g. hourly from your scheduler
+#     purge_task.enqueue()           # e.g. nightly
+#     bulk_status_task.enqueue(message.postmark.bulk_request_id)   # after a Bulk API send
+
+
+@queue_task
+def sync_task(
+    what: str = "all", since: str | None = None, stream: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Sync "bounces", "suppressions" or "all"; since is an ISO date. Returns the summaries."""
+    start = date.fromisoformat(since) if since else None
+    summaries = []
+    # Suppressions first, as postmark_sync does: the bounces' step suppresses the addresses of
+    # new inactive bounces, and run first it would leave the suppressions' step "0 new".
+    if what in ("suppressions", "all"):
+        summaries.append(sync_suppressions(since=start, stream=stream))
+    if what in ("bounces", "all"):
+        summaries.append(sync_bounces(since=start, stream=stream))
+    return {
+        s.kind: {"new": s.new, "updated": s.updated, "unchanged": s.unchanged} for s in summaries
+    }
+
+
+@queue_task
+def purge_task(older_than_days: float | None = None) -> dict[str, int]:
+    """Delete what is older than the retention period (POSTMARK_RETENTION_DAYS by default)."""
+    age = timedelta(days=older_than_days) if older_than_days is not None else None
+    return purge(age)
+
+
+@queue_task
+def bulk_status_task(
+    bulk_id: str, interval: float = 5.0, timeout: float | None = 3600.0
+) -> dict[str, Any]:
+    """Follow a Bulk API request to Completed or Failed and settle its log rows (as
+    ``manage.py postmark_bulk_status``); returns Postmark's last status. A failed request
+    raises BulkRequestFailed, so that the task's result says it failed."""
+    return follow_bulk_request(bulk_id, interval=interval, timeout=timeout)

@@ -16,12 +16,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
+from ..api.spec import DEFAULT_STREAM
 from ..models import Bounce, Suppression
-from ..operations import remote
+from ..operations import suppressions
 
 
 def report(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, verb: str, outcome: remote.Outcome
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    verb: str,
+    outcome: suppressions.ChangeReport,
 ) -> None:
     if outcome.done:
         modeladmin.message_user(
@@ -37,7 +41,7 @@ def report(
 def reactivate(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Bounce]
 ) -> None:
-    report(modeladmin, request, "Reactivated", remote.reactivate_bounces(queryset))
+    report(modeladmin, request, "Reactivated", suppressions.reactivate_bounces(queryset))
 
 
 @admin.action(description="Lift selected suppressions in Postmark", permissions=["lift"])
@@ -45,7 +49,7 @@ def lift(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Suppression]
 ) -> None:
     in_force = queryset.filter(pk__in=Suppression.objects.active().values("pk"))
-    report(modeladmin, request, "Lifted", remote.lift_suppressions(in_force))
+    report(modeladmin, request, "Lifted", suppressions.lift_suppressions(in_force))
 
 
 class SuppressForm(forms.Form):
@@ -53,7 +57,7 @@ class SuppressForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5, "cols": 60}),
         help_text="One address per line (or separated by commas); at most 500.",
     )
-    message_stream = forms.CharField(initial="outbound", max_length=100)
+    message_stream = forms.CharField(initial=DEFAULT_STREAM, max_length=100)
 
     def clean_addresses(self) -> list[str]:
         text = self.cleaned_data["addresses"].replace(",", "\n")
@@ -96,7 +100,7 @@ class SuppressFormMixin:
         form = SuppressForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             stream = form.cleaned_data["message_stream"]
-            outcome = remote.suppress(form.cleaned_data["addresses"], stream)
+            outcome = suppressions.suppress(form.cleaned_data["addresses"], stream)
             report(self, request, "Suppressed", outcome)  # type: ignore[arg-type]
             return HttpResponseRedirect(reverse("admin:postmark_suppression_changelist"))
         context = {

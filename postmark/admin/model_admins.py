@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from .. import webhooks
-from ..facts import DEFAULT_STREAM
+from ..api.spec import DEFAULT_STREAM
 from ..models import Bounce, DataRemoval, Message, QueuedBatch, Suppression, WebhookEvent
 from ..operations.forget import address_hashes
 from . import actions
@@ -101,7 +101,8 @@ class MessageAdmin(_StreamColumn, CheckedQueries, ReadOnlyAdmin):
     def suppressions(self, row: Message) -> SafeString:
         emails = list(row.bounces.values_list("email", flat=True)) if row.message_id else []
         rows = Suppression.objects.filter(
-            email__in=[e.lower() for e in emails], message_stream=row.message_stream or "outbound"
+            email__in=[e.lower() for e in emails],
+            message_stream=row.message_stream or DEFAULT_STREAM,
         )
         return links([change_link("suppression", s.pk, s) for s in rows])
 

@@ -5,7 +5,7 @@ Each event is a dataclass whose fields are declared once, with their Postmark na
 what a body may hold before it is parsed (a JSON object, finite numbers, bounded nesting).
 """
 
-from ..facts import BOUNCE_TYPES, BounceType
+from ..api.spec import BOUNCE_TYPES, BounceType
 from .body import (
     MAX_DEPTH,
     MEMORY_PER_BYTE,

@@ -21,7 +21,7 @@ import math
 import re
 from typing import Any, NamedTuple
 
-from ..storable import JSON_MAX_DEPTH
+from ..storage.values import JSON_MAX_DEPTH
 
 #: The one nesting limit, the storage's (MariaDB refuses JSON 32 levels deep): deeper JSON is
 #: refused before anything reads it, so no recursive code (ours, Django's JSON field, a driver)
@@ -51,7 +51,7 @@ _KEY = 112  # a distinct key: its str and json's memo entry (a repeated key is s
 _STRING = 64  # a str of Latin-1 text (the empty str is shared: free)
 _WIDE_STRING = 88  # a str with a character beyond Latin-1
 _NUMBER = 40  # an int or a float
-# A float of 1e16 or more is stored as the integer it equals (postmark.storable): 1e308 becomes
+# A float of 1e16 or more is stored as the integer it equals (storage.values): 1e308 becomes
 # an int of 309 digits, and that much JSON text when a receiver stores it.
 _HUGE_NUMBER = 640
 

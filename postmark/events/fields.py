@@ -22,7 +22,8 @@ from functools import cache
 from itertools import islice
 from typing import Any, NamedTuple, TypeVar
 
-from ..timestamps import parse_timestamp
+from ..api.timestamps import parse_timestamp
+from ..storage.values import clean_text
 from .body import InvalidPayload
 
 T = TypeVar("T")
@@ -32,24 +33,14 @@ _INT64 = 2**63
 # The one integer rule: a JSON integer, or a string of ASCII digits with at most one sign.
 # (str.isdigit() also accepts superscripts and other scripts' digits, which int() refuses.)
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # --- Readers -------------------------------------------------------------------------------------
 
 
-def clean_text(value: str) -> str:
-    """Text any database takes: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8).
-    The str itself when it has neither (a large body is not copied)."""
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    if not value.isascii() and _SURROGATE.search(value):
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
 def clean_json(value: Any) -> Any:
-    """A JSON value with every string cleaned (metadata goes into JSON columns as it is).
+    """A JSON value with every string cleaned by storage's one text rule (``clean_text``: NUL
+    and lone surrogates become U+FFFD), since metadata goes into JSON columns as it is.
     Copy on write: a container is copied only when something in it changes, so that a large
     value is not copied for nothing. Recursive, but only over what ``body.load`` let through
     (at most MAX_DEPTH levels)."""

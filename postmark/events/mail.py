@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..addresses import address_list
+from ..sending.addresses import address_list
 
 #: At most this many addresses of each field (From, To, Cc, Bcc, Reply-To) are read onto the
 #: message; the rest stay in the event's fields (``to_full``...) and the stored payload.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from ..facts import BOUNCE_TYPES, BounceType
+from ..api.spec import BOUNCE_TYPES, BounceType
 from .fields import (
     a_uuid,
     boolean,

@@ -1,5 +1,5 @@
 """Following a Bulk API request to its end (``manage.py postmark_bulk_status ID``, and
-``postmark.operations.tasks.bulk_status_task``).
+``postmark.tasks.bulk_status_task``).
 
 Postmark answers a bulk send with the request's ID only; ``GET /email/bulk/{id}`` tells how far
 it is (Accepted, Processing, then Completed or Failed). At the end the request's ``Message``

@@ -35,8 +35,8 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Length
 
 from .. import events
-from ..addresses import bare_address, split_addresses
 from ..models import Bounce, Message, Suppression, WebhookEvent
+from ..sending.addresses import bare_address, split_addresses
 
 #: Rows read per query while looking for the address.
 CHUNK = 500

@@ -27,10 +27,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from ..addresses import bare_address
 from ..client import Client
 from ..conf import settings
 from ..models import DataRemoval
+from ..sending.addresses import bare_address
 from .erase import erase_locally, normal_address
 
 

@@ -22,12 +22,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import receivers, sql
+from .. import receivers
+from ..api.timestamps import parse_timestamp
 from ..client import Client
 from ..conf import settings
 from ..events import BounceEvent, SpamComplaintEvent
 from ..models import Bounce, Suppression
-from ..timestamps import parse_timestamp
+from ..storage import statements
 from .erase import normal_address
 from .forget import Tombstone, forgotten
 
@@ -193,7 +194,7 @@ def _store_suppressions(stream: str, dump: list[dict[str, Any]], summary: SyncSu
                 "origin": str(entry.get("Origin") or ""),
                 "suppressed_at": when,
             }
-            sql.upsert(
+            statements.upsert(
                 Suppression,
                 values,
                 ["email", "message_stream"],

@@ -30,7 +30,7 @@ from ..conf import settings
 from ..exceptions import PostmarkError, is_safe_to_retry
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
-from ..sending import Answer, Batch, finish_batch, send_batches
+from ..sending.send_loop import Batch, CallAnswer, finish_batch, send_batches
 from .envelope import is_bulk_call, listed_server_token, result_to_json, server_of
 from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
 
@@ -61,13 +61,13 @@ class RetryLater(Exception):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class BatchOutcome:
     state: str
     #: When to try the batch again (it is "pending" once more), or None.
     retry_at: datetime | None = None
 
 
-def deliver(batch_id: str) -> Outcome:
+def deliver(batch_id: str) -> BatchOutcome:
     """Claim the batch, send it, record the outcome. The caller enqueues any retry."""
     claimed_at = timezone.now()
     claimed = QueuedBatch.objects.filter(pk=batch_id, state=QueuedBatch.State.PENDING).update(
@@ -77,7 +77,7 @@ def deliver(batch_id: str) -> Outcome:
         # Redelivered, or settled by postmark_recover: whoever claimed it owns it.
         state = QueuedBatch.objects.filter(pk=batch_id).values_list("state", flat=True).first()
         logger.info("Batch %s not sent by this task: it is %s.", batch_id, state or "gone")
-        return Outcome(str(state or "missing"))
+        return BatchOutcome(str(state or "missing"))
 
     # The claim above is committed; from here on a crash leaves "sending" (never a re-send).
     # The request, post_send and the final state share one transaction, holding the row's lock:
@@ -88,14 +88,14 @@ def deliver(batch_id: str) -> Outcome:
         # read is marked failed (nothing of it was sent), not left "sending" by an exception.
         row = QueuedBatch.objects.select_for_update().defer("messages").get(pk=batch_id)
         if row.state != QueuedBatch.State.SENDING or row.claimed_at != claimed_at:
-            return Outcome(str(row.state))
+            return BatchOutcome(str(row.state))
         raw: object = None
         try:
             raw = load_messages(batch_id)
             messages = read_batch(raw)
         except UnreadableBatch as unreadable:
             mark_unreadable(row, raw, unreadable, QueuedBatch.State.FAILED)
-            return Outcome(str(row.state))
+            return BatchOutcome(str(row.state))
         row.messages = raw
         payloads = [entry["payload"] for entry in row.messages]
         retry_allowed = row.attempts < settings.POSTMARK_QUEUE_MAX_ATTEMPTS
@@ -129,7 +129,7 @@ def deliver(batch_id: str) -> Outcome:
             row.enqueued_at = timezone.now()  # recovery leaves it to the coming retry task
             row.save(update_fields=["state", "error", "enqueued_at"])
             delay = settings.POSTMARK_QUEUE_RETRY_DELAY * 2 ** (row.attempts - 1)
-            return Outcome(str(row.state), timezone.now() + timedelta(seconds=delay))
+            return BatchOutcome(str(row.state), timezone.now() + timedelta(seconds=delay))
         finally:
             backend.close()
         results: list[PostmarkResult] = [m.postmark for m in messages]  # type: ignore[attr-defined]
@@ -139,7 +139,7 @@ def deliver(batch_id: str) -> Outcome:
         row.error = str(error) if error is not None else ""
         row.finished_at = timezone.now()
         row.save(update_fields=["messages", "state", "error", "finished_at"])
-    return Outcome(str(row.state))
+    return BatchOutcome(str(row.state))
 
 
 def _fail_unlisted_server(backend: BaseEmailBackend, batch: Batch, label: str) -> PostmarkError:
@@ -152,7 +152,7 @@ def _fail_unlisted_server(backend: BaseEmailBackend, batch: Batch, label: str) -
         "in POSTMARK_SERVER_TOKENS and send the messages again."
     )
     sending = [m for m, p in zip(batch.messages, batch.payloads, strict=True) if p is not None]
-    finish_batch(backend, batch, Answer(sending, error=error))
+    finish_batch(backend, batch, CallAnswer(sending, error=error))
     return error
 
 

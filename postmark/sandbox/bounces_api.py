@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
-from ..facts import ERROR_BOUNCE_NOT_FOUND
+from ..api.spec import ERROR_BOUNCE_NOT_FOUND, ERROR_CANNOT_ACTIVATE
 from .routing import Answer, Request, Route, known_stream
 from .state import Bounce, SandboxState
 from .validation import ADDRESS, Refusal
@@ -81,7 +81,9 @@ class BouncesAPI:
     def activate(self, request: Request, bounce_id: str) -> Answer:
         bounce = self._bounce(bounce_id)
         if not bounce.can_activate:
-            raise Refusal(1003, "This bounce cannot be activated: it is a spam complaint.")
+            raise Refusal(
+                ERROR_CANNOT_ACTIVATE, "This bounce cannot be activated: it is a spam complaint."
+            )
         with self.state.lock:
             self.state.unsuppress(bounce.email, bounce.message.stream)
             bounce.inactive = False

@@ -1,4 +1,4 @@
-"""Postmark's bounce-testing rules, as the sandbox plays them (the types are in facts.py).
+"""Postmark's bounce-testing rules, as the sandbox plays them (the types are in postmark.api.spec).
 
 Postmark bounces mail sent to ``<type>@bounce-testing.postmarkapp.com`` with that type at once
 (case-insensitive; ``Hard_Bounce`` works too), and the header ``X-PM-Bounce-Type: <Type>`` picks
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..facts import BOUNCE_TYPES, BounceType
+from ..api.spec import BOUNCE_TYPES, BounceType
 
 BOUNCE_TESTING_DOMAIN = "bounce-testing.postmarkapp.com"
 BOUNCE_TYPE_HEADER = "x-pm-bounce-type"

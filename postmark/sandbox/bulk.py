@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..facts import ERROR_BULK_NOT_ENABLED
+from ..api.spec import ERROR_BULK_NOT_ENABLED
 from .routing import Answer, Request, Route
 from .sending_api import SendingAPI
 from .state import now, postmark_timestamp

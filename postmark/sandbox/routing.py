@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..facts import TEST_TOKEN
+from ..api.spec import TEST_TOKEN
 from .state import SandboxState
 from .validation import Refusal
 

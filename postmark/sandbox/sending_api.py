@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from ..facts import MAX_BATCH, TEST_TOKEN
+from ..api.spec import MAX_BATCH, TEST_TOKEN
 from .bouncing import bounce_type_for
 from .routing import Answer, Request, Route
 from .state import SandboxState, SentMessage, now, postmark_timestamp

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..facts import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
+from ..api.spec import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
 from .bounces_api import BouncesAPI
 from .bulk import BulkAPI
 from .page import render

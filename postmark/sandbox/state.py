@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from ..facts import BounceType
+from ..api.spec import DEFAULT_STREAM, BounceType
 from .validation import ValidMessage
 
 # Postmark answers SubmittedAt in US Eastern time and webhooks in UTC, both with 7 fractional
@@ -141,7 +141,7 @@ class SandboxState:
     server_id: int = 1
     streams: dict[str, str] = field(
         default_factory=lambda: {
-            "outbound": "Transactional",
+            DEFAULT_STREAM: "Transactional",
             "broadcast": "Broadcasts",
             "inbound": "Inbound",
         }

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import Any
 
-from ..facts import (
+from ..api.spec import (
+    DEFAULT_STREAM,
     ERROR_SENDER_SIGNATURE_NOT_FOUND,
     MAX_MESSAGE_BYTES,
     MAX_RECIPIENTS,
     MAX_TAG_LENGTH,
     can_send_from,
 )
-from ..facts import TRACK_LINKS_VALUES as TRACK_LINKS
+from ..api.spec import TRACK_LINKS_VALUES as TRACK_LINKS
 
 # A sample of the extensions Postmark refuses; enough to exercise ErrorCode 411.
 FORBIDDEN_EXTENSIONS = frozenset(
@@ -118,7 +119,7 @@ def validate_message(payload: Any, *, template: bool, streams: dict[str, str]) -
             f"Invalid 'To' address: too many recipients ({count}). You may send to at most "
             f"{MAX_RECIPIENTS} recipients across To, Cc and Bcc.",
         )
-    stream = str(payload.get("MessageStream") or "outbound")
+    stream = str(payload.get("MessageStream") or DEFAULT_STREAM)
     if stream not in streams:
         raise Refusal(1235, f"The message stream '{stream}' was not found on this server.")
     if stream == "inbound":

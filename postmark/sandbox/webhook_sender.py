@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from ..api.spec import DEFAULT_STREAM
 from .state import Attempt, SandboxState, WebhookDelivery, now
 from .webhook_config import WebhookRegistry
 
@@ -93,7 +94,7 @@ class WebhookSender:
 
     def send(self, record_type: str, payload: dict[str, Any]) -> WebhookDelivery | None:
         """Schedule one webhook; None when it goes nowhere (the event is only shown)."""
-        target = self.target_for(str(payload.get("MessageStream") or "outbound"), record_type)
+        target = self.target_for(str(payload.get("MessageStream") or DEFAULT_STREAM), record_type)
         if not target or not self.enabled:
             return None
         shown_url, _ = split_credentials(target)

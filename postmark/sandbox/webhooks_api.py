@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..api.spec import DEFAULT_STREAM
 from .routing import Answer, Request, Route, known_stream
 from .state import SandboxState
 from .validation import Refusal
@@ -71,7 +72,7 @@ class OperationsAPI:
     def create_webhook(self, request: Request) -> Answer:
         body = _object(request.json())
         webhook = Webhook(
-            0, "", known_stream(self.state, str(body.get("MessageStream") or "outbound"))
+            0, "", known_stream(self.state, str(body.get("MessageStream") or DEFAULT_STREAM))
         )
         _apply(webhook, body, creating=True)
         return _answer(self.registry.add(webhook).as_json())

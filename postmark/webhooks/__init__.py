@@ -3,6 +3,6 @@
 ``receive`` and ``replay`` are the entry points the admin and ``manage.py postmark_replay`` use.
 """
 
-from .processing import Outcome, dispatch, receive, replay
+from .processing import WebhookOutcome, dispatch, receive, replay
 
-__all__ = ["Outcome", "dispatch", "receive", "replay"]
+__all__ = ["WebhookOutcome", "dispatch", "receive", "replay"]

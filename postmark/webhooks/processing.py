@@ -33,8 +33,9 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import events, signals, sql
+from .. import events, signals
 from ..models import WebhookEvent
+from ..storage import statements
 
 Status = WebhookEvent.Status
 _DONE = (Status.PROCESSED, Status.IGNORED)
@@ -43,7 +44,7 @@ RECEIVER_FAILED = "a receiver failed; the error is kept on the stored event"
 
 
 @dataclass(frozen=True)
-class Outcome:
+class WebhookOutcome:
     """What became of one webhook; ``http_status`` is what the view answers."""
 
     http_status: int
@@ -69,7 +70,7 @@ def receive(
     inbound: bool = False,
     headers: dict[str, str] | None = None,
     remote_addr: str | None = None,
-) -> Outcome:
+) -> WebhookOutcome:
     """Store and process one webhook; ``payload`` is ``events.load(body, inbound=inbound)``."""
     row = WebhookEvent(
         body_sha256=hashlib.sha256(body.encode()).hexdigest(),
@@ -92,7 +93,7 @@ def receive(
             try:
                 # A savepoint only around the INSERT would cost two more round trips on every
                 # webhook; the rare duplicate pays for a rollback instead.
-                sql.insert(row)
+                statements.insert(row)
             except IntegrityError:
                 raise _Duplicate from None
             dispatch(event, payload, row)
@@ -103,7 +104,7 @@ def receive(
     return _done(row)
 
 
-def replay(row_id: int) -> Outcome:
+def replay(row_id: int) -> WebhookOutcome:
     """Process a stored event again (failed or rejected ones; processed ones are left alone)."""
     row = WebhookEvent.objects.get(pk=row_id)
     inbound = row.record_type == events.INBOUND
@@ -115,7 +116,7 @@ def replay(row_id: int) -> Outcome:
         unprocessed = WebhookEvent.objects.filter(pk=row.pk).exclude(status__in=_DONE)
         unprocessed.update(status=Status.REJECTED, error=str(exc))
         row.refresh_from_db()
-        return Outcome(400, str(exc), row)
+        return WebhookOutcome(400, str(exc), row)
     return _process_existing(row.body_sha256, payload, inbound)
 
 
@@ -150,25 +151,25 @@ def _mark_processed(row: WebhookEvent, event: events.AnyEvent, *, now: datetime)
     row.error = row.traceback = ""
 
 
-def _done(row: WebhookEvent) -> Outcome:
+def _done(row: WebhookEvent) -> WebhookOutcome:
     if row.status == Status.IGNORED:
-        return Outcome(200, f"ignored: unknown RecordType {row.record_type!r}", row)
-    return Outcome(200, "processed", row)
+        return WebhookOutcome(200, f"ignored: unknown RecordType {row.record_type!r}", row)
+    return WebhookOutcome(200, "processed", row)
 
 
-def _process_existing(key: str, payload: dict[str, Any], inbound: bool) -> Outcome:
+def _process_existing(key: str, payload: dict[str, Any], inbound: bool) -> WebhookOutcome:
     row = WebhookEvent.objects.get(body_sha256=key)  # for the failure record, should one be needed
     try:
         with transaction.atomic():
             row = WebhookEvent.objects.select_for_update().get(body_sha256=key)
             if row.status in _DONE:
-                return Outcome(200, "duplicate", row)
+                return WebhookOutcome(200, "duplicate", row)
             try:
                 event = events.parse(payload, inbound=inbound)
             except events.InvalidPayload as exc:
                 row.status, row.error = Status.REJECTED, str(exc)
                 row.save(update_fields=["status", "error"])
-                return Outcome(400, str(exc), row)
+                return WebhookOutcome(400, str(exc), row)
             _mark_processed(row, event, now=timezone.now())
             fields = {name: getattr(row, name) for name in _PROCESSED_FIELDS}
             WebhookEvent.objects.filter(pk=row.pk).update(**fields, attempts=F("attempts") + 1)
@@ -182,14 +183,14 @@ def _process_existing(key: str, payload: dict[str, Any], inbound: bool) -> Outco
 _PROCESSED_FIELDS = ("status", "processed_at", "error", "traceback")
 
 
-def _reject(row: WebhookEvent, reason: str) -> Outcome:
+def _reject(row: WebhookEvent, reason: str) -> WebhookOutcome:
     """Keep a request that is not a usable event (for a later replay), and answer 400."""
     row.status, row.error = Status.REJECTED, reason
     WebhookEvent.objects.bulk_create([row], ignore_conflicts=True)
-    return Outcome(400, reason, row)
+    return WebhookOutcome(400, reason, row)
 
 
-def _record_failure(row: WebhookEvent, exc: BaseException) -> Outcome:
+def _record_failure(row: WebhookEvent, exc: BaseException) -> WebhookOutcome:
     error = f"{type(exc).__name__}: {exc}"[:10000]
     trace = "".join(traceback.format_exception(exc))
     failed: dict[str, Any] = {"status": Status.FAILED, "error": error, "traceback": trace}
@@ -203,9 +204,9 @@ def _record_failure(row: WebhookEvent, exc: BaseException) -> Outcome:
             _write_failure(row, failed)
             break
         except DatabaseError as problem:
-            if not sql.is_deadlock(problem) or attempt == _FAILURE_RECORD_TRIES - 1:
+            if not statements.is_deadlock(problem) or attempt == _FAILURE_RECORD_TRIES - 1:
                 raise
-    return Outcome(500, RECEIVER_FAILED, WebhookEvent.objects.get(body_sha256=key))
+    return WebhookOutcome(500, RECEIVER_FAILED, WebhookEvent.objects.get(body_sha256=key))
 
 
 _FAILURE_RECORD_TRIES = 10

@@ -18,9 +18,10 @@ from django.db import OperationalError, ProgrammingError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import events, sql
+from .. import events
 from ..conf import settings
-from ..installation import NOT_MIGRATED, is_missing_table
+from ..installation.package import NOT_MIGRATED, is_missing_table
+from ..storage import statements
 from . import processing
 from .auth import authorized
 
@@ -53,7 +54,7 @@ def _unframed_stream(request: HttpRequest) -> IO[bytes] | None:
 
 def _body_limit(inbound: bool) -> tuple[int, str]:
     """The largest body accepted, and the setting (or database limit) that sets it."""
-    limit, setting = sql.body_limit(settings.POSTMARK_WEBHOOK_MAX_BYTES)
+    limit, setting = statements.body_limit(settings.POSTMARK_WEBHOOK_MAX_BYTES)
     outbound = settings.POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES
     if not inbound and outbound < limit:
         return outbound, "POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES"

@@ -128,7 +128,7 @@ from postmark.backends import PostmarkBackend  # noqa: E402
 from postmark.conf import settings  # noqa: E402
 from postmark.message import Defaults  # noqa: E402
 from postmark.models import Message  # noqa: E402
-from postmark.payload import to_payload  # noqa: E402
+from postmark.sending.payload import to_payload  # noqa: E402
 from tests.benchmarks.bench_send import run_raw, timed  # noqa: E402
 
 #: The setting's default, or BENCH_CALLS to try another number of calls at once.

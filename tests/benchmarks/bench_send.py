@@ -53,7 +53,7 @@ from postmark import signals  # noqa: E402
 from postmark.backends import PostmarkBackend  # noqa: E402
 from postmark.message import Defaults  # noqa: E402
 from postmark.models import Message  # noqa: E402
-from postmark.payload import to_payload  # noqa: E402
+from postmark.sending.payload import to_payload  # noqa: E402
 
 MESSAGES = 1000
 BATCH = 500

@@ -13,8 +13,8 @@ from django.core.management.base import CommandError
 from postmark.exceptions import BulkRequestFailed
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message
-from postmark.operations.tasks import bulk_status_task
 from postmark.sandbox import Sandbox
+from postmark.tasks import bulk_status_task
 from tests.support.fake_postmark import FakePostmark, Reply
 
 pytestmark = pytest.mark.django_db

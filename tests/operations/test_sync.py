@@ -20,8 +20,8 @@ from postmark import receivers
 from postmark.client import Client as APIClient
 from postmark.models import Bounce, Message, Suppression
 from postmark.operations.sync import sync_bounces, sync_suppressions
-from postmark.operations.tasks import sync_task
 from postmark.sandbox import Sandbox
+from postmark.tasks import sync_task
 from tests.support import sandbox_mail
 from tests.support.webhook_helpers import post
 

@@ -16,9 +16,9 @@ from django.utils import timezone
 from postmark import signals
 from postmark.backends import QueuedResult
 from postmark.exceptions import BulkNotEnabledError, UnsupportedMessageError
-from postmark.merge import LINK_KEY
 from postmark.models import Bounce, Message, QueuedBatch
 from postmark.sandbox import Sandbox
+from postmark.sending.recipients import LINK_KEY
 from tests.sandbox.test_with_the_app import app_server, wired  # noqa: F401  (fixtures)
 from tests.sending.test_bulk import news
 from tests.support.fake_postmark import FakePostmark, Reply

@@ -13,9 +13,9 @@ from django.db import transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postmark.merge import LINK_KEY
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message, QueuedBatch, Suppression
+from postmark.sending.recipients import LINK_KEY
 from tests.support.fake_postmark import FakePostmark, Received, Reply, default_reply
 from tests.support.queued_sending import messages, run_tasks, send
 from tests.support.sending_strategies import examples

@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postmark import signals
+from postmark.api.spec import TEST_TOKEN
 from postmark.conf import PostmarkConf
 from postmark.exceptions import UnsupportedMessageError
-from postmark.facts import TEST_TOKEN
 from postmark.message import server_label
 from postmark.models import Message, QueuedBatch
 from tests.sending.test_bulk import news

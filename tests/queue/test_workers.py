@@ -17,9 +17,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from postmark.merge import LINK_KEY
 from postmark.message import server_label
 from postmark.models import Message, QueuedBatch
+from postmark.sending.recipients import LINK_KEY
 from tests.support.fake_postmark import FakePostmark, Received, Reply, default_reply, serving
 from tests.support.worker_processes import TASK_TABLE, Workers, reset_queues, wait_until
 

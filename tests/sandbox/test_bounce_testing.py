@@ -7,11 +7,11 @@ import re
 
 import pytest
 
+from postmark.api.spec import BOUNCE_TYPES
+from postmark.api.timestamps import parse_timestamp
 from postmark.client import Client
 from postmark.exceptions import InvalidRequestError
-from postmark.facts import BOUNCE_TYPES
 from postmark.sandbox import Sandbox
-from postmark.timestamps import parse_timestamp
 from tests.support.sandbox_api import Receiver, send
 from tests.support.webhook_helpers import basic_auth
 

@@ -12,7 +12,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postmark.facts import ERROR_BULK_NOT_ENABLED
+from postmark.api.spec import ERROR_BULK_NOT_ENABLED
 from postmark.sandbox import Sandbox
 from tests.sandbox.test_sending import post, refused
 from tests.support.fake_postmark import FakePostmark

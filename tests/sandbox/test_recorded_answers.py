@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 
+from postmark.api.spec import BOUNCE_TYPES
 from postmark.client import Client
 from postmark.exceptions import InvalidRequestError
-from postmark.facts import BOUNCE_TYPES
 from postmark.sandbox import Sandbox
 from tests.support.fake_postmark import FakePostmark, Reply
 from tests.support.sandbox_api import send

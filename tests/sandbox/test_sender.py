@@ -13,8 +13,8 @@ from django.core.mail import send_mail
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postmark.api.spec import ERROR_SENDER_SIGNATURE_NOT_FOUND
 from postmark.exceptions import InvalidRequestError
-from postmark.facts import ERROR_SENDER_SIGNATURE_NOT_FOUND
 from postmark.sandbox import Sandbox
 from tests.support.sending_strategies import examples
 

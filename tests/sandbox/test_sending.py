@@ -13,10 +13,10 @@ import pytest
 import requests
 from django.core.mail import EmailMessage, send_mail
 
+from postmark.api.timestamps import parse_timestamp
 from postmark.client import Client
 from postmark.exceptions import InactiveRecipientsError, InvalidRequestError, UnauthorizedError
 from postmark.sandbox import Sandbox
-from postmark.timestamps import parse_timestamp
 
 pytestmark = pytest.mark.django_db
 

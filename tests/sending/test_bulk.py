@@ -12,10 +12,10 @@ from django.core.mail import EmailMessage, get_connection
 
 from postmark import signals
 from postmark.exceptions import BulkNotEnabledError, UnsupportedMessageError
-from postmark.merge import LINK_KEY
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Bounce, Message
 from postmark.sandbox import Sandbox
+from postmark.sending.recipients import LINK_KEY
 from tests.sandbox.test_with_the_app import app_server, wired  # noqa: F401  (fixtures)
 from tests.support.fake_postmark import FakePostmark, Reply
 

@@ -17,8 +17,8 @@ from django.test import Client, override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postmark.checks import check_sender, check_webhook_credentials
 from postmark.conf import PostmarkConf
+from postmark.installation.checks import check_sender, check_webhook_credentials
 from tests.support import webhook_payloads as payloads
 
 # Django 6.1 runs database checks too.

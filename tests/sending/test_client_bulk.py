@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from postmark import exceptions
+from postmark.api.spec import ERROR_BULK_NOT_ENABLED
 from postmark.client import Client
-from postmark.facts import ERROR_BULK_NOT_ENABLED
 from postmark.sandbox import Sandbox
 from tests.support.fake_postmark import FakePostmark, Reply
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from postmark.addresses import format_address
+from postmark.api.timestamps import parse_timestamp
 from postmark.exceptions import UnsupportedMessageError
-from postmark.timestamps import parse_timestamp
+from postmark.sending.addresses import format_address
 
 
 @pytest.mark.parametrize(
@@ -71,6 +71,6 @@ def test_parse_timestamp_tolerates_spaces_and_lowercase_z() -> None:
 def test_bare_address_agrees_with_parseaddr(recipient: str) -> None:
     from email.utils import parseaddr
 
-    from postmark.addresses import bare_address
+    from postmark.sending.addresses import bare_address
 
     assert bare_address(recipient) == parseaddr(recipient)[1].lower()

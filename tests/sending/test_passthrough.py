@@ -11,8 +11,8 @@ from django.core.mail import EmailMessage, get_connection
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postmark.api.spec import TEST_TOKEN
 from postmark.exceptions import UnsupportedMessageError
-from postmark.facts import TEST_TOKEN
 from postmark.message import PostmarkEmailMessage, server_label
 from postmark.models import Message
 from tests.support.fake_postmark import FakePostmark, Reply, serving

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from postmark.exceptions import PostmarkError, UnsupportedMessageError
 from postmark.message import Defaults
 from postmark.models import Message
-from postmark.payload import to_payload
 from postmark.results import Status
 from postmark.sandbox import Sandbox
+from postmark.sending.payload import to_payload
 from tests.support.sending_strategies import (
     any_text,
     django_messages,

@@ -10,13 +10,14 @@ from django.core.mail import EmailMessage, get_connection
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postmark import batches, signals
+from postmark import signals
+from postmark.api.spec import MAX_BATCH_BYTES
 from postmark.client import encode_json
 from postmark.exceptions import UnsupportedMessageError
-from postmark.facts import MAX_BATCH_BYTES
 from postmark.message import PostmarkEmailMessage
-from postmark.payload import to_payload
 from postmark.sandbox import Sandbox
+from postmark.sending import batches
+from postmark.sending.payload import to_payload
 from tests.support.fake_postmark import FakePostmark
 from tests.support.sending_strategies import examples
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postmark.api.spec import RETRYABLE_STATUSES
 from postmark.exceptions import (
     NetworkError,
     UnexpectedAnswerError,
@@ -13,7 +14,6 @@ from postmark.exceptions import (
     may_have_been_sent,
     read_error_code,
 )
-from postmark.facts import RETRYABLE_STATUSES
 
 
 @given(status=st.integers(400, 599), code=st.none() | st.integers(0, 2**31 - 1))

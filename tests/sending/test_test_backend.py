@@ -20,8 +20,8 @@ from postmark import signals
 from postmark.exceptions import UnsupportedMessageError
 from postmark.message import Defaults, PostmarkEmailMessage
 from postmark.models import Message, Suppression
-from postmark.payload import to_payload
 from postmark.results import Status
+from postmark.sending.payload import to_payload
 from tests.support.backend_contract import BackendContract
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postmark.merge import LINK_KEY
 from postmark.models import Bounce, Message
+from postmark.sending.recipients import LINK_KEY
 from tests.support import webhook_payloads as payloads
 from tests.support.webhook_helpers import post
 

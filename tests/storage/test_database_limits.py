@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from postmark import sql
 from postmark.models import WebhookEvent
+from postmark.storage import statements
 from tests.support import webhook_payloads as payloads
 from tests.support.webhook_helpers import INBOUND_URL, post
 
@@ -31,7 +31,7 @@ def test_a_body_at_the_limit_is_stored_whole_and_one_byte_more_is_refused(
     client: Client, settings: pytest.FixtureRequest
 ) -> None:
     settings.POSTMARK_WEBHOOK_MAX_BYTES = 1024 * 1024  # type: ignore[attr-defined]
-    limit, setting = sql.body_limit(1024 * 1024)
+    limit, setting = statements.body_limit(1024 * 1024)
     assert (limit, setting) == (1024 * 1024, "POSTMARK_WEBHOOK_MAX_BYTES")
 
     accepted = post(client, inbound_body(limit), INBOUND_URL)
@@ -47,7 +47,7 @@ def test_on_mysql_a_body_may_take_half_of_max_allowed_packet(client: Client) -> 
     with connection.cursor() as cursor:
         cursor.execute("SELECT @@max_allowed_packet")
         packet = int(cursor.fetchone()[0])
-    limit, setting = sql.body_limit(packet)
+    limit, setting = statements.body_limit(packet)
     assert (limit, setting) == (
         (packet - 64 * 1024) // 2,
         "half of the database's max_allowed_packet",

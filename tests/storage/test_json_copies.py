@@ -1,6 +1,6 @@
 """Cleaning JSON for storage copies a container only when something in it changes: a webhook's
 large Metadata is not copied twice on its way to the Bounce row (``events.clean_json``, then
-``storable.json_value``), and what each makes of a value is what the one rule says."""
+``value_rules.json_value``), and what each makes of a value is what the one rule says."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postmark import events, storable
+from postmark import events
+from postmark.storage import values as value_rules
 
 text = st.text(st.characters(codec=None), max_size=5)  # NUL and lone surrogates included
 values = st.recursive(
@@ -26,7 +27,7 @@ values = st.recursive(
 
 
 def stored_by_the_rule(value: Any, depth: int = 0) -> Any:
-    """What postmark.storable's rule makes of a value, written out plainly (docs/databases.rst)."""
+    """What storage.values' rule makes of a value, written out plainly (docs/databases.rst)."""
     if isinstance(value, str):
         return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in value)
     if isinstance(value, float):
@@ -36,7 +37,7 @@ def stored_by_the_rule(value: Any, depth: int = 0) -> Any:
             return "Infinity" if value > 0 else "-Infinity"
         return int(value) if abs(value) >= 1e16 else value
     if isinstance(value, dict | list | tuple):
-        if depth >= storable.JSON_MAX_DEPTH:
+        if depth >= value_rules.JSON_MAX_DEPTH:
             return stored_by_the_rule(json.dumps(value, allow_nan=True))
         if isinstance(value, dict):
             return {
@@ -71,7 +72,7 @@ def containers(value: Any) -> list[int]:
 
 @given(values)
 def test_json_value_stores_what_the_rule_says(value: Any) -> None:
-    stored = storable.json_value(value)
+    stored = value_rules.json_value(value)
 
     assert json.dumps(stored) == json.dumps(stored_by_the_rule(value))
 
@@ -82,7 +83,7 @@ def test_json_value_stores_what_the_rule_says(value: Any) -> None:
     )
 )
 def test_json_value_returns_a_value_needing_nothing_as_it_is(value: Any) -> None:
-    assert storable.json_value(value) is value
+    assert value_rules.json_value(value) is value
 
 
 @given(values)
@@ -102,7 +103,7 @@ def test_a_large_clean_metadata_is_not_copied() -> None:
     metadata = {"k": [[str(n)] for n in range(1000)]}
 
     assert events.clean_json(metadata) is metadata
-    assert storable.json_value(metadata) is metadata
+    assert value_rules.json_value(metadata) is metadata
 
 
 def test_one_dirty_string_copies_only_the_containers_above_it() -> None:
@@ -110,8 +111,9 @@ def test_one_dirty_string_copies_only_the_containers_above_it() -> None:
     metadata = {"clean": clean, "dirty": ["x\x00"]}
 
     cleaned = events.clean_json(metadata)
-    stored = storable.json_value(metadata)
+    stored = value_rules.json_value(metadata)
 
-    assert cleaned == {"clean": clean, "dirty": ["x"]} and cleaned["clean"] is clean
-    assert stored == {"clean": clean, "dirty": ["x\ufffd"]} and stored["clean"] is clean
+    # The same text rule both ways (U+FFFD for NUL), each copying only what holds the change.
+    assert cleaned == {"clean": clean, "dirty": ["x\ufffd"]} and cleaned["clean"] is clean
+    assert stored == cleaned and stored["clean"] is clean
     assert metadata["dirty"] == ["x\x00"]  # the payload itself is left as it came

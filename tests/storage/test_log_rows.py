@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postmark.models import Message
-from postmark.storable import REPLACEMENT
+from postmark.storage.values import REPLACEMENT
 from tests.support.fake_postmark import FakePostmark, Reply, serving
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """Every storage path gives the same result on every database.
 
-Each test runs once per path of ``postmark.sql`` (the compiled statements of the database the
+Each test runs once per path of ``storage.statements`` (the compiled statements of the database the
 suite runs on, and the ORM's, which other databases take), and CI runs the suite on SQLite,
 PostgreSQL and MariaDB: so each property below holds on the three databases and both paths.
 """
@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from postmark import sql, storable
 from postmark.models import Bounce, Suppression
+from postmark.storage import statements
+from postmark.storage import values as value_rules
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ json_values = st.recursive(
 @pytest.fixture(params=["compiled", "orm"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "orm":
-        monkeypatch.setattr(sql, "_COMPILED_VENDORS", frozenset())
+        monkeypatch.setattr(statements, "_COMPILED_VENDORS", frozenset())
     return str(request.param)
 
 
@@ -65,17 +66,17 @@ def deeply_nested(depth: int) -> Any:
 
 def suppress(email: str, when: datetime, reason: str = "HardBounce") -> None:
     row = {"email": email, "message_stream": "outbound", "reason": reason, "suppressed_at": when}
-    sql.upsert(Suppression, row, KEY, ["reason", "suppressed_at"], newer="suppressed_at")
+    statements.upsert(Suppression, row, KEY, ["reason", "suppressed_at"], newer="suppressed_at")
 
 
 def lift(email: str, when: datetime) -> None:
     row = {"email": email, "message_stream": "outbound", "lifted_at": when}
-    sql.upsert(Suppression, row, KEY, ["lifted_at"], newer="lifted_at")
+    statements.upsert(Suppression, row, KEY, ["lifted_at"], newer="lifted_at")
 
 
 def bounce(postmark_id: int, **values: Any) -> None:
     row = {"postmark_id": postmark_id, "type": "HardBounce", **values}
-    sql.upsert(Bounce, row, ["postmark_id"], BOUNCE_UPDATED)
+    statements.upsert(Bounce, row, ["postmark_id"], BOUNCE_UPDATED)
 
 
 @examples
@@ -119,7 +120,7 @@ def test_distinct_addresses_keep_distinct_rows_and_are_found_exactly(
     for email in emails:
         suppress(email, moment)
 
-    keys = {storable.text(email)[:254] for email in emails}
+    keys = {value_rules.clean_text(email)[:254] for email in emails}
     assert sorted(Suppression.objects.values_list("email", flat=True)) == sorted(keys)
     for key in keys:
         assert list(Suppression.objects.filter(email=key).values_list("email", flat=True)) == [key]
@@ -146,7 +147,7 @@ def test_text_is_stored_as_the_one_rule_makes_it_and_cut_to_its_column(
     bounce(1, **values)
 
     row = Bounce.objects.values(*values).get()
-    expected = {name: storable.text(value) for name, value in values.items()}
+    expected = {name: value_rules.clean_text(value) for name, value in values.items()}
     expected["type"], expected["email"] = expected["type"][:64], expected["email"][:254]
     assert row == expected
 
@@ -157,16 +158,16 @@ def test_json_is_stored_as_the_one_rule_makes_it(path: str, metadata: Any) -> No
     Bounce.objects.all().delete()
     bounce(1, metadata={"value": metadata})  # a column's None is SQL NULL, not JSON null
 
-    assert Bounce.objects.get().metadata == storable.json_value({"value": metadata})
+    assert Bounce.objects.get().metadata == value_rules.json_value({"value": metadata})
 
 
 def test_json_nested_deeper_than_every_database_takes_is_kept_as_text(path: str) -> None:
     bounce(1, metadata=deeply_nested(40))
 
     stored = Bounce.objects.get().metadata
-    for _ in range(storable.JSON_MAX_DEPTH):
+    for _ in range(value_rules.JSON_MAX_DEPTH):
         stored = stored["inner"] if isinstance(stored, dict) else stored[0]
-    assert json.loads(stored) == deeply_nested(40 - storable.JSON_MAX_DEPTH)
+    assert json.loads(stored) == deeply_nested(40 - value_rules.JSON_MAX_DEPTH)
 
 
 def test_non_finite_numbers_and_nul_are_stored_alike(path: str) -> None:

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import clear_url_caches
 
 from postmark import events
-from postmark.checks import check_webhook_credentials
+from postmark.installation.checks import check_webhook_credentials
 from postmark.models import Bounce, Message, Suppression, WebhookEvent
 from tests.support import webhook_payloads as payloads
 from tests.support.webhook_helpers import (
@@ -289,10 +289,10 @@ def test_a_real_unsubscribe_bounce_without_email_or_date_is_stored(client: Clien
 def test_on_other_databases_the_orm_writes_the_same_rows(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from postmark import sql
+    from postmark.storage import statements
 
     # PostgreSQL and SQLite get precompiled statements; any other database the ORM calls.
-    monkeypatch.setattr(sql, "_COMPILED_VENDORS", frozenset())
+    monkeypatch.setattr(statements, "_COMPILED_VENDORS", frozenset())
     message = sent_message()
 
     post(client, payloads.bounce())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .exceptions import UnsupportedMessageError
+from ..exceptions import UnsupportedMessageError
 
 # The common forms, "a@b" and "Name <a@b>", read without the general parser. Characters that
 # need it (quotes, comments, groups, several addresses) are in no class here.

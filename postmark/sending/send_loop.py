@@ -1,5 +1,5 @@
 """The send path both backends and the queue's worker run: the API calls for the batches
-``postmark.batches`` built (several at once: ``send_batches``), the results and ``post_send``.
+``batches`` built (several at once: ``send_batches``), the results and ``post_send``.
 
 ``backend`` below is the Django email backend on whose behalf a batch goes: it is the signals'
 ``sender`` (its class) and ``backend`` argument, and its ``fail_silently`` decides what a refusal
@@ -18,14 +18,14 @@ from typing import Any
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
-from . import signals
-from .client import Client
-from .client.email import batch_json
-from .conf import settings
-from .exceptions import BatchError, PostmarkError
-from .merge import settle
-from .results import PostmarkResult, Status, results_of
-from .threads import in_threads
+from .. import signals
+from ..client import Client
+from ..client.email import batch_json
+from ..conf import settings
+from ..exceptions import BatchError, PostmarkError
+from ..results import PostmarkResult, Status, results_of
+from ..threads import in_threads
+from .recipients import settle
 
 logger = logging.getLogger("postmark")
 
@@ -48,7 +48,7 @@ class Batch:
     bulk: bool = False
     #: The messages' ``server_token``, or None for the client's own server.
     server_token: str | None = None
-    #: The request body, encoded once when the batch was built (``postmark.batches``: so that
+    #: The request body, encoded once when the batch was built (``batches``: so that
     #: its size was known before any request); None: the client encodes the payloads.
     body: bytes | None = None
 
@@ -82,7 +82,7 @@ def send_batches(
                     break
         return errors[0] if errors else None
 
-    def handle(batch: Batch, answer: Answer) -> None:
+    def handle(batch: Batch, answer: CallAnswer) -> None:
         error = finish_batch(backend, batch, answer, on_call_error)
         if error is not None:
             errors.append(error)
@@ -117,7 +117,7 @@ def post_batch(
 
 
 @dataclass
-class Answer:
+class CallAnswer:
     """What one batch's API call came to: a result per message sent, or the call's error."""
 
     messages: list[EmailMessage]
@@ -125,13 +125,13 @@ class Answer:
     error: PostmarkError | None = None
 
 
-def call_batch(client: Client, batch: Batch) -> Answer:
+def call_batch(client: Client, batch: Batch) -> CallAnswer:
     """The API call for one batch and nothing else: no signal, no database, no result set on a
     message, so that it may run in a thread of its own."""
     sending = [(m, p) for m, p in zip(batch.messages, batch.payloads, strict=True) if p]
     messages = [message for message, _ in sending]
     if not sending:
-        return Answer(messages, [])
+        return CallAnswer(messages, [])
     payloads = [payload for _, payload in sending]
     try:
         with server_client(client, batch.server_token) as server:
@@ -139,16 +139,16 @@ def call_batch(client: Client, batch: Batch) -> Answer:
                 server, batch.template, payloads, messages, bulk=batch.bulk, body=batch.body
             )
     except PostmarkError as exc:
-        return Answer(messages, error=exc)
+        return CallAnswer(messages, error=exc)
     finally:
         batch.body = None  # posted: the bytes are not needed again (they may be 50 MB)
-    return Answer(messages, results)
+    return CallAnswer(messages, results)
 
 
 def finish_batch(
     backend: BaseEmailBackend,
     batch: Batch,
-    answer: Answer,
+    answer: CallAnswer,
     on_call_error: OnCallError | None = None,
 ) -> PostmarkError | None:
     """Put the call's results on the messages and send ``post_send`` (in the caller's thread:

@@ -10,18 +10,18 @@ from typing import Any
 
 from django.utils import timezone
 
-from .. import sql
+from ..api.spec import DEFAULT_STREAM
 from ..client import Client
 from ..exceptions import PostmarkError
 from ..models import Bounce, Suppression
+from ..storage import statements
 
 #: Postmark changes at most 50 suppressions per request.
 SUPPRESSIONS_PER_REQUEST = 50
-DEFAULT_STREAM = "outbound"
 
 
 @dataclass
-class Refusal:
+class RefusedChange:
     #: What was refused, as a person reads it ("a@example.com on outbound").
     item: str
     #: Postmark's reason (or why it could not be asked).
@@ -29,22 +29,22 @@ class Refusal:
 
 
 @dataclass
-class Outcome:
+class ChangeReport:
     done: list[str] = field(default_factory=list)
-    refused: list[Refusal] = field(default_factory=list)
+    refused: list[RefusedChange] = field(default_factory=list)
 
 
-def reactivate_bounces(bounces: Iterable[Bounce], *, client: Client | None = None) -> Outcome:
+def reactivate_bounces(bounces: Iterable[Bounce], *, client: Client | None = None) -> ChangeReport:
     """``PUT /bounces/{id}/activate`` for each; an accepted one makes the row active and lifts
     the address's suppression on its stream, as reactivating does in Postmark."""
     client = client or Client.from_settings()
-    outcome = Outcome()
+    report = ChangeReport()
     for bounce in bounces:
         label = f"{bounce.email or '(no address)'} (bounce {bounce.postmark_id})"
         try:
             answer = client.activate_bounce(bounce.postmark_id)
         except PostmarkError as exc:
-            outcome.refused.append(Refusal(label, str(exc)))
+            report.refused.append(RefusedChange(label, str(exc)))
             continue
         state = answer.get("Bounce") or {}
         now = timezone.now()
@@ -54,16 +54,16 @@ def reactivate_bounces(bounces: Iterable[Bounce], *, client: Client | None = Non
             updated_at=now,
         )
         _lift_locally(bounce.email, bounce.message_stream or DEFAULT_STREAM)
-        outcome.done.append(label)
-    return outcome
+        report.done.append(label)
+    return report
 
 
 def lift_suppressions(
     suppressions: Iterable[Suppression], *, client: Client | None = None
-) -> Outcome:
+) -> ChangeReport:
     """``POST .../suppressions/delete`` per stream; each address Postmark deleted is lifted."""
     client = client or Client.from_settings()
-    outcome = Outcome()
+    report = ChangeReport()
     by_stream: dict[str, list[str]] = {}
     for row in suppressions:
         by_stream.setdefault(row.message_stream, []).append(row.email)
@@ -72,23 +72,23 @@ def lift_suppressions(
             for email, reason in _ask(client.delete_suppressions, chunk, stream, "Deleted"):
                 if reason is None:
                     _lift_locally(email, stream)
-                    outcome.done.append(f"{email} on {stream}")
+                    report.done.append(f"{email} on {stream}")
                 else:
-                    outcome.refused.append(Refusal(f"{email} on {stream}", reason))
-    return outcome
+                    report.refused.append(RefusedChange(f"{email} on {stream}", reason))
+    return report
 
 
 def suppress(
     emails: Iterable[str], stream: str = DEFAULT_STREAM, *, client: Client | None = None
-) -> Outcome:
+) -> ChangeReport:
     """``POST .../suppressions``: a manual suppression for each address Postmark accepted."""
     client = client or Client.from_settings()
-    outcome = Outcome()
+    report = ChangeReport()
     addresses = sorted({email.strip().lower() for email in emails if email.strip()})
     for chunk in _chunks(addresses):
         for email, reason in _ask(client.create_suppressions, chunk, stream, "Suppressed"):
             if reason is not None:
-                outcome.refused.append(Refusal(f"{email} on {stream}", reason))
+                report.refused.append(RefusedChange(f"{email} on {stream}", reason))
                 continue
             row = {
                 "email": email,
@@ -99,9 +99,9 @@ def suppress(
             }
             keys = ["email", "message_stream"]
             updated = ["reason", "origin", "suppressed_at"]
-            sql.upsert(Suppression, row, keys, updated, newer="suppressed_at")
-            outcome.done.append(f"{email} on {stream}")
-    return outcome
+            statements.upsert(Suppression, row, keys, updated, newer="suppressed_at")
+            report.done.append(f"{email} on {stream}")
+    return report
 
 
 def _ask(

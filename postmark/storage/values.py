@@ -4,7 +4,7 @@ The databases differ at the edges: PostgreSQL refuses NUL in text and in JSON st
 refuses JSON nested 32 levels deep, no driver can encode a lone surrogate (which ``json.loads``
 makes of ``"\\ud800"``), and ``float("inf")`` has no JSON spelling that PostgreSQL takes. A
 webhook carrying any of these must still be stored (or its row would fail on every replay), and
-stored the same everywhere, so every storage path (``postmark.sql``, ``postmark.portable``)
+stored the same everywhere, so every storage path (``statements``, ``orm``)
 writes what ``clean`` makes of a value:
 
 - text: NUL and lone surrogates become U+FFFD (the replacement character);
@@ -38,7 +38,12 @@ _EXPONENT_FROM = 1e16
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def text(value: str) -> str:
+def clean_text(value: str) -> str:
+    """The one text rule, for stored rows and webhook events alike: NUL (PostgreSQL refuses it)
+    and lone surrogates (no driver encodes them) become U+FFFD, Unicode's mark for "a character
+    was here that could not be kept". Replacing rather than dropping keeps the text's length
+    and shows where something was lost, and never joins two parts of an address or an ID into
+    another valid one ("a\\x00b@x" must not become "ab@x"). The str itself when it is clean."""
     if value.isascii():  # the usual case, and a fast test
         return value.replace("\x00", REPLACEMENT) if "\x00" in value else value
     return _UNSTORABLE.sub(REPLACEMENT, value)
@@ -48,14 +53,14 @@ def json_value(value: Any, depth: int = 0) -> Any:
     """Copy on write: a container is copied only when something in it changes, so that a large
     value is not copied for nothing."""
     if isinstance(value, str):
-        return text(value)
+        return clean_text(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
         return int(value) if abs(value) >= _EXPONENT_FROM else value
     if isinstance(value, dict | list | tuple):
         if depth >= JSON_MAX_DEPTH:
-            return text(json.dumps(value, allow_nan=True))
+            return clean_text(json.dumps(value, allow_nan=True))
         if isinstance(value, dict):
             return _json_object(value, depth)
         for index, item in enumerate(value):
@@ -69,7 +74,7 @@ def json_value(value: Any, depth: int = 0) -> Any:
 
 def _json_object(value: dict[Any, Any], depth: int) -> dict[Any, Any]:
     def stored_key(key: Any) -> Any:
-        return text(key) if isinstance(key, str) else key
+        return clean_text(key) if isinstance(key, str) else key
 
     for index, (key, item) in enumerate(value.items()):
         new_key, stored = stored_key(key), json_value(item, depth + 1)
@@ -85,7 +90,7 @@ def _json_object(value: dict[Any, Any], depth: int) -> dict[Any, Any]:
 
 # --- Columns: the same rules applied to a model's rows ------------------------------------------
 
-# Fields whose Python values (str, int, bool, None) every driver takes as they are; postmark.sql
+# Fields whose Python values (str, int, bool, None) every driver takes as they are; statements
 # gives the others (UUID, JSON, datetimes) to the field's get_db_prep_save.
 _PASS_THROUGH = frozenset(
     [
@@ -152,7 +157,7 @@ def clean(column: Column, value: Any) -> Any:
     it whole)."""
     if isinstance(value, str):  # the usual case first: this runs for every value written
         if not value.isascii() or "\x00" in value:
-            value = text(value)
+            value = clean_text(value)
         if column.max_length and len(value) > column.max_length:
             value = value[: column.max_length]
         return value

@@ -5,7 +5,7 @@ Everything Postmark would refuse for a message itself raises UnsupportedMessageE
 any request is made (with fail_silently, that message gets a failed result instead). Encoding
 each call here, once, is what lets that cover the request too: a value JSON cannot carry is
 refused like any other, and a batch whose JSON would pass Postmark's 50 MB is cut into calls
-that fit before anything goes (``postmark.sending`` posts these bytes as they are).
+that fit before anything goes (``postmark.sending.send_loop`` posts these bytes as they are).
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from typing import Any
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
-from . import signals
-from .client import encode_json
-from .conf import conceal, settings
-from .exceptions import UnsupportedMessageError
-from .facts import MAX_BATCH_BYTES
-from .merge import bulk_recipients, has_merge_data, new_link_ids, split_by_recipient
-from .message import Defaults, is_bulk, is_template
+from .. import signals
+from ..api.spec import MAX_BATCH_BYTES
+from ..client import encode_json
+from ..conf import conceal, settings
+from ..exceptions import UnsupportedMessageError
+from ..message import Defaults, is_bulk, is_template
+from ..results import PostmarkResult, Status
 from .payload import to_bulk_payload, to_payload
-from .results import PostmarkResult, Status
-from .sending import Batch, request_json
+from .recipients import bulk_recipients, has_merge_data, new_link_ids, split_by_recipient
+from .send_loop import Batch, request_json
 
 #: What puts messages in the same API call: template or not, bulk, and the server.
 _CallKey = tuple[bool, bool, str | None]
@@ -85,7 +85,7 @@ def _with_merge_data_split(
     messages: Sequence[EmailMessage], defaults: Defaults, fail_silently: bool
 ) -> list[EmailMessage]:
     """The messages, each with ``merge_data`` (and not bulk) replaced by its per-recipient
-    copies (``postmark.merge``)."""
+    copies (``postmark.sending.recipients``)."""
     if not any(has_merge_data(message) for message in messages):
         return list(messages)
     split: list[EmailMessage] = []

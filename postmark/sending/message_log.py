@@ -1,6 +1,6 @@
 """The ``Message`` log's rows for what ``post_send`` reports: one per message, one per recipient
 of a Bulk API message, written with one statement per API call whatever the messages hold
-(address pairs, NUL, which ``postmark.storable`` cleans, or a MessageID Postmark gave twice).
+(address pairs, NUL, which ``postmark.storage.values`` cleans, or a MessageID Postmark gave twice).
 
 A queued message's rows are written when it is queued (``log_queued``, status "queued"), each
 with a ``link_id``; the worker's ``post_send`` then updates those same rows with the outcome,
@@ -16,16 +16,16 @@ from typing import Any
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, router, transaction
 
-from . import sql
+from ..api.spec import DEFAULT_STREAM
+from ..conf import settings
+from ..exceptions import UnsupportedMessageError
+from ..message import Defaults, server_label
+from ..models import Message
+from ..results import PostmarkResult, Status
+from ..storage import statements
 from .addresses import format_address
-from .conf import settings
-from .exceptions import UnsupportedMessageError
-from .facts import DEFAULT_STREAM
-from .merge import LINK_KEY, per_recipient
-from .message import Defaults, server_label
-from .models import Message
 from .payload import metadata_of
-from .results import PostmarkResult, Status
+from .recipients import LINK_KEY, per_recipient
 
 _SENT, _SUPPRESSED = Status.SENT, Status.SUPPRESSED
 #: Link ids looked up per query (a Bulk API message may have thousands of recipients; SQLite
@@ -41,7 +41,7 @@ def log_queued(logged: Sequence[tuple[EmailMessage, str | None]]) -> None:
     rows = _rows(
         [(message, message.postmark, log_id) for message, log_id in logged]  # type: ignore[attr-defined]
     )
-    sql.bulk_insert(Message, rows)
+    statements.bulk_insert(Message, rows)
 
 
 def log_sent(messages: Sequence[EmailMessage], results: Sequence[PostmarkResult]) -> None:
@@ -89,13 +89,13 @@ def _write(rows: list[dict[str, Any]]) -> None:
         chunk = linked[start : start + _IDS_PER_QUERY]
         held.update(Message.objects.filter(link_id__in=chunk).values_list("link_id", flat=True))
     if not held:  # PostmarkBackend's sends: every row is new
-        sql.bulk_insert(Message, rows)
+        statements.bulk_insert(Message, rows)
         return
     with transaction.atomic(using=router.db_for_write(Message)):
-        sql.update_rows(
+        statements.update_rows(
             Message, "link_id", [row for row in rows if row.get("link_id") in held], OUTCOME_FIELDS
         )
-        sql.bulk_insert(Message, [row for row in rows if row.get("link_id") not in held])
+        statements.bulk_insert(Message, [row for row in rows if row.get("link_id") not in held])
 
 
 def _message_row(

@@ -16,10 +16,10 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.mail import EmailMessage
 
+from ..api.spec import MAX_MESSAGE_BYTES, MAX_RECIPIENTS, MAX_TAG_LENGTH, TRACK_LINKS_VALUES
+from ..exceptions import UnsupportedMessageError
+from ..message import Defaults, is_template
 from .addresses import address_list, format_address, refuse_line_breaks
-from .exceptions import UnsupportedMessageError
-from .facts import MAX_MESSAGE_BYTES, MAX_RECIPIENTS, MAX_TAG_LENGTH, TRACK_LINKS_VALUES
-from .message import Defaults, is_template
 
 #: Headers Postmark builds from the payload's own fields: a copy in Headers would be ignored or
 #: conflict. (From and Reply-To are mapped to their fields instead.)

@@ -16,9 +16,9 @@ Three ways to say the same thing, each run by the whole suite on the database th
   ``IF()`` per column (the condition's own column assigned last: MySQL applies the assignments
   in order, and a later one sees the earlier ones' results); the key is whichever unique key
   the row collides with, so a model upserted here has one unique key besides its primary key;
-- any other database (Oracle, a third-party backend): the ORM, in ``postmark.portable``.
+- any other database (Oracle, a third-party backend): the ORM, in ``postmark.storage.orm``.
 
-Every path writes what ``postmark.storable.clean`` makes of a value, so that a value is stored
+Every path writes what ``postmark.storage.values.clean`` makes of a value, so that a value is stored
 the same wherever it goes (see README, "Databases"). As with ``bulk_create``, no model signals
 (``post_save``) are sent: react to ``postmark.signals``.
 """
@@ -34,9 +34,9 @@ from typing import Any
 from django.db import connections, models, router, transaction
 from django.utils import timezone
 
-from . import portable
-from .models import WebhookEvent
-from .storable import Column, RowUpdate, clean, columns, default, full_row
+from ..models import WebhookEvent
+from . import orm
+from .values import Column, RowUpdate, clean, columns, default, full_row
 
 #: The vendors that get compiled statements; tests empty it to run the ORM's path instead.
 _COMPILED_VENDORS = frozenset(("postgresql", "sqlite", "mysql"))
@@ -169,7 +169,7 @@ def insert(row: models.Model) -> None:
     connection = _connection(model)
     values = {c.name: getattr(row, c.field.attname) for c in columns(model) if not c.now}
     if not _compiled(connection):
-        portable.insert(row, values)
+        orm.insert(row, values)
         return
     with connection.cursor() as cursor:
         cursor.execute(
@@ -190,7 +190,7 @@ def bulk_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) ->
         return
     connection = _connection(model)
     if not _compiled(connection):
-        portable.bulk_insert(model, rows)
+        orm.bulk_insert(model, rows)
         return
     now = timezone.now()
     every = columns(model)
@@ -236,7 +236,7 @@ def update_rows(
         return
     connection = _connection(model)
     if not _compiled(connection):
-        portable.update_rows(model, key, rows, fields)
+        orm.update_rows(model, key, rows, fields)
         return
     by_name = {c.name: c for c in columns(model)}
     touched = tuple(c.name for c in columns(model) if getattr(c.field, "auto_now", False))
@@ -280,7 +280,7 @@ def upsert(
     missing or not later than the one given (so that an older event cannot undo a newer one)."""
     connection = _connection(model)
     if not _compiled(connection):
-        portable.upsert(model, values, unique_fields, update_fields, newer)
+        orm.upsert(model, values, unique_fields, update_fields, newer)
         return
     sql = _insert_sql(
         model, connection.alias, tuple(unique_fields), tuple(update_fields), newer=newer
@@ -297,13 +297,13 @@ def update_one(
     first: dict[str, Any],
     set_: dict[str, Any],
 ) -> int:
-    """One UPDATE (``storable.RowUpdate`` says what each argument does); returns the number of
+    """One UPDATE (``values.RowUpdate`` says what each argument does); returns the number of
     rows matched (MySQL, which counts rows changed, is told to count matched ones by Django's
     connection flags)."""
     update = RowUpdate(key, advance, first, set_)
     connection = _connection(model)
     if not _compiled(connection):
-        return portable.update_one(model, update)
+        return orm.update_one(model, update)
     field, from_values, to_value = advance
     key_field, key_value = key
     sql = _update_sql(

@@ -10,22 +10,22 @@ from django.db import OperationalError
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
-from .addresses import bare_address, format_address
-from .backends import PostmarkBackend, QueuedPostmarkBackend
-from .conf import settings
-from .exceptions import UnsupportedMessageError
-from .facts import TRACK_LINKS_VALUES, can_send_from
-from .installation import (
+from ..api.spec import TRACK_LINKS_VALUES, can_send_from
+from ..backends import PostmarkBackend, QueuedPostmarkBackend
+from ..conf import settings
+from ..exceptions import UnsupportedMessageError
+from ..queue.queueing import queue_problem
+from ..sending.addresses import bare_address, format_address
+from ..testing.backend import PostmarkTestBackend
+from ..webhooks.auth import missing_settings
+from ..webhooks.views import inbound_hook, outbound_hook
+from .package import (
     REMEDY,
     holds_tables,
     migrate_command,
     migration_state,
     other_distributions,
 )
-from .queue.queueing import queue_problem
-from .testing.backend import PostmarkTestBackend
-from .webhooks.auth import missing_settings
-from .webhooks.views import inbound_hook, outbound_hook
 
 
 @register()

@@ -1,6 +1,6 @@
-"""Storage through the ORM, for the databases ``postmark.sql`` has no compiled statements for
+"""Storage through the ORM, for the databases ``statements`` has no compiled statements for
 (Oracle, third-party backends): the same operations, with only what Django documents for
-every backend, writing the same values (``postmark.storable``).
+every backend, writing the same values (``values``).
 
 Nothing here is read before it is written: an INSERT in a savepoint (most rows are new), and on a
 collision one UPDATE whose WHERE holds the newer-wins rule, which the database decides under its
@@ -17,7 +17,7 @@ from django.db import IntegrityError, models, router, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .storable import RowUpdate, clean, columns, full_row
+from .values import RowUpdate, clean, columns, full_row
 
 
 def insert(row: models.Model, values: Mapping[str, Any]) -> None:
