@@ -59,7 +59,6 @@ SENDING_MODULES = [
     "results.py",
     "sending.py",
     "tasks.py",
-    "threads.py",
     "transport.py",
     "queue/envelope.py",
     "queue/queueing.py",
