@@ -59,7 +59,7 @@ SENDING_MODULES = [
     "results.py",
     "sending.py",
     "tasks.py",
-    "transport.py",
+    "client/deadline.py",
     "queue/envelope.py",
     "queue/queueing.py",
     "queue/readable.py",
