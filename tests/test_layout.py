@@ -19,10 +19,7 @@ MODULES = sorted(path for path in PACKAGE.rglob("*.py") if "migrations" not in p
 
 MAX_ROOT_MODULES = 14
 MAX_LINES = 350
-#: Replaced by the standard library and moved into client/ on the branch i18/stdlib (issue 18,
-#: item 3); they leave the root when it lands. Remove this once they are gone.
-LEAVING_THE_ROOT = {"threads.py", "transport.py"}
-#: Documented import paths kept as thin re-exports of a module that moved (README documents
+#: Documented import paths kept as thin re-exports of a module that moved (the docs document
 #: ``postmark.operations.tasks``; the tasks themselves live in ``postmark.tasks``).
 DOCUMENTED_REEXPORTS = {"operations/tasks.py"}
 
@@ -66,7 +63,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_the_root_holds_at_most_fourteen_modules() -> None:
-    root = sorted(path.name for path in PACKAGE.glob("*.py") if path.name not in LEAVING_THE_ROOT)
+    root = sorted(path.name for path in PACKAGE.glob("*.py"))
     assert len(root) <= MAX_ROOT_MODULES, root
 
 

@@ -1,6 +1,6 @@
 """The HTTP part of the API client: token, keep-alive sessions, one attempt, safe retries.
 
-Every attempt has a deadline for the whole call (``postmark.transport``), and redirects are
+Every attempt has a deadline for the whole call (``postmark.client.deadline``), and redirects are
 never followed: a 3xx is an unexpected answer (the batch may have been taken), and following it
 would post the batch again and hand the server token to whatever origin it names.
 
@@ -26,9 +26,10 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 import postmark
 
-from .. import exceptions, transport
+from .. import exceptions
 from ..conf import checked_api_url, conceal, settings
 from ..facts import TEST_TOKEN
+from . import deadline
 
 USER_AGENT = f"django-postmark/{postmark.__version__}"
 
@@ -133,7 +134,7 @@ class HTTPClient:
             return self._idle[-1]
 
     def _new_session(self) -> requests.Session:
-        session = transport.session()
+        session = deadline.session()
         session.headers.update(self.headers)
         return session
 
@@ -205,7 +206,7 @@ class HTTPClient:
         frames hold the request's bytes, token included, and Django's error reports (the debug
         page, Sentry-like tools) show every frame of a chained exception. Its text is kept.
         """
-        with transport.deadline(self.deadline) as limit:
+        with deadline.within(self.deadline) as limit:
             try:
                 response = session.request(
                     method,

@@ -9,10 +9,11 @@ does.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.core.mail import EmailMessage
@@ -24,7 +25,6 @@ from ..client.email import batch_json
 from ..conf import settings
 from ..exceptions import BatchError, PostmarkError
 from ..results import PostmarkResult, Status, results_of
-from ..threads import in_threads
 from .recipients import settle
 
 logger = logging.getLogger("postmark")
@@ -82,21 +82,74 @@ def send_batches(
                     break
         return errors[0] if errors else None
 
-    def handle(batch: Batch, answer: CallAnswer) -> None:
-        error = finish_batch(backend, batch, answer, on_call_error)
-        if error is not None:
-            errors.append(error)
-
-    left = in_threads(
-        batches,
-        partial(call_batch, client),
-        width,
-        stops=lambda answer: answer.error is not None and not fail_silently,
-        handle=handle,
-    )
+    left = _post_at_once(backend, client, batches, width, fail_silently, on_call_error, errors)
     if left and errors:
         mark_unsent(left, errors[0])
     return errors[0] if errors else None
+
+
+def _post_at_once(
+    backend: BaseEmailBackend,
+    client: Client,
+    batches: list[Batch],
+    width: int,
+    fail_silently: bool,
+    on_call_error: OnCallError | None,
+    errors: list[PostmarkError],
+) -> list[Batch]:
+    """``send_batches`` with ``width`` calls at once; returns the batches never posted.
+
+    Every batch is queued on the pool at once, but a call starts only if no call has failed
+    yet: the thread whose call fails says so before it takes another batch, even while this
+    thread is still busy with an earlier result. An exception (from a call, or from handling
+    a result here) stops the calls the same way; the calls in flight are still finished and
+    handled, then the first exception propagates.
+    """
+    stop = threading.Event()
+
+    def call_unless_stopped(batch: Batch) -> CallAnswer | None:
+        if stop.is_set():
+            return None  # never posted
+        try:
+            answer = call_batch(client, batch)
+        except BaseException:
+            stop.set()
+            raise
+        if answer.error is not None and not fail_silently:
+            stop.set()
+        return answer
+
+    raised: BaseException | None = None
+    unsent: set[int] = set()
+    with ThreadPoolExecutor(width, thread_name_prefix="postmark-call") as pool:
+        try:
+            futures: dict[Future[CallAnswer | None], int] = {
+                pool.submit(call_unless_stopped, batch): position
+                for position, batch in enumerate(batches)
+            }
+            for future in as_completed(futures):
+                position = futures[future]
+                try:
+                    answer = future.result()
+                except BaseException as exc:  # the call's own: re-raised once all are handled
+                    raised = raised or exc
+                    continue
+                if answer is None:
+                    unsent.add(position)
+                    continue
+                try:
+                    error = finish_batch(backend, batches[position], answer, on_call_error)
+                except Exception as exc:
+                    stop.set()
+                    raised = raised or exc
+                    continue
+                if error is not None:
+                    errors.append(error)
+        finally:
+            stop.set()  # an interrupt: the calls not yet started return at once
+    if raised is not None:
+        raise raised
+    return [batch for position, batch in enumerate(batches) if position in unsent]
 
 
 def _calls_api(batch: Batch) -> bool:

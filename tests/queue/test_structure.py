@@ -51,15 +51,12 @@ SENDING_MODULES = sorted(
     for path in (PACKAGE / folder).glob("*.py")
 ) + [
     name
-    # threads.py and transport.py while they are in the root (issue 18 moves them)
     for name in (
         "backends.py",
         "exceptions.py",
         "message.py",
         "results.py",
         "tasks.py",
-        "threads.py",
-        "transport.py",
     )
     if (PACKAGE / name).exists()
 ]

@@ -5,6 +5,14 @@ byte a second keeps a call with ``timeout=(2, 2)`` open for as long as it likes.
 connection tells the call it serves which socket it uses, and a watchdog shuts that socket down
 when the call's deadline passes, whatever stage the call is at (headers or body). The current
 deadline is a context variable, so each thread making calls at once has its own.
+
+Why not the public API alone: a read timeout shrunk to the time left, and a streamed body read
+against the clock, still leave the headers unbounded (http.client reads them a line at a time,
+each read with the socket's timeout). Only the socket itself can be stopped mid-read, and
+urllib3 hands it out only through its connection classes: ``HTTPConnectionPool.ConnectionCls``
+and ``PoolManager.pool_classes_by_scheme``, both unchanged through urllib3 2.x. setup.cfg bounds
+urllib3 to that range, and CI runs the client's tests on its lowest version as well.
+tests/sending/test_whole_call_deadline.py shows what this protects against.
 """
 
 from __future__ import annotations
@@ -111,7 +119,7 @@ _CURRENT: ContextVar[Deadline | None] = ContextVar("postmark_deadline", default=
 
 
 @contextmanager
-def deadline(seconds: float) -> Iterator[Deadline]:
+def within(seconds: float) -> Iterator[Deadline]:
     """Bound the calls made in this block (on a ``session()``) to ``seconds`` in all."""
     limit = Deadline(seconds)
     token = _CURRENT.set(limit)
@@ -160,15 +168,25 @@ class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 class _Adapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        # Through an HTTP(S) proxy the pools connect to the proxy (and tunnel for https): the
+        # same classes guard them. A SOCKS proxy keeps its own connection classes.
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
 
 
 def session() -> requests.Session:
-    """A session whose connections obey ``deadline()``. (Proxied calls bypass the guard and
-    keep requests' per-read timeout only.)"""
+    """A session whose connections obey ``within()``, directly or through an HTTP proxy."""
     result = requests.Session()
     adapter = _Adapter()
     result.mount("http://", adapter)
