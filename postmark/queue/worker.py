@@ -31,6 +31,7 @@ from ..exceptions import PostmarkError, is_safe_to_retry
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
 from ..sending.send_loop import Batch, CallAnswer, finish_batch, send_batches
+from ..sending.state import message_results
 from .envelope import is_bulk_call, listed_server_token, result_to_json, server_of
 from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
 
@@ -132,7 +133,7 @@ def deliver(batch_id: str) -> BatchOutcome:
             return BatchOutcome(str(row.state), timezone.now() + timedelta(seconds=delay))
         finally:
             backend.close()
-        results: list[PostmarkResult] = [m.postmark for m in messages]  # type: ignore[attr-defined]
+        results = message_results(messages)
         for entry, result in zip(row.messages, results, strict=True):
             entry["result"] = result_to_json(result)
         row.state = _state_of(results, error)
