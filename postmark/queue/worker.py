@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
@@ -35,6 +36,9 @@ from ..sending.state import message_results
 from .envelope import is_bulk_call, listed_server_token, result_to_json, server_of
 from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
 
+if TYPE_CHECKING:  # imported by its path at run time, as Django imports email backends
+    from ..backends import PostmarkBackend
+
 logger = logging.getLogger("postmark.tasks")
 
 #: The backend on whose behalf a worker sends (the ``sender`` of its ``post_send``). Named by
@@ -43,9 +47,9 @@ logger = logging.getLogger("postmark.tasks")
 QUEUED_BACKEND = "postmark.backends.QueuedPostmarkBackend"
 
 
-def queued_backend() -> BaseEmailBackend:
+def queued_backend() -> PostmarkBackend:
     # What get_connection() does, without it: Django 6.1 deprecates get_connection().
-    backend: BaseEmailBackend = import_string(QUEUED_BACKEND)(fail_silently=True)
+    backend: PostmarkBackend = import_string(QUEUED_BACKEND)(fail_silently=True)
     return backend
 
 
@@ -108,7 +112,8 @@ def deliver(batch_id: str) -> BatchOutcome:
         backend = queued_backend()
         backend.open()
         try:
-            client = backend.client  # type: ignore[attr-defined]
+            client = backend.client
+            assert client is not None  # open() made it
             # A task holds one batch, so this is one call (no thread): queued sending makes
             # calls at once by running several workers.
             server = server_of(row.messages)
