@@ -31,6 +31,7 @@ from .sending.batches import build_batches
 from .sending.message_log import log_queued
 from .sending.recipients import settle
 from .sending.send_loop import Batch, raise_for_failures, send_batches
+from .sending.state import message_results, result_of, set_result
 
 __all__ = ["PostmarkBackend", "QueuedPostmarkBackend", "QueuedResult"]
 
@@ -105,7 +106,7 @@ class PostmarkBackend(BaseEmailBackend):
         finally:
             if opened_here:
                 self.close()
-        results = [message.postmark for message in email_messages]  # type: ignore[attr-defined]
+        results = message_results(email_messages)
         # Accepted: "sent", "delayed", and a Bulk API request's "queued".
         sent = sum(result.accepted for result in results)
         if not self.fail_silently:
@@ -130,6 +131,8 @@ class _Queued:
 
     row: QueuedBatch
     queued: list[EmailMessage] = field(default_factory=list)
+    #: The ``QueuedResult`` of each message in ``queued``, which the enqueue completes.
+    queued_results: list[QueuedResult] = field(default_factory=list)
     logged: list[tuple[EmailMessage, str | None]] = field(default_factory=list)
 
 
@@ -195,23 +198,25 @@ class QueuedPostmarkBackend(PostmarkBackend):
             log_id = None if payload is not None and batch.bulk else str(uuid.uuid4())
             queued.logged.append((message, log_id))
             if payload is None:  # suppressed or refused: its result is already final
-                result = message.postmark  # type: ignore[attr-defined]
+                result = result_of(message)
                 queued.row.messages.append(
                     message_entry(
                         message, None, result, bulk=batch.bulk, server=server, log_id=log_id
                     )
                 )
                 continue
-            message.postmark = QueuedResult(  # type: ignore[attr-defined]
+            queued_result = QueuedResult(
                 Status.QUEUED,
                 recipients=list(message.recipients()),
                 message="Queued for sending.",
                 batch_id=str(queued.row.id),
             )
+            set_result(message, queued_result)
             queued.row.messages.append(
                 message_entry(message, payload, None, bulk=batch.bulk, server=server, log_id=log_id)
             )
             queued.queued.append(message)
+            queued.queued_results.append(queued_result)
         return queued
 
     @staticmethod
@@ -231,10 +236,10 @@ class QueuedPostmarkBackend(PostmarkBackend):
                     row.row.id,
                     exc_info=True,
                 )
-                for message in row.queued:
-                    message.postmark.message = (  # type: ignore[attr-defined]
+                for result in row.queued_results:
+                    result.message = (
                         "Queued; its task could not be enqueued yet (postmark_recover will)."
                     )
                 continue
-            for message in row.queued:
-                message.postmark.task_id = task_id  # type: ignore[attr-defined]
+            for result in row.queued_results:
+                result.task_id = task_id

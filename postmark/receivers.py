@@ -29,6 +29,7 @@ from .results import PostmarkResult
 from .sending.addresses import bare_address
 from .sending.message_log import log_sent
 from .sending.recipients import LINK_KEY
+from .sending.state import set_suppressed
 from .storage import statements
 
 Receiver = TypeVar("Receiver", bound=Callable[..., None])
@@ -272,4 +273,4 @@ def skip_suppressed_recipients(
                 dropped.extend(r for r in recipients if (bare_address(r), stream) in suppressed)
                 setattr(message, kind, kept)
         if dropped:
-            message.suppressed_recipients = dropped  # type: ignore[attr-defined]
+            set_suppressed(message, dropped)

@@ -60,10 +60,15 @@ class HTTPClient:
         self.token = conceal(token)
         self.base_url = base_url.rstrip("/")
         # requests takes a number or a (connect, read) tuple, not a list from a settings file.
-        self.timeout = tuple(timeout) if isinstance(timeout, list) else timeout  # type: ignore[assignment]
-        connect, read = self.timeout if isinstance(self.timeout, tuple) else (timeout, timeout)
+        # (Typed as Timeout, but a settings file may well give a list.)
+        if isinstance(timeout, tuple | list):
+            connect, read = timeout
+            self.timeout: Timeout = (connect, read)
+        else:
+            connect = read = timeout
+            self.timeout = timeout
         #: Seconds one attempt may take in all: connecting, writing, and the whole answer.
-        self.deadline = float(connect) + float(read)  # type: ignore[arg-type]
+        self.deadline = float(connect) + float(read)
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         #: Sent with every request, by every session of the pool.

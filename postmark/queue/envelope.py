@@ -11,6 +11,7 @@ from ..api.timestamps import parse_timestamp
 from ..conf import settings
 from ..message import PostmarkEmailMultiAlternatives, server_label
 from ..results import PostmarkResult
+from ..sending.state import set_result, set_suppressed, state_of
 
 # The options a rebuilt message needs for post_send receivers (the payload carries the rest).
 _KEPT_OPTIONS = ("tag", "metadata", "message_stream", "template_id", "template_alias")
@@ -83,7 +84,7 @@ def rebuild_messages(entries: Sequence[Mapping[str, Any]]) -> list[EmailMessage]
     messages = [_rebuild_message(entry) for entry in entries]
     if token:
         for message in messages:
-            message.server_token = token  # type: ignore[attr-defined]
+            setattr(message, "server_token", token)  # noqa: B010 (a documented option)
     return messages
 
 
@@ -103,21 +104,20 @@ def _rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
     )
     message.content_subtype = subtype
     if envelope.get("suppressed_recipients"):
-        message.suppressed_recipients = [  # type: ignore[attr-defined]
-            _address(address) for address in envelope["suppressed_recipients"]
-        ]
+        set_suppressed(
+            message, [_address(address) for address in envelope["suppressed_recipients"]]
+        )
     for content, mimetype in alternatives:
         message.attach_alternative(content, mimetype)
+    state = state_of(message)
     if envelope.get("log_id"):
-        message.postmark_log_id = envelope["log_id"]  # type: ignore[attr-defined]
+        state.log_id = envelope["log_id"]
     if envelope.get("link_ids"):
-        message.postmark_link_ids = {  # type: ignore[attr-defined]
-            _address(address): link_id for address, link_id in envelope["link_ids"]
-        }
+        state.link_ids = {_address(address): link_id for address, link_id in envelope["link_ids"]}
     if envelope.get("merge_metadata"):
         message.merge_metadata = envelope["merge_metadata"]
     if entry.get("result") is not None:
-        message.postmark = result_from_json(entry["result"])  # type: ignore[attr-defined]
+        set_result(message, result_from_json(entry["result"]))
     return message
 
 
@@ -141,7 +141,7 @@ def listed_server_token(label: str) -> str | None:
 def _keep_bulk_recipients(message: EmailMessage, envelope: dict[str, Any], *, sent: bool) -> None:
     # Set by the payload (recipients.new_link_ids); without a payload they went nowhere (or
     # are left from an earlier send of the same message), and the message has a log_id instead.
-    link_ids = getattr(message, "postmark_link_ids", None)
+    link_ids = state_of(message).link_ids
     if link_ids and sent:
         envelope["link_ids"] = [
             [_json_address(address), link_id] for address, link_id in link_ids.items()

@@ -86,9 +86,9 @@ def load_messages(batch_id: str) -> object:
 def read_batch(raw: object) -> list[EmailMessage]:
     """The row's messages, rebuilt; UnreadableBatch when its JSON is not what this release
     writes (or cannot be rebuilt for any other reason)."""
-    _check_entries(raw)
+    entries = _checked_entries(raw)
     try:
-        return rebuild_messages(raw)  # type: ignore[arg-type]
+        return rebuild_messages(entries)
     except Exception as exc:  # a shape the checks let through, which the rebuild trips on
         raise UnreadableBatch(
             f"its messages cannot be rebuilt ({type(exc).__name__}: {exc!s:.200})"
@@ -113,13 +113,14 @@ def log_ids_in(raw: object) -> list[uuid.UUID]:
     return found
 
 
-def _check_entries(raw: object) -> None:
+def _checked_entries(raw: object) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
         raise UnreadableBatch(f"it holds {_shown(raw)} where a list of messages belongs")
     if not raw:
         raise UnreadableBatch("it holds no messages")
     for position, entry in enumerate(raw):
         _check_entry(entry, f"message {position}")
+    return raw
 
 
 def _check_entry(entry: object, where: str) -> None:
@@ -242,8 +243,10 @@ def _code_or_none(value: object) -> bool:
 def _uuid_or_none(value: object) -> bool:
     if value is None:
         return True
+    if not isinstance(value, str):  # what uuid.UUID would refuse with a TypeError
+        return False
     try:
-        uuid.UUID(value)  # type: ignore[arg-type]
+        uuid.UUID(value)
     except (TypeError, ValueError, AttributeError):
         return False
     return True

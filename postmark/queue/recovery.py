@@ -16,6 +16,7 @@ from .. import signals
 from ..conf import settings
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
+from ..sending.state import message_results, result_of, set_result
 from .envelope import result_to_json
 from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
 from .tasks_api import TaskResultDoesNotExist, TaskResultStatus, task_backends
@@ -105,18 +106,18 @@ def _mark_unknown(batch_id: str, cutoff: datetime) -> int:
 def _settle_unknown(row: QueuedBatch, messages: list[EmailMessage]) -> None:
     for message, entry in zip(messages, row.messages, strict=True):
         if entry["payload"] is not None:
-            message.postmark = PostmarkResult(  # type: ignore[attr-defined]
-                Status.UNKNOWN,
-                recipients=list(message.recipients()),
-                message=UNKNOWN_AFTER_CRASH,
+            recipients = list(message.recipients())
+            unknown = PostmarkResult(
+                Status.UNKNOWN, recipients=recipients, message=UNKNOWN_AFTER_CRASH
             )
-        entry["result"] = result_to_json(message.postmark)  # type: ignore[attr-defined]
+            set_result(message, unknown)
+        entry["result"] = result_to_json(result_of(message))
     backend = queued_backend()
     # Robust, as after a send: a receiver that fails must not leave the batch "sending".
     responses = signals.post_send.send_robust(
         sender=type(backend),
         messages=messages,
-        results=[message.postmark for message in messages],  # type: ignore[attr-defined]
+        results=message_results(messages),
         exception=None,
         backend=backend,
     )

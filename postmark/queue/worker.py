@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
@@ -31,8 +32,12 @@ from ..exceptions import PostmarkError, is_safe_to_retry
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
 from ..sending.send_loop import Batch, CallAnswer, finish_batch, send_batches
+from ..sending.state import message_results
 from .envelope import is_bulk_call, listed_server_token, result_to_json, server_of
 from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
+
+if TYPE_CHECKING:  # imported by its path at run time, as Django imports email backends
+    from ..backends import PostmarkBackend
 
 logger = logging.getLogger("postmark.tasks")
 
@@ -42,9 +47,9 @@ logger = logging.getLogger("postmark.tasks")
 QUEUED_BACKEND = "postmark.backends.QueuedPostmarkBackend"
 
 
-def queued_backend() -> BaseEmailBackend:
+def queued_backend() -> PostmarkBackend:
     # What get_connection() does, without it: Django 6.1 deprecates get_connection().
-    backend: BaseEmailBackend = import_string(QUEUED_BACKEND)(fail_silently=True)
+    backend: PostmarkBackend = import_string(QUEUED_BACKEND)(fail_silently=True)
     return backend
 
 
@@ -107,7 +112,8 @@ def deliver(batch_id: str) -> BatchOutcome:
         backend = queued_backend()
         backend.open()
         try:
-            client = backend.client  # type: ignore[attr-defined]
+            client = backend.client
+            assert client is not None  # open() made it
             # A task holds one batch, so this is one call (no thread): queued sending makes
             # calls at once by running several workers.
             server = server_of(row.messages)
@@ -132,7 +138,7 @@ def deliver(batch_id: str) -> BatchOutcome:
             return BatchOutcome(str(row.state), timezone.now() + timedelta(seconds=delay))
         finally:
             backend.close()
-        results: list[PostmarkResult] = [m.postmark for m in messages]  # type: ignore[attr-defined]
+        results = message_results(messages)
         for entry, result in zip(row.messages, results, strict=True):
             entry["result"] = result_to_json(result)
         row.state = _state_of(results, error)

@@ -27,6 +27,7 @@ from ..results import PostmarkResult, Status
 from .payload import to_bulk_payload, to_payload
 from .recipients import bulk_recipients, has_merge_data, new_link_ids, split_by_recipient
 from .send_loop import Batch, request_json
+from .state import set_result
 
 #: What puts messages in the same API call: template or not, bulk, and the server.
 _CallKey = tuple[bool, bool, str | None]
@@ -52,9 +53,8 @@ def build_batches(
             groups.setdefault(_call_key(message, defaults), []).append(message)
         else:
             # Django's own backends skip a message without recipients; so do we, visibly.
-            message.postmark = PostmarkResult(  # type: ignore[attr-defined]
-                Status.FAILED, message="The message has no recipients; nothing was sent."
-            )
+            nobody = "The message has no recipients; nothing was sent."
+            set_result(message, PostmarkResult(Status.FAILED, message=nobody))
     planned = [
         Batch(template, group[start : start + step], [], bulk, token)
         for (template, bulk, token), group in groups.items()
@@ -104,9 +104,8 @@ def _payload(
     message: EmailMessage, defaults: Defaults, fail_silently: bool, bulk: bool = False
 ) -> dict[str, Any] | None:
     if not message.recipients():
-        message.postmark = PostmarkResult(  # type: ignore[attr-defined]
-            Status.SUPPRESSED, message="Every recipient was suppressed; nothing was sent."
-        )
+        nobody = "Every recipient was suppressed; nothing was sent."
+        set_result(message, PostmarkResult(Status.SUPPRESSED, message=nobody))
         return None
     try:
         if bulk:
@@ -122,7 +121,7 @@ def _payload(
 def _refuse(message: EmailMessage, error: UnsupportedMessageError, fail_silently: bool) -> None:
     if not fail_silently:
         raise error
-    message.postmark = PostmarkResult.from_error(error, message)  # type: ignore[attr-defined]
+    set_result(message, PostmarkResult.from_error(error, message))
 
 
 # --- Request bodies ------------------------------------------------------------------------------

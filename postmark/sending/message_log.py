@@ -26,6 +26,7 @@ from ..storage import statements
 from .addresses import format_address
 from .payload import metadata_of
 from .recipients import LINK_KEY, per_recipient
+from .state import result_of, state_of
 
 _SENT, _SUPPRESSED = Status.SENT, Status.SUPPRESSED
 #: Link ids looked up per query (a Bulk API message may have thousands of recipients; SQLite
@@ -38,9 +39,7 @@ OUTCOME_FIELDS = ("status", "message_id", "submitted_at", "error_code", "error",
 def log_queued(logged: Sequence[tuple[EmailMessage, str | None]]) -> None:
     """Rows for messages just queued, each (message, the id of its row; None for a Bulk API
     message, whose rows are its recipients' link ids), with the result each has now."""
-    rows = _rows(
-        [(message, message.postmark, log_id) for message, log_id in logged]  # type: ignore[attr-defined]
-    )
+    rows = _rows([(message, result_of(message), log_id) for message, log_id in logged])
     statements.bulk_insert(Message, rows)
 
 
@@ -48,7 +47,7 @@ def log_sent(messages: Sequence[EmailMessage], results: Sequence[PostmarkResult]
     # A message rebuilt by the queue's worker names the row written when it was queued.
     rows = _rows(
         [
-            (message, result, getattr(message, "postmark_log_id", None))
+            (message, result, state_of(message).log_id)
             for message, result in zip(messages, results, strict=True)
         ]
     )
@@ -71,7 +70,7 @@ def _rows(
     rows = []
     for message, result, log_id in logged:
         row = _message_row(message, result, defaults, store_bodies)
-        link_ids = getattr(message, "postmark_link_ids", None)
+        link_ids = state_of(message).link_ids
         if log_id:
             rows.append({**row, "link_id": uuid.UUID(log_id)})
         elif link_ids:

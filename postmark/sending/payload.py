@@ -199,7 +199,7 @@ class _Payload:
         if template_id:
             self.payload["TemplateId"] = template_id
         else:
-            self.payload["TemplateAlias"] = message.template_alias  # type: ignore[attr-defined]
+            self.payload["TemplateAlias"] = getattr(message, "template_alias", None)
         self.payload["TemplateModel"] = dict(getattr(message, "template_model", None) or {})
         inline_css = getattr(message, "inline_css", None)
         if inline_css is not None:

@@ -21,6 +21,7 @@ from ..message import is_template
 from ..results import PostmarkResult, Status
 from .addresses import bare_address, format_address
 from .payload import headers_of, metadata_of
+from .state import set_copies, set_result, state_of
 
 #: The Metadata key of the id generated for each Bulk API recipient (``Message.link_id``): its
 #: Delivery, Bounce... webhooks carry it back, since Postmark names no MessageID in the answer.
@@ -76,17 +77,19 @@ def split_by_recipient(message: EmailMessage) -> list[EmailMessage]:
     for address in message.to:
         one = copy.copy(message)
         one.to = [address]
-        one.template_model = {**shared_model, **per_recipient(message, "merge_data", address)}  # type: ignore[attr-defined]
+        # The Postmark options are the caller's attributes, which EmailMessage does not declare.
+        own_model = per_recipient(message, "merge_data", address)
+        setattr(one, "template_model", {**shared_model, **own_model})  # noqa: B010
         own_metadata = per_recipient(message, "merge_metadata", address)
-        one.metadata = {**shared_metadata, **own_metadata} or None  # type: ignore[attr-defined]
+        setattr(one, "metadata", {**shared_metadata, **own_metadata} or None)  # noqa: B010
         one.extra_headers = {
             **message.extra_headers,
             **per_recipient(message, "merge_headers", address),
         }
-        one.merge_data = one.merge_metadata = one.merge_headers = None  # type: ignore[attr-defined]
-        one.postmark_parent = message  # type: ignore[attr-defined]
+        for option in ("merge_data", "merge_metadata", "merge_headers"):
+            setattr(one, option, None)
         copies.append(one)
-    message.postmark_messages = copies  # type: ignore[attr-defined]
+    set_copies(message, copies)
     return copies
 
 
@@ -100,16 +103,16 @@ def settle(messages: Iterable[EmailMessage]) -> None:
     parents = {
         id(parent): parent
         for message in messages
-        if (parent := getattr(message, "postmark_parent", None)) is not None
+        if (parent := state_of(message).parent) is not None
     }
     for parent in parents.values():
-        parent.postmark = summary(parent.postmark_messages)
+        set_result(parent, summary(state_of(parent).copies))
 
 
 def summary(copies: list[EmailMessage]) -> PostmarkResult:
     """Accepted ("sent") when every recipient's message was (or was suppressed); "queued" when
     the others are queued; else the first other result's status and error, with how many went."""
-    results: list[PostmarkResult | None] = [getattr(m, "postmark", None) for m in copies]
+    results = [state_of(one).result for one in copies]
     recipients = [r for result in results if result for r in result.recipients]
     done = [result for result in results if result is not None]
     accepted = sum(result.accepted for result in done)
@@ -157,8 +160,8 @@ def bulk_recipients(message: EmailMessage, link_ids: Mapping[str, str]) -> list[
 
 
 def new_link_ids(message: EmailMessage) -> dict[str, str]:
-    """A generated id for each To recipient of a Bulk API message, kept on the message (as
-    ``postmark_link_ids``) for the log's rows."""
+    """A generated id for each To recipient of a Bulk API message, kept in its state for the
+    log's rows."""
     link_ids = {address: str(uuid.uuid4()) for address in message.to}
-    message.postmark_link_ids = link_ids  # type: ignore[attr-defined]
+    state_of(message).link_ids = link_ids
     return link_ids

@@ -26,6 +26,7 @@ from ..conf import settings
 from ..exceptions import BatchError, PostmarkError
 from ..results import PostmarkResult, Status, results_of
 from .recipients import settle
+from .state import message_results, result_of, set_result
 
 logger = logging.getLogger("postmark")
 
@@ -213,7 +214,7 @@ def finish_batch(
             on_call_error(error)
         results = [PostmarkResult.from_error(error, message) for message in answer.messages]
     for message, result in zip(answer.messages, results or [], strict=True):
-        message.postmark = result  # type: ignore[attr-defined]
+        set_result(message, result)
     settle(batch.messages)
     # The mail has gone (or not) by now: a receiver that fails (say, the log's database) must
     # not turn that into an exception the caller would answer by sending again, nor stop the
@@ -221,7 +222,7 @@ def finish_batch(
     responses = signals.post_send.send_robust(
         sender=type(backend),
         messages=batch.messages,
-        results=[message.postmark for message in batch.messages],  # type: ignore[attr-defined]
+        results=message_results(batch.messages),
         exception=error,
         backend=backend,
     )
@@ -285,22 +286,22 @@ def mark_unsent(batches: list[Batch], error: PostmarkError) -> None:
     for batch in batches:
         for message, payload in zip(batch.messages, batch.payloads, strict=True):
             if payload is not None:
-                message.postmark = PostmarkResult(  # type: ignore[attr-defined]
+                unsent = PostmarkResult(
                     Status.FAILED,
                     recipients=list(message.recipients()),
                     error_code=error.error_code,
                     message=f"Not sent: the request for an earlier batch failed ({error}).",
                     error=error,
                 )
+                set_result(message, unsent)
         settle(batch.messages)
 
 
 def raise_for_failures(messages: list[EmailMessage], sent: int) -> None:
     failures = [
-        (message, message.postmark.error)  # type: ignore[attr-defined]
+        (message, result.error)
         for message in messages
-        if message.postmark.status not in _FINAL_OK  # type: ignore[attr-defined]
-        and message.postmark.error is not None  # type: ignore[attr-defined]
+        if (result := result_of(message)).status not in _FINAL_OK and result.error is not None
     ]
     if not failures:
         return

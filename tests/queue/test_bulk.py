@@ -19,6 +19,7 @@ from postmark.exceptions import BulkNotEnabledError, UnsupportedMessageError
 from postmark.models import Bounce, Message, QueuedBatch
 from postmark.sandbox import Sandbox
 from postmark.sending.recipients import LINK_KEY
+from postmark.sending.state import state_of
 from tests.sandbox.test_with_the_app import app_server, wired  # noqa: F401  (fixtures)
 from tests.sending.test_bulk import news
 from tests.support.fake_postmark import FakePostmark, Reply
@@ -183,7 +184,7 @@ def test_a_bulk_batch_abandoned_while_sending_is_unknown_for_each_recipient_and_
     assert batch.state == "unknown"
     rows = {row.to: row for row in Message.objects.all()}
     assert {row.status for row in rows.values()} == {"unknown"}
-    link_ids = message.postmark_link_ids  # type: ignore[attr-defined]
+    link_ids = state_of(message).link_ids
     assert {to: str(row.link_id) for to, row in rows.items()} == link_ids
     assert all(uuid.UUID(row.metadata[LINK_KEY]) for row in rows.values())
     assert rows["b@example.com"].metadata["n"] == "1"

@@ -4,6 +4,7 @@ webhooks by the generated id in its Metadata."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any
 
@@ -175,3 +176,24 @@ def test_a_thousand_recipients_are_one_call_a_thousand_rows_and_their_webhooks_l
     bounced = Message.objects.get(status="bounced")
     assert Bounce.objects.get().message == bounced
     assert uuid.UUID(str(bounced.link_id))
+
+
+def test_a_copy_of_a_sent_bulk_message_sent_on_its_own_logs_its_own_row_and_leaves_theirs(
+    fake_postmark: FakePostmark,
+) -> None:
+    # What the send path keeps about a message is its own: a copy (which copies the message's
+    # attributes) starts afresh rather than writing over the original's recipients' rows.
+    fake_postmark.script(bulk_answer())
+    message = news(["ann@example.com", "bob@example.com"])
+    message.send()
+    again = copy.copy(message)
+    again.bulk = False
+    again.to = ["ann@example.com"]
+    assert again.send() == 1
+    rows = list(Message.objects.order_by("created_at", "pk"))
+    assert [(row.to, row.status) for row in rows] == [
+        ("ann@example.com", "queued"),
+        ("bob@example.com", "queued"),
+        ("ann@example.com", "sent"),
+    ]
+    assert rows[2].link_id is None and rows[2].bulk_request_id == ""
