@@ -26,22 +26,27 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "django", "postmark_sandbox", "--settings=tests.settings", *args]
 
 
-def test_command_serves_the_api_with_its_token_and_stops_on_sigterm() -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        command(
-            "--port",
-            str(port),
-            "--token",
-            "only-this",
-            "--webhook-url",
-            "http://user:secret@127.0.0.1:9/postmark/bounce/",
-        ),
+def start(*args: str) -> subprocess.Popen[str]:
+    """The command as a process whose stdout and stderr are one text stream, unbuffered."""
+    return subprocess.Popen(
+        command(*args),
         cwd=ROOT,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+    )
+
+
+def test_command_serves_the_api_with_its_token_and_stops_on_sigterm() -> None:
+    port = free_port()
+    process = start(
+        "--port",
+        str(port),
+        "--token",
+        "only-this",
+        "--webhook-url",
+        "http://user:secret@127.0.0.1:9/postmark/bounce/",
     )
     try:
         assert process.stdout is not None
@@ -157,14 +162,7 @@ def test_secrets_come_from_the_environment_and_a_refused_webhook_is_printed() ->
 
 def test_allowed_host_option_adds_a_name() -> None:
     port = free_port()
-    process = subprocess.Popen(
-        command("--port", str(port), "--allowed-host", "sandbox.internal"),
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start("--port", str(port), "--allowed-host", "sandbox.internal")
     try:
         assert process.stdout is not None
         read_line_with(process.stdout, "Postmark sandbox on")
