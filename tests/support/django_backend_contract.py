@@ -156,13 +156,18 @@ class DjangoBackendContract(AddressContract):
 
         check()
 
-    def test_fail_silently_decides_whether_what_postmark_refuses_raises(
-        self, fake_postmark: FakePostmark, other_origin: FakePostmark, settings: Any
-    ) -> None:
+    def script_postmarks_answers(self, settings: Any) -> None:
+        """For a test that scripts Postmark's answers: skipped where Postmark is in memory (it
+        accepts everything); retries kept few and without waiting."""
         if self.in_memory:
             pytest.skip("this backend's Postmark is in memory and accepts every message")
         settings.POSTMARK_MAX_RETRIES = 2
         settings.POSTMARK_RETRY_BACKOFF = 0.0
+
+    def test_fail_silently_decides_whether_what_postmark_refuses_raises(
+        self, fake_postmark: FakePostmark, other_origin: FakePostmark, settings: Any
+    ) -> None:
+        self.script_postmarks_answers(settings)
         refusals = st.sampled_from(
             [
                 Reply(422, {"ErrorCode": 300, "Message": "Invalid email request"}),
