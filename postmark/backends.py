@@ -29,9 +29,8 @@ from .queue.queueing import enqueue, require_queue
 from .results import PostmarkResult, Status
 from .sending.batches import build_batches
 from .sending.message_log import log_queued
-from .sending.recipients import settle
-from .sending.send_loop import Batch, raise_for_failures, send_batches
-from .sending.state import message_results, result_of, set_result
+from .sending.recipients import result_of, set_result, settle, tally
+from .sending.send_loop import Batch, send_batches
 
 __all__ = ["PostmarkBackend", "QueuedPostmarkBackend", "QueuedResult"]
 
@@ -106,12 +105,7 @@ class PostmarkBackend(BaseEmailBackend):
         finally:
             if opened_here:
                 self.close()
-        results = message_results(email_messages)
-        # Accepted: "sent", "delayed", and a Bulk API request's "queued".
-        sent = sum(result.accepted for result in results)
-        if not self.fail_silently:
-            raise_for_failures(email_messages, sent)
-        return sent
+        return tally(email_messages, self.fail_silently)
 
 
 @dataclass

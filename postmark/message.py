@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 
-from .conf import settings
+from .conf import conceal, settings
 
 # README documents ``postmark.message.PostmarkResult``; it lives in ``postmark.results``.
 from .results import PostmarkResult
@@ -25,6 +25,7 @@ __all__ = [
     "PostmarkEmailMessage",
     "PostmarkEmailMultiAlternatives",
     "PostmarkResult",
+    "call_key",
     "is_bulk",
     "is_template",
     "server_label",
@@ -139,6 +140,17 @@ def is_bulk(message: EmailMessage, defaults: Defaults) -> bool:
         return False
     stream = getattr(message, "message_stream", None) or defaults.message_stream
     return stream in defaults.bulk_streams
+
+
+#: What puts messages in the same API call: template or not, bulk, and the server's token.
+CallKey = tuple[bool, bool, str | None]
+
+
+def call_key(message: EmailMessage, defaults: Defaults) -> CallKey:
+    """The API call the message's options put it in: template or not, bulk, and its server."""
+    # A Secret: the batch's repr (in an error report's frames) shows stars.
+    token = conceal(getattr(message, "server_token", None) or None)
+    return is_template(message), is_bulk(message, defaults), token
 
 
 def server_label(token: str | None) -> str:

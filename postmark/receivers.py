@@ -28,8 +28,7 @@ from .models import Bounce, Message, Suppression
 from .results import PostmarkResult
 from .sending.addresses import bare_address
 from .sending.message_log import log_sent
-from .sending.recipients import LINK_KEY
-from .sending.state import set_suppressed
+from .sending.recipients import LINK_KEY, set_suppressed
 from .storage import statements
 
 Receiver = TypeVar("Receiver", bound=Callable[..., None])

@@ -165,7 +165,7 @@ def test_the_documented_tasks_are_the_same_objects_wherever_imported() -> None:
 MAX_TYPE_IGNORES = 15
 #: The ``postmark_*`` attributes the package may set, each documented in docs/ for users to
 #: read: a message's per-recipient copies and its test payload, a test case's sandbox. What the
-#: send path keeps for itself lives in ``postmark.sending.state.SendState``.
+#: send path keeps for itself lives in ``postmark.sending.recipients.SendState``.
 DOCUMENTED_ATTRIBUTES = {"postmark_messages", "postmark_payload", "postmark_sandbox"}
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -207,7 +207,7 @@ def test_no_module_sets_an_undeclared_postmark_attribute(path: Path) -> None:
         for name in set_attributes(path.read_text(encoding="utf-8"))
         if name.startswith("postmark_") and name not in DOCUMENTED_ATTRIBUTES | fields
     }
-    assert not undeclared, f"keep it in postmark.sending.state.SendState: {sorted(undeclared)}"
+    assert not undeclared, f"keep it in postmark.sending.recipients.SendState: {sorted(undeclared)}"
 
 
 @pytest.mark.checkout  # reads docs/, which the wheel does not carry

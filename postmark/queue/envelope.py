@@ -11,7 +11,7 @@ from ..api.timestamps import parse_timestamp
 from ..conf import settings
 from ..message import PostmarkEmailMultiAlternatives, server_label
 from ..results import PostmarkResult
-from ..sending.state import set_result, set_suppressed, state_of
+from ..sending.recipients import set_result, set_suppressed, state_of
 
 # The options a rebuilt message needs for post_send receivers (the payload carries the rest).
 _KEPT_OPTIONS = ("tag", "metadata", "message_stream", "template_id", "template_alias")
@@ -139,7 +139,7 @@ def listed_server_token(label: str) -> str | None:
 
 
 def _keep_bulk_recipients(message: EmailMessage, envelope: dict[str, Any], *, sent: bool) -> None:
-    # Set by the payload (recipients.new_link_ids); without a payload they went nowhere (or
+    # Set by the payload (recipients.payloads_of); without a payload they went nowhere (or
     # are left from an earlier send of the same message), and the message has a log_id instead.
     link_ids = state_of(message).link_ids
     if link_ids and sent:

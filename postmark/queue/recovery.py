@@ -16,7 +16,7 @@ from .. import signals
 from ..conf import settings
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
-from ..sending.state import message_results, result_of, set_result
+from ..sending.recipients import message_results, result_of, set_result
 from .envelope import result_to_json
 from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
 from .tasks_api import TaskResultDoesNotExist, TaskResultStatus, task_backends

@@ -31,8 +31,8 @@ from ..conf import settings
 from ..exceptions import PostmarkError, is_safe_to_retry
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
+from ..sending.recipients import message_results
 from ..sending.send_loop import Batch, CallAnswer, finish_batch, send_batches
-from ..sending.state import message_results
 from .envelope import is_bulk_call, listed_server_token, result_to_json, server_of
 from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
 

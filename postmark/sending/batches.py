@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
@@ -20,17 +19,12 @@ from django.core.mail.backends.base import BaseEmailBackend
 from .. import signals
 from ..api.spec import MAX_BATCH_BYTES
 from ..client import encode_json
-from ..conf import conceal, settings
+from ..conf import settings
 from ..exceptions import UnsupportedMessageError
-from ..message import Defaults, is_bulk, is_template
-from ..results import PostmarkResult, Status
-from .payload import to_bulk_payload, to_payload
-from .recipients import bulk_recipients, has_merge_data, new_link_ids, split_by_recipient
+from ..message import Defaults, call_key
+from .recipients import payloads_of, plan_calls, refuse
 from .send_loop import Batch, request_json
-from .state import set_result
 
-#: What puts messages in the same API call: template or not, bulk, and the server.
-_CallKey = tuple[bool, bool, str | None]
 #: Room left in a request for the batch's own JSON around its messages (brackets, commas, the
 #: ``{"Messages": ...}`` of a template batch).
 _ENVELOPE_BYTES = 64
@@ -47,17 +41,12 @@ def build_batches(
     """
     defaults = Defaults.from_settings()
     size = settings.POSTMARK_BATCH_SIZE
-    groups: dict[_CallKey, list[EmailMessage]] = {}
-    for message in _with_merge_data_split(email_messages, defaults, fail_silently):
-        if message.recipients():
-            groups.setdefault(_call_key(message, defaults), []).append(message)
-        else:
-            # Django's own backends skip a message without recipients; so do we, visibly.
-            nobody = "The message has no recipients; nothing was sent."
-            set_result(message, PostmarkResult(Status.FAILED, message=nobody))
+    keys = [call_key(message, defaults) for message in email_messages]
     planned = [
         Batch(template, group[start : start + step], [], bulk, token)
-        for (template, bulk, token), group in groups.items()
+        for (template, bulk, token), group in plan_calls(
+            email_messages, keys, fail_silently
+        ).items()
         # A Bulk API request carries one message (and all of its recipients).
         for step in [1 if bulk else size]
         for start in range(0, len(group), step)
@@ -65,63 +54,9 @@ def build_batches(
     batches: list[Batch] = []
     for batch in planned:
         signals.pre_send.send(sender=type(backend), messages=batch.messages, backend=backend)
-        batch.payloads = [
-            _payload(message, defaults, fail_silently, batch.bulk) for message in batch.messages
-        ]
+        batch.payloads = payloads_of(batch.messages, defaults, fail_silently, batch.bulk)
         batches.extend(_encoded(batch, fail_silently))
     return batches
-
-
-def _call_key(message: EmailMessage, defaults: Defaults) -> _CallKey:
-    return (
-        is_template(message),
-        is_bulk(message, defaults),
-        # A Secret: the batch's repr (in an error report's frames) shows stars.
-        conceal(getattr(message, "server_token", None) or None),
-    )
-
-
-def _with_merge_data_split(
-    messages: Sequence[EmailMessage], defaults: Defaults, fail_silently: bool
-) -> list[EmailMessage]:
-    """The messages, each with ``merge_data`` (and not bulk) replaced by its per-recipient
-    copies (``postmark.sending.recipients``)."""
-    if not any(has_merge_data(message) for message in messages):
-        return list(messages)
-    split: list[EmailMessage] = []
-    for message in messages:
-        if not has_merge_data(message) or is_bulk(message, defaults):
-            split.append(message)
-            continue
-        try:
-            split.extend(split_by_recipient(message))
-        except UnsupportedMessageError as error:
-            _refuse(message, error, fail_silently)
-    return split
-
-
-def _payload(
-    message: EmailMessage, defaults: Defaults, fail_silently: bool, bulk: bool = False
-) -> dict[str, Any] | None:
-    if not message.recipients():
-        nobody = "Every recipient was suppressed; nothing was sent."
-        set_result(message, PostmarkResult(Status.SUPPRESSED, message=nobody))
-        return None
-    try:
-        if bulk:
-            return to_bulk_payload(
-                message, defaults, bulk_recipients(message, new_link_ids(message))
-            )
-        return to_payload(message, defaults)
-    except UnsupportedMessageError as error:
-        _refuse(message, error, fail_silently)
-        return None
-
-
-def _refuse(message: EmailMessage, error: UnsupportedMessageError, fail_silently: bool) -> None:
-    if not fail_silently:
-        raise error
-    set_result(message, PostmarkResult.from_error(error, message))
 
 
 # --- Request bodies ------------------------------------------------------------------------------
@@ -181,7 +116,7 @@ def _refuse_unencodable(batch: Batch, fail_silently: bool) -> int:
                 )
                 batch.payloads[position] = None
                 refused += 1
-                _refuse(message, error, fail_silently)
+                refuse(message, error, fail_silently)
                 break
     return refused
 
@@ -198,4 +133,4 @@ def _refuse_oversized(batch: Batch, position: int, size: int, fail_silently: boo
         field="recipients" if batch.bulk else "size",
     )
     batch.payloads[position] = None
-    _refuse(batch.messages[position], error, fail_silently)
+    refuse(batch.messages[position], error, fail_silently)

@@ -25,8 +25,7 @@ from ..results import PostmarkResult, Status
 from ..storage import statements
 from .addresses import format_address
 from .payload import metadata_of
-from .recipients import LINK_KEY, per_recipient
-from .state import result_of, state_of
+from .recipients import LINK_KEY, per_recipient, result_of, state_of
 
 _SENT, _SUPPRESSED = Status.SENT, Status.SUPPRESSED
 #: Link ids looked up per query (a Bulk API message may have thousands of recipients; SQLite

@@ -7,10 +7,8 @@ naming the field, before any request is made.
 
 from __future__ import annotations
 
-import base64
-import email.message
-import mimetypes
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -20,6 +18,7 @@ from ..api.spec import MAX_MESSAGE_BYTES, MAX_RECIPIENTS, MAX_TAG_LENGTH, TRACK_
 from ..exceptions import UnsupportedMessageError
 from ..message import Defaults, is_template
 from .addresses import address_list, format_address, refuse_line_breaks
+from .attachments import attachment_of
 
 #: Headers Postmark builds from the payload's own fields: a copy in Headers would be ignored or
 #: conflict. (From and Reply-To are mapped to their fields instead.)
@@ -40,24 +39,45 @@ _BUILT_FIELDS = frozenset(
 )  # fmt: skip
 
 
-def to_payload(message: EmailMessage, defaults: Defaults | None = None) -> dict[str, Any]:
-    """The JSON object Postmark's sending API takes for this message.
+@dataclass(frozen=True)
+class BulkRecipient:
+    """One recipient of a Bulk API message, with the options that are theirs alone (the shared
+    template model already merged under their own)."""
+
+    address: Any
+    template_model: dict[str, Any]
+    metadata: dict[str, Any]
+    headers: dict[str, Any]
+
+
+def to_payload(
+    message: EmailMessage,
+    defaults: Defaults | None = None,
+    bulk_recipients: list[BulkRecipient] | None = None,
+) -> dict[str, Any]:
+    """The JSON object Postmark's sending API takes for this message; with ``bulk_recipients``,
+    the Bulk API's: the message's content once, each recipient in its ``Messages``.
 
     Raises UnsupportedMessageError, before anything is sent, for what Postmark cannot carry.
     """
-    return _Payload(message, defaults or _NO_DEFAULTS).build()
-
-
-def to_bulk_payload(
-    message: EmailMessage, defaults: Defaults, recipients: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """The JSON Postmark's Bulk API takes: the message's content once, ``recipients`` (each a
-    ``{"To", "TemplateModel", "Metadata", "Headers"}`` object) as its ``Messages``. A template's
-    shared model is merged under each recipient's own by the caller, not sent on its own."""
-    payload = _Payload(message, defaults, bulk=True).build()
-    payload.pop("TemplateModel", None)
-    payload["Messages"] = recipients
+    bulk = bulk_recipients is not None
+    payload = _Payload(message, defaults or _NO_DEFAULTS, bulk=bulk).build()
+    if bulk_recipients is not None:
+        # Each recipient's model holds the shared one: it is not sent on its own.
+        payload.pop("TemplateModel", None)
+        payload["Messages"] = [_bulk_recipient(recipient) for recipient in bulk_recipients]
     return payload
+
+
+def _bulk_recipient(recipient: BulkRecipient) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "To": format_address(recipient.address, "To"),
+        "TemplateModel": recipient.template_model,
+        "Metadata": metadata_of(recipient.metadata),
+    }
+    if recipient.headers:
+        fields["Headers"] = headers_of(recipient.headers)
+    return fields
 
 
 def check_recipients(message: EmailMessage) -> None:
@@ -245,7 +265,7 @@ class _Payload:
             self.payload["Headers"] = headers_of(self.headers)
 
     def set_attachments(self) -> None:
-        attachments = [_attachment(item) for item in self.message.attachments]
+        attachments = [attachment_of(item) for item in self.message.attachments]
         if attachments:
             self.payload["Attachments"] = attachments
 
@@ -301,30 +321,3 @@ def headers_of(headers: Mapping[str, Any]) -> list[dict[str, str]]:
         }
         for name, value in headers.items()
     ]
-
-
-def _attachment(item: Any) -> dict[str, str]:
-    if isinstance(item, email.message.Message):
-        filename = item.get_filename()
-        raw = item.get_payload(decode=True)
-        content = raw if isinstance(raw, bytes) else str(item.get_payload()).encode()
-        mimetype = item.get_content_type()
-        content_id = item.get("Content-ID")
-    else:
-        filename, content, mimetype = item[0], item[1], item[2]
-        content_id = None
-        if isinstance(content, str):
-            content = content.encode("utf-8")
-    if not mimetype:
-        mimetype = mimetypes.guess_type(filename or "")[0] or "application/octet-stream"
-    name = filename or (content_id or "attachment").strip("<>")
-    attachment = {
-        # Each becomes a MIME part header (Content-Disposition, Content-Type, Content-ID).
-        "Name": refuse_line_breaks(str(name), "attachment name"),
-        "Content": base64.b64encode(content).decode("ascii"),
-        "ContentType": refuse_line_breaks(str(mimetype), "attachment content type"),
-    }
-    if content_id:
-        cid = "cid:" + str(content_id).strip().strip("<>")
-        attachment["ContentID"] = refuse_line_breaks(cid, "attachment Content-ID")
-    return attachment

@@ -23,14 +23,11 @@ from .. import signals
 from ..client import Client
 from ..client.email import batch_json
 from ..conf import settings
-from ..exceptions import BatchError, PostmarkError
+from ..exceptions import PostmarkError
 from ..results import PostmarkResult, Status, results_of
-from .recipients import settle
-from .state import message_results, result_of, set_result
+from .recipients import message_results, set_result, settle
 
 logger = logging.getLogger("postmark")
-
-_FINAL_OK = (Status.SENT, Status.SUPPRESSED)  # compared with ==: plain strings match too
 
 #: Called with the error that failed a whole call, before any result is set; it may raise to
 #: take the batch back (the queue's worker does, to try again later).
@@ -295,17 +292,3 @@ def mark_unsent(batches: list[Batch], error: PostmarkError) -> None:
                 )
                 set_result(message, unsent)
         settle(batch.messages)
-
-
-def raise_for_failures(messages: list[EmailMessage], sent: int) -> None:
-    failures = [
-        (message, result.error)
-        for message in messages
-        if (result := result_of(message)).status not in _FINAL_OK and result.error is not None
-    ]
-    if not failures:
-        return
-    errors = {id(error) for _, error in failures}
-    if sent == 0 and len(errors) == 1 and len(failures) == len(messages):
-        raise failures[0][1]
-    raise BatchError(failures, sent)

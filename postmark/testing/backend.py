@@ -24,7 +24,7 @@ from django.core.mail import EmailMessage
 from ..backends import PostmarkBackend
 from ..client import Client
 from ..exceptions import PostmarkError
-from ..sending.state import state_of
+from ..sending.recipients import state_of
 
 
 def _accepted(message: Mapping[str, Any], received: dict[str, Any]) -> dict[str, Any]:
