@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+from ..api.spec import DEFAULT_STREAM
 from .http import HTTPClient, query
 
 
@@ -41,7 +42,9 @@ class BounceEndpoints(HTTPClient):
 
     # --- Suppressions -------------------------------------------------------------------------
 
-    def get_suppressions(self, stream: str = "outbound", **filters: Any) -> list[dict[str, Any]]:
+    def get_suppressions(
+        self, stream: str = DEFAULT_STREAM, **filters: Any
+    ) -> list[dict[str, Any]]:
         answer = self.request(
             "GET",
             f"/message-streams/{quote(stream, safe='')}/suppressions/dump",
@@ -50,10 +53,10 @@ class BounceEndpoints(HTTPClient):
         suppressions: list[dict[str, Any]] = answer.get("Suppressions") or []
         return suppressions
 
-    def create_suppressions(self, emails: Iterable[str], stream: str = "outbound") -> list[Any]:
+    def create_suppressions(self, emails: Iterable[str], stream: str = DEFAULT_STREAM) -> list[Any]:
         return self._suppressions(f"/message-streams/{quote(stream, safe='')}/suppressions", emails)
 
-    def delete_suppressions(self, emails: Iterable[str], stream: str = "outbound") -> list[Any]:
+    def delete_suppressions(self, emails: Iterable[str], stream: str = DEFAULT_STREAM) -> list[Any]:
         path = f"/message-streams/{quote(stream, safe='')}/suppressions/delete"
         return self._suppressions(path, emails)
 
