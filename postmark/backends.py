@@ -29,7 +29,7 @@ from .queue.queueing import enqueue, require_queue
 from .results import PostmarkResult, Status
 from .sending.batches import build_batches
 from .sending.message_log import log_queued
-from .sending.recipients import result_of, set_result, settle, tally
+from .sending.recipients import result_of, set_result, settle, state_of, tally
 from .sending.send_loop import Batch, send_batches
 
 __all__ = ["PostmarkBackend", "QueuedPostmarkBackend", "QueuedResult"]
@@ -121,13 +121,13 @@ class QueuedResult(PostmarkResult):
 @dataclass
 class _Queued:
     """One batch row being queued: the row, the messages it will send, and every message it
-    holds with the id of its log row (None: a Bulk API message, whose rows are its recipients')."""
+    holds (``logged``: each gets its log rows now)."""
 
     row: QueuedBatch
     queued: list[EmailMessage] = field(default_factory=list)
     #: The ``QueuedResult`` of each message in ``queued``, which the enqueue completes.
     queued_results: list[QueuedResult] = field(default_factory=list)
-    logged: list[tuple[EmailMessage, str | None]] = field(default_factory=list)
+    logged: list[EmailMessage] = field(default_factory=list)
 
 
 class QueuedPostmarkBackend(PostmarkBackend):
@@ -187,10 +187,12 @@ class QueuedPostmarkBackend(PostmarkBackend):
         queued = _Queued(QueuedBatch(id=uuid.uuid4(), state=QueuedBatch.State.PENDING))
         queued.row.template = batch.template
         for message, payload in zip(batch.messages, batch.payloads, strict=True):
-            # The id that links the message's log row to its entry, for the worker to update
-            # that row; a Bulk API message's rows go by the link ids its payload carries.
-            log_id = None if payload is not None and batch.bulk else str(uuid.uuid4())
-            queued.logged.append((message, log_id))
+            # The id in the message's Metadata, which also links its log row to its entry, for
+            # the worker to update that row; a Bulk API message's rows go by its recipients'.
+            state = state_of(message)
+            log_id = state.link_id
+            state.payload = None  # kept in the row's entry, not in the caller's memory
+            queued.logged.append(message)
             if payload is None:  # suppressed or refused: its result is already final
                 result = result_of(message)
                 queued.row.messages.append(

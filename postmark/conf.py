@@ -5,8 +5,8 @@ Each attribute ``NAME`` below is read from the Django setting ``POSTMARK_NAME``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from appconf import AppConf
 from django.conf import settings
@@ -15,9 +15,16 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .api.spec import MAX_BATCH
+from .installation.api_url import checked_api_url
 from .installation.package import require_installed_app
 
 __all__ = ["SECRET_SETTINGS", "PostmarkConf", "Secret", "checked_api_url", "settings"]
+
+#: The Metadata field of each message's generated id, unless POSTMARK_LINK_KEY names another.
+DEFAULT_LINK_KEY = "django-postmark-id"
+#: What POSTMARK_LINK_KEY may be: Postmark takes metadata names of up to 20 characters, and
+#: the name goes into a query string (``metadata_<name>=<id>``) when the message is searched for.
+_LINK_KEY = re.compile(r"[A-Za-z0-9_-]{1,20}")
 
 #: The settings that hold credentials. Their values are kept as ``Secret`` strings, which
 #: Django's error reports (the debug page, the mail to ADMINS) show as stars: Django itself hides
@@ -66,44 +73,16 @@ def _exposed(value: Any) -> bool:
     return False
 
 
-def checked_api_url(value: Any) -> str:
-    """``value`` if it is a URL the API client can post to, else ImproperlyConfigured naming
-    POSTMARK_API_URL. Without this, a URL without a scheme fails every send with requests' "No
-    connection adapters were found". The URL itself is not repeated: it may hold credentials."""
-    example = "e.g. https://api.postmarkapp.com, or http://127.0.0.1:8025 for the sandbox"
-    if not isinstance(value, str):
-        raise ImproperlyConfigured(f"POSTMARK_API_URL must be a URL ({example}).")
-    problem = _url_problem(value)
-    if problem:
-        raise ImproperlyConfigured(f"POSTMARK_API_URL {problem}: write it as a URL, {example}.")
-    return value
-
-
-def _url_problem(url: str) -> str:
-    if not url.isprintable() or any(char.isspace() for char in url):
-        return "holds a space or a control character"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises for a port that is not a number from 0 to 65535)
-    except ValueError:
-        return "is not a valid URL"
-    if not parts.scheme or not url.lower().startswith(parts.scheme.lower() + "://"):
-        return "has no scheme (http:// or https://)"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"has the scheme {parts.scheme!r}; only http and https can reach the API"
-    if "@" in parts.netloc:
-        return "holds credentials: the server token goes in POSTMARK_API_KEY, never in the URL"
-    if not parts.hostname:
-        return "has no host"
-    if "?" in url or "#" in url:
-        return "has a query or a fragment (what follows ? or #), which the API paths cannot follow"
-    return ""
-
-
 def _byte_count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ImproperlyConfigured(f"{name} must be a whole number of bytes, e.g. 1024 * 1024.")
     return value
+
+
+def _seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, 0 or more.")
+    return float(value)
 
 
 class PostmarkConf(AppConf):
@@ -154,6 +133,20 @@ class PostmarkConf(AppConf):
     STORE_MESSAGES: bool = True
     #: Also keep text and HTML bodies on those rows.
     STORE_BODIES: bool = False
+
+    # --- Settling uncertain sends (docs/reliability.rst, manage.py postmark_settle) -------------
+    #: The Metadata field that carries each message's generated id (``Message.link_id``), by
+    #: which a message whose answer never came is searched for: up to 20 letters, digits, "-"
+    #: or "_", a name your own metadata does not use.
+    LINK_KEY: str = DEFAULT_LINK_KEY
+    #: Seconds after a send whose outcome is unknown before its message is first searched for.
+    SETTLE_AFTER: float = 60.0
+    #: Seconds after that send from which "not found" is believed: Postmark does not say how
+    #: soon a sent message shows in its search, so this waits far longer than it usually takes.
+    SETTLE_NOT_FOUND_AFTER: float = 3600.0
+    #: What a message not found by then becomes: "fail" (marked failed: it was never sent) or
+    #: "resend" (sent once more, with the same id, itself settled the same way if need be).
+    SETTLE_NOT_FOUND: str = "fail"
 
     # --- Queued sending (postmark.backends.QueuedPostmarkBackend) --------------------------------
     #: Alias in Django's TASKS setting of the task backend that queues the batches.
@@ -285,6 +278,25 @@ class PostmarkConf(AppConf):
                 'strings), e.g. [os.environ["POSTMARK_NEWS_SERVER_TOKEN"]].'
             )
         return tokens
+
+    def configure_link_key(self, value: Any) -> str:
+        if not isinstance(value, str) or not _LINK_KEY.fullmatch(value):
+            raise ImproperlyConfigured(
+                "POSTMARK_LINK_KEY must be a metadata name of 1 to 20 letters, digits, - or _ "
+                f'(Postmark\'s limit), e.g. "{DEFAULT_LINK_KEY}".'
+            )
+        return value
+
+    def configure_settle_not_found(self, value: Any) -> str:
+        if value not in ("fail", "resend"):
+            raise ImproperlyConfigured('POSTMARK_SETTLE_NOT_FOUND must be "fail" or "resend".')
+        return str(value)
+
+    def configure_settle_after(self, value: Any) -> float:
+        return _seconds("POSTMARK_SETTLE_AFTER", value)
+
+    def configure_settle_not_found_after(self, value: Any) -> float:
+        return _seconds("POSTMARK_SETTLE_NOT_FOUND_AFTER", value)
 
     def configure_api_url(self, value: Any) -> str:
         return checked_api_url(value)

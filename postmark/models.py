@@ -15,6 +15,10 @@ from .results import Status as SendStatus
 require_installed_app()
 
 
+#: How settling ended for a row whose outcome was unknown (``Message.settlement``).
+SETTLEMENTS = [("found", "found in Postmark"), ("resent", "resent"), ("failed", "failed")]
+
+
 class Message(models.Model):
     """One message sent (or refused, or suppressed) through Postmark, and its lifecycle."""
 
@@ -64,6 +68,15 @@ class Message(models.Model):
     #: Generated for each recipient of a Bulk API request and sent in its Metadata (Postmark
     #: names no MessageID for them): its webhooks find this row by it, and fill in message_id.
     link_id = models.UUIDField("link ID", null=True, blank=True, unique=True, editable=False)
+    # Settling a row whose outcome is unknown (postmark.operations.settle): the request kept to
+    # send again (JSON text, ASCII so that storage changes nothing in it; emptied once settled),
+    # when the call whose answer never came was made, when settling sent the message once more
+    # (committed before the request is written), a settler's claim, and how it ended.
+    payload = models.TextField("request kept to resend", blank=True, editable=False)
+    unknown_since = models.DateTimeField(null=True, blank=True, editable=False)
+    resent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    settling_since = models.DateTimeField(null=True, blank=True, editable=False)
+    settlement = models.CharField(max_length=16, blank=True, choices=SETTLEMENTS, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,7 +15,9 @@ from urllib.parse import parse_qsl, urlsplit
 from ..api.spec import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
 from .bounces_api import BouncesAPI
 from .bulk import BulkAPI
-from .page import render
+from .faults import ACCEPTING, Faults
+from .messages_api import MessagesAPI
+from .page import render, state_json
 from .routing import Answer, PostmarkAPI, Request
 from .sending_api import SendingAPI
 from .state import Bounce, SandboxState, SentMessage, Suppression, WebhookDelivery
@@ -52,6 +55,10 @@ class Sandbox:
     receives every Bounce, SpamComplaint and Delivery webhook ``webhook_delay`` seconds after
     the send, retried after each of ``retry_delays`` seconds until it answers 200.
 
+    ``faults`` plays the calls whose outcome a client cannot know (``faults.plan([...])``, see
+    ``postmark.sandbox.faults``), and ``index_delay`` the seconds before a message accepted shows
+    in the Messages API's search.
+
     Requests must call it by a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``) or the
     address it listens on, with its port, or by one of ``allowed_hosts``: any other ``Host`` is
     answered 421, so that a web page cannot read it by rebinding its own name to 127.0.0.1.
@@ -67,8 +74,10 @@ class Sandbox:
         webhook_delay: float = 0.5,
         retry_delays: Sequence[float] = (1.0, 5.0, 15.0),
         allowed_hosts: Sequence[str] = (),
+        index_delay: float = 0.0,
     ) -> None:
         self.state = SandboxState()
+        self.faults = Faults(index_delay=index_delay)
         self.webhooks = WebhookSender(
             self.state, webhook_url, delay=webhook_delay, retry_delays=retry_delays
         )
@@ -79,7 +88,8 @@ class Sandbox:
         self.bulk = BulkAPI(self.sending)
         # Webhooks API, message streams, data removals (postmark_webhooks, postmark_forget).
         self.operations = OperationsAPI(self.state, self.webhooks.registry)
-        for area in (self.sending, BouncesAPI(self.state), self.bulk, self.operations):
+        areas = (self.sending, BouncesAPI(self.state), self.bulk, self.operations)
+        for area in (*areas, MessagesAPI(self.state, self.faults)):
             self.api.routes += area.routes()
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sandbox = self
@@ -116,6 +126,7 @@ class Sandbox:
             self.httpd.server_close()
 
     def stop(self) -> None:
+        self.faults.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.webhooks.stop()
@@ -153,6 +164,15 @@ class Sandbox:
     def webhook_deliveries(self) -> list[WebhookDelivery]:
         return self.state.snapshot()["webhook_deliveries"]
 
+    def copies(self, metadata_key: str) -> Counter[str]:
+        """How many messages it accepted for each value of a Metadata field: with the app's
+        POSTMARK_LINK_KEY, how many copies of each message (test-token sends left out)."""
+        return Counter(
+            message.metadata[metadata_key]
+            for message in self.messages
+            if not message.test and metadata_key in message.metadata
+        )
+
     def wait_for_webhooks(self, timeout: float = 10.0) -> list[WebhookDelivery]:
         """Wait until every scheduled webhook was delivered or gave up; return them all."""
         deadline = time.monotonic() + timeout
@@ -164,37 +184,7 @@ class Sandbox:
 
     def state_json(self) -> dict[str, Any]:
         """What the page shows, as JSON (``GET /sandbox/state.json``)."""
-        server_id = self.state.server_id
-        return {
-            "messages": [
-                {
-                    "MessageID": m.message_id,
-                    "From": m.sender,
-                    "To": m.to,
-                    "Cc": m.cc,
-                    "Bcc": m.bcc,
-                    "Subject": m.subject,
-                    "Tag": m.tag,
-                    "MessageStream": m.stream,
-                    "Outcomes": m.outcomes,
-                    "Test": m.test,
-                }
-                for m in self.messages
-            ],
-            "bounces": [b.as_json(server_id) for b in self.bounces],
-            "suppressions": [dict(s.as_json(), MessageStream=s.stream) for s in self.suppressions],
-            "webhooks": [
-                {
-                    "ID": d.id,
-                    "RecordType": d.record_type,
-                    "URL": d.url,
-                    "State": d.state,
-                    "Statuses": [a.status for a in d.attempts],
-                    "Payload": d.payload,
-                }
-                for d in self.webhook_deliveries
-            ],
-        }
+        return state_json(self.state.snapshot(), self.state.server_id)
 
 
 _FOREIGN_HOST = (
@@ -254,6 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox.webhooks.enabled = bool(json.loads(body or b"{}").get("Enabled", True))
             self._reply(Answer(200, {"Enabled": sandbox.webhooks.enabled}))
             return
+        if parts.path == "/sandbox/faults" and self.command in ("GET", "PUT"):
+            self._control_faults(body)
+            return
+        fault = sandbox.faults.take(self.command, parts.path)
+        if fault is not None and fault not in ACCEPTING:
+            self._reply_for(fault, None)  # not processed: nothing was accepted
+            return
         request = Request(
             method=self.command,
             path=parts.path,
@@ -261,7 +258,33 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
         )
-        self._reply(sandbox.api.handle(request))
+        answer = sandbox.api.handle(request)
+        if fault is None:
+            self._reply(answer)
+        else:
+            self._reply_for(fault, answer)
+
+    def _control_faults(self, body: bytes) -> None:
+        faults = self.server.sandbox.faults
+        if self.command == "PUT":
+            try:
+                faults.configure(json.loads(body or b"{}"))
+            except ValueError:
+                raise Refusal(402, "Received invalid JSON input.") from None
+        self._reply(Answer(200, faults.as_json()))
+
+    def _reply_for(self, fault: str, answer: Answer | None) -> None:
+        """What a fault makes of the call: no answer at all, an error, or a late answer."""
+        faults = self.server.sandbox.faults
+        if fault == "accept-slow" and answer is not None:
+            faults.wait()
+            self._reply(answer)
+            return
+        instead = faults.answer_instead(fault)
+        if instead is None:
+            self.close_connection = True  # closed unanswered, as a connection cut mid-call
+        else:
+            self._reply(instead)
 
     def _called_by_its_name(self) -> bool:
         hosts = self.headers.get_all("Host") or []
@@ -304,8 +327,11 @@ class _Handler(BaseHTTPRequestHandler):
             else (json.dumps(answer.body))
         )
         data = text.encode("utf-8")
-        self.send_response(answer.status)
-        self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a slow answer, say)

@@ -19,6 +19,7 @@ from ..exceptions import UnsupportedMessageError
 from ..message import Defaults, is_template
 from .addresses import address_list, format_address, refuse_line_breaks
 from .attachments import attachment_of
+from .metadata import metadata_of
 
 #: Headers Postmark builds from the payload's own fields: a copy in Headers would be ignored or
 #: conflict. (From and Reply-To are mapped to their fields instead.)
@@ -295,21 +296,6 @@ class _Payload:
                 f"{size / 1024 / 1024:.1f} MB once encoded.",
                 field="attachments",
             )
-
-
-def metadata_of(metadata: Mapping[str, Any]) -> dict[str, str]:
-    """Metadata as Postmark takes it: text values, no two keys that differ only by case."""
-    seen: dict[str, str] = {}
-    for key in metadata:
-        folded = str(key).lower()
-        if folded in seen:
-            raise UnsupportedMessageError(
-                f"Metadata keys {seen[folded]!r} and {key!r} differ only by case; Postmark "
-                "refuses that.",
-                field="metadata",
-            )
-        seen[folded] = str(key)
-    return {str(key): "" if value is None else str(value) for key, value in metadata.items()}
 
 
 def headers_of(headers: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -22,10 +22,12 @@ from typing import Any
 
 from django.core.mail import EmailMessage
 
+from ..conf import DEFAULT_LINK_KEY
 from ..exceptions import BatchError, UnsupportedMessageError
 from ..message import CallKey, Defaults
 from ..results import PostmarkResult, Status
 from .addresses import bare_address
+from .metadata import metadata_of, with_link_id
 from .payload import BulkRecipient, to_payload
 
 _FINAL_OK = (Status.SENT, Status.SUPPRESSED)  # compared with ==: plain strings match too
@@ -47,12 +49,20 @@ class SendState:
     parent: EmailMessage | None = None
     #: A ``merge_data`` message's per-recipient copies (public as ``postmark_messages``).
     copies: list[EmailMessage] = field(default_factory=list)
+    #: The id generated for the message (``payloads_of``), sent in its Metadata under
+    #: POSTMARK_LINK_KEY and kept as its log row's ``link_id``: what finds the message in
+    #: Postmark's search when the answer never came. A message rebuilt by the queue's worker
+    #: has the id it was queued with. None for a Bulk API message sent: its recipients have one
+    #: each (``link_ids``).
+    link_id: str | None = None
     #: A Bulk API message's generated id per To recipient (``payloads_of``), keyed
     #: by the address as given: a string or a (name, address) pair.
     link_ids: dict[Any, str] = field(default_factory=dict)
-    #: A message rebuilt by the queue's worker: the ``link_id`` of its log row written when it
-    #: was queued, which the worker's log updates.
-    log_id: str | None = None
+    #: Rebuilt by the queue's worker: its log rows were written when it was queued, by these ids.
+    queued: bool = False
+    #: The JSON object the message is sent as, until its ``post_send`` is handled: the log keeps
+    #: it on a row whose outcome is unknown, so that settling can send it again if need be.
+    payload: dict[str, Any] | None = None
 
 
 def state_of(message: EmailMessage) -> SendState:
@@ -87,9 +97,10 @@ def set_suppressed(message: EmailMessage, dropped: list[Any]) -> None:
     setattr(message, "suppressed_recipients", dropped)  # noqa: B010 (documented, as above)
 
 
-#: The Metadata key of the id generated for each Bulk API recipient (``Message.link_id``): its
-#: Delivery, Bounce... webhooks carry it back, since Postmark names no MessageID in the answer.
-LINK_KEY = "django-postmark-link-id"
+#: The default Metadata field (POSTMARK_LINK_KEY) of the id generated for every message, and for
+#: each Bulk API recipient (``Message.link_id``): Postmark's search finds the message by it, and
+#: its webhooks carry it back (a Bulk API answer names no MessageID).
+LINK_KEY = DEFAULT_LINK_KEY
 
 # --- Before pre_send: the messages as calls ------------------------------------------------------
 
@@ -175,31 +186,52 @@ def payloads_of(
     suppressed by ``pre_send``, or refused), whose result is set here."""
     payloads: list[dict[str, Any] | None] = []
     for message in messages:
+        state = state_of(message)
+        # A fresh id each time: the same message object sent twice is two messages to find.
+        state.link_id, state.link_ids = str(uuid.uuid4()), {}
         payload = None
         if not message.recipients():
             nobody = "Every recipient was suppressed; nothing was sent."
             set_result(message, PostmarkResult(Status.SUPPRESSED, message=nobody))
         else:
             try:
-                payload = to_payload(message, defaults, _bulk_recipients(message) if bulk else None)
+                payload = _payload(message, defaults, bulk)
             except UnsupportedMessageError as error:
                 refuse(message, error, fail_silently)
+        state.payload = payload
         payloads.append(payload)
     return payloads
 
 
-def _bulk_recipients(message: EmailMessage) -> list[BulkRecipient]:
+def _payload(message: EmailMessage, defaults: Defaults, bulk: bool) -> dict[str, Any]:
+    state = state_of(message)
+    if bulk:
+        payload = to_payload(message, defaults, _bulk_recipients(message, defaults))
+        state.link_id = None  # each recipient has an id of its own
+        return payload
+    assert state.link_id is not None
+    payload = to_payload(message, defaults)
+    metadata = payload.get("Metadata", {})
+    payload["Metadata"] = with_link_id(metadata, defaults.link_key, state.link_id)
+    return payload
+
+
+def _bulk_recipients(message: EmailMessage, defaults: Defaults) -> list[BulkRecipient]:
     """The Bulk API's recipients: one per To address (each once), with its own model, metadata
     (and the generated link id, kept in the message's state for the log's rows) and headers."""
     _refuse_cc_and_bcc(message, "The Bulk API")
     shared_model = dict(getattr(message, "template_model", None) or {})
+    shared = metadata_of({**defaults.metadata, **(getattr(message, "metadata", None) or {})})
     link_ids = {address: str(uuid.uuid4()) for address in message.to}
     state_of(message).link_ids = link_ids
     recipients = []
     for address, link_id in link_ids.items():
         model, metadata, headers = _own_options(message, address)
-        metadata[LINK_KEY] = link_id
-        recipients.append(BulkRecipient(address, {**shared_model, **model}, metadata, headers))
+        own = metadata_of(metadata)
+        # Postmark merges each recipient's Metadata over the shared one: checked as merged.
+        with_link_id({**shared, **own}, defaults.link_key, link_id)
+        own[defaults.link_key] = link_id
+        recipients.append(BulkRecipient(address, {**shared_model, **model}, own, headers))
     return recipients
 
 

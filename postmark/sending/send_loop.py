@@ -25,7 +25,7 @@ from ..client.email import batch_json
 from ..conf import settings
 from ..exceptions import PostmarkError
 from ..results import PostmarkResult, Status, results_of
-from .recipients import message_results, set_result, settle
+from .recipients import message_results, set_result, settle, state_of
 
 logger = logging.getLogger("postmark")
 
@@ -231,6 +231,8 @@ def finish_batch(
                 len(batch.messages),
                 exc_info=response,
             )
+    for message in batch.messages:
+        state_of(message).payload = None  # the log kept what settling needs
     return error
 
 
@@ -291,4 +293,5 @@ def mark_unsent(batches: list[Batch], error: PostmarkError) -> None:
                     error=error,
                 )
                 set_result(message, unsent)
+                state_of(message).payload = None
         settle(batch.messages)

@@ -1,0 +1,44 @@
+"""Settling: what a Message row whose outcome is unknown keeps until it is settled.
+
+Numbered 0006 and made to follow 0004: the inbound mail branch adds 0005; when both land, the
+merge relinks this one to depend on 0005.
+"""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("postmark", "0004_bulk_and_servers")]
+
+    operations = [
+        migrations.AddField(
+            model_name="message",
+            name="payload",
+            field=models.TextField(blank=True, editable=False, verbose_name="request kept to resend"),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="unknown_since",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="resent_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="settling_since",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="settlement",
+            field=models.CharField(
+                blank=True,
+                choices=[("found", "found in Postmark"), ("resent", "resent"), ("failed", "failed")],
+                editable=False,
+                max_length=16,
+            ),
+        ),
+    ]
