@@ -115,8 +115,9 @@ def settle(link_ids: Iterable[str] | None = None, *, dry_run: bool = False) -> S
 
 
 def _since(row: Message) -> datetime:
-    """When the latest call for the row was made: waits count from it."""
-    return max(moment for moment in (row.unknown_since, row.resent_at, row.created_at) if moment)
+    """When the latest call for the row was made (the send, or the resend): waits count from
+    it. A row marked unknown without that time (by an older release) has its creation's."""
+    return max((t for t in (row.unknown_since, row.resent_at) if t), default=row.created_at)
 
 
 def _settle_one(pk: int, clients: dict[str, Client | None], report: Settled, dry: bool) -> None:

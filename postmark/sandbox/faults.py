@@ -106,23 +106,21 @@ class Faults:
 
     def configure(self, body: Any) -> None:
         """``{"Faults": [...], "SlowSeconds": n, "IndexDelay": n}``: the plan replaced by
-        ``Faults`` (each a name of ``FAULTS`` or null), the delays set; what is left out stays."""
+        ``Faults`` (each a name of ``FAULTS`` or null), the delays set; what is left out stays.
+        Refused whole (``Refusal``) when any part is wrong."""
         if not isinstance(body, dict):
             raise Refusal(402, 'Expected {"Faults": [...], "SlowSeconds": ..., "IndexDelay": ...}')
-        if "SlowSeconds" in body:
-            self.slow_seconds = _seconds(body["SlowSeconds"], "SlowSeconds")
-        if "IndexDelay" in body:
-            self.index_delay = _seconds(body["IndexDelay"], "IndexDelay")
-        if "Faults" in body:
-            faults = body["Faults"]
-            if not isinstance(faults, list):
-                raise Refusal(403, "'Faults' must be a list of fault names (or null).")
-            try:
-                with self._lock:
-                    self._planned.clear()
-                self.plan(faults)
-            except ValueError as error:
-                raise Refusal(403, str(error)) from None
+        slow = _seconds(body.get("SlowSeconds", self.slow_seconds), "SlowSeconds")
+        delay = _seconds(body.get("IndexDelay", self.index_delay), "IndexDelay")
+        faults = body.get("Faults", None)
+        if faults is not None and (
+            not isinstance(faults, list) or not all(f is None or _known(f) for f in faults)
+        ):
+            raise Refusal(403, f"'Faults' must be a list of {sorted(FAULTS)} (or null).")
+        self.slow_seconds, self.index_delay = slow, delay
+        if faults is not None:
+            with self._lock:
+                self._planned = deque(faults)
 
 
 def _known(fault: object) -> bool:
