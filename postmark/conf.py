@@ -20,11 +20,11 @@ from .installation.package import require_installed_app
 
 __all__ = ["SECRET_SETTINGS", "PostmarkConf", "Secret", "checked_api_url", "settings"]
 
-#: The Metadata field of each message's generated id, unless POSTMARK_LINK_KEY names another.
-DEFAULT_LINK_KEY = "django-postmark-id"
-#: What POSTMARK_LINK_KEY may be: Postmark takes metadata names of up to 20 characters, and
+#: The Metadata field of each message's generated id, unless POSTMARK_LINK_FIELD names another.
+DEFAULT_LINK_FIELD = "django-postmark-id"
+#: What POSTMARK_LINK_FIELD may be: Postmark takes metadata names of up to 20 characters, and
 #: the name goes into a query string (``metadata_<name>=<id>``) when the message is searched for.
-_LINK_KEY = re.compile(r"[A-Za-z0-9_-]{1,20}")
+_LINK_FIELD = re.compile(r"[A-Za-z0-9_-]{1,20}")
 
 #: The settings that hold credentials. Their values are kept as ``Secret`` strings, which
 #: Django's error reports (the debug page, the mail to ADMINS) show as stars: Django itself hides
@@ -138,7 +138,7 @@ class PostmarkConf(AppConf):
     #: The Metadata field that carries each message's generated id (``Message.link_id``), by
     #: which a message whose answer never came is searched for: up to 20 letters, digits, "-"
     #: or "_", a name your own metadata does not use.
-    LINK_KEY: str = DEFAULT_LINK_KEY
+    LINK_FIELD: str = DEFAULT_LINK_FIELD
     #: Seconds after a send whose outcome is unknown before its message is first searched for.
     SETTLE_AFTER: float = 60.0
     #: Seconds after that send from which "not found" is believed: Postmark does not say how
@@ -279,11 +279,11 @@ class PostmarkConf(AppConf):
             )
         return tokens
 
-    def configure_link_key(self, value: Any) -> str:
-        if not isinstance(value, str) or not _LINK_KEY.fullmatch(value):
+    def configure_link_field(self, value: Any) -> str:
+        if not isinstance(value, str) or not _LINK_FIELD.fullmatch(value):
             raise ImproperlyConfigured(
-                "POSTMARK_LINK_KEY must be a metadata name of 1 to 20 letters, digits, - or _ "
-                f'(Postmark\'s limit), e.g. "{DEFAULT_LINK_KEY}".'
+                "POSTMARK_LINK_FIELD must be a metadata name of 1 to 20 letters, digits, - or _ "
+                f'(Postmark\'s limit), e.g. "{DEFAULT_LINK_FIELD}".'
             )
         return value
 

@@ -164,7 +164,7 @@ def advance_message(event: Any, when: Any) -> None:
 
 
 def _link_id(event: Any) -> uuid.UUID | None:
-    value = (getattr(event, "metadata", None) or {}).get(settings.POSTMARK_LINK_KEY)
+    value = (getattr(event, "metadata", None) or {}).get(settings.POSTMARK_LINK_FIELD)
     try:
         return uuid.UUID(str(value)) if value else None
     except ValueError:

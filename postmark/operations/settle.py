@@ -2,7 +2,7 @@
 ``postmark.tasks.settle_task``, which both backends and the queue's worker schedule).
 
 Postmark takes no idempotency key, so a call whose answer never came is never simply repeated.
-Every message carries a generated id in its Metadata (POSTMARK_LINK_KEY, ``Message.link_id``);
+Every message carries a generated id in its Metadata (POSTMARK_LINK_FIELD, ``Message.link_id``);
 POSTMARK_SETTLE_AFTER seconds after such a call, the message is searched for by that id::
 
     unknown ──found──────────────────────────────> sent (Postmark's MessageID; "found")
@@ -191,7 +191,7 @@ def _search(client: Client, row: Message) -> tuple[dict[str, Any], int] | None:
     # The name it was sent under (the setting may have changed since), as the row recorded it.
     key = next(
         (name for name, value in (row.metadata or {}).items() if value == link_id),
-        settings.POSTMARK_LINK_KEY,
+        settings.POSTMARK_LINK_FIELD,
     )
     answer = client.search_outbound(
         count=1,

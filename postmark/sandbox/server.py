@@ -167,7 +167,7 @@ class Sandbox:
 
     def copies(self, metadata_key: str) -> Counter[str]:
         """How many messages it accepted for each value of a Metadata field: with the app's
-        POSTMARK_LINK_KEY, how many copies of each message (test-token sends left out)."""
+        POSTMARK_LINK_FIELD, how many copies of each message (test-token sends left out)."""
         return Counter(
             message.metadata[metadata_key]
             for message in self.messages
@@ -219,18 +219,6 @@ class _Handler(BaseHTTPRequestHandler):
         # holds the body until the client's delayed ACK, some 40 ms per answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
     def _handle(self) -> None:
         sandbox = self.server.sandbox
         parts = urlsplit(self.path)
@@ -277,6 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(answer)
         else:
             self._reply_for(fault, answer)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
 
     def _control_faults(self, body: bytes) -> None:
         faults = self.server.sandbox.faults

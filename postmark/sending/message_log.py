@@ -87,11 +87,11 @@ def _rows(logged: Sequence[tuple[EmailMessage, PostmarkResult]]) -> list[dict[st
         kept = state.payload if unknown else None
         row["payload"], row["unknown_since"] = "", now if unknown else None
         if state.link_id:
-            metadata = {**row["metadata"], defaults.link_key: state.link_id}
+            metadata = {**row["metadata"], defaults.link_field: state.link_id}
             row["payload"] = kept_payload(kept) if kept is not None else ""
             rows.append({**row, "link_id": uuid.UUID(state.link_id), "metadata": metadata})
         elif state.link_ids:
-            rows.extend(_bulk_rows(row, message, kept, defaults.link_key))
+            rows.extend(_bulk_rows(row, message, kept, defaults.link_field))
         else:
             rows.append(row)
     return rows

@@ -3,7 +3,7 @@
 Postmark refuses a message whose Metadata has more than 10 fields, a name over 20 characters or
 a value over 80, or two names that differ only by case: each is refused here, before any request,
 naming the field. Every message this app sends carries one field of its own, a generated id
-under POSTMARK_LINK_KEY, by which the message can be found again when Postmark's answer was lost.
+under POSTMARK_LINK_FIELD, by which the message can be found again when Postmark's answer was lost.
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ def metadata_of(metadata: Mapping[str, Any]) -> dict[str, str]:
 
 def with_link_id(metadata: Mapping[str, str], key: str, link_id: str) -> dict[str, str]:
     """``metadata`` (as ``metadata_of`` gives it) with the id generated for the message under
-    ``key`` (POSTMARK_LINK_KEY). A field of the caller's by that name, in any case, is refused,
+    ``key`` (POSTMARK_LINK_FIELD). A field of the caller's by that name, in any case, is refused,
     never overwritten; so is a tenth field, since the id takes the last place Postmark has."""
     clash = next((name for name in metadata if name.lower() == key.lower()), None)
     if clash is not None:
         raise UnsupportedMessageError(
             f"The metadata field {clash!r} is the one this app fills with each message's "
             "generated id, to find the message again when Postmark's answer is lost: rename "
-            "your field, or give the app's another name with POSTMARK_LINK_KEY.",
+            "your field, or give the app's another name with POSTMARK_LINK_FIELD.",
             field="metadata",
         )
     if len(metadata) >= MAX_METADATA_FIELDS:

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core.mail import EmailMessage
 
-from ..conf import DEFAULT_LINK_KEY
+from ..conf import DEFAULT_LINK_FIELD
 from ..exceptions import BatchError, UnsupportedMessageError
 from ..message import CallKey, Defaults
 from ..results import PostmarkResult, Status
@@ -50,7 +50,7 @@ class SendState:
     #: A ``merge_data`` message's per-recipient copies (public as ``postmark_messages``).
     copies: list[EmailMessage] = field(default_factory=list)
     #: The id generated for the message (``payloads_of``), sent in its Metadata under
-    #: POSTMARK_LINK_KEY and kept as its log row's ``link_id``: what finds the message in
+    #: POSTMARK_LINK_FIELD and kept as its log row's ``link_id``: what finds the message in
     #: Postmark's search when the answer never came. A message rebuilt by the queue's worker
     #: has the id it was queued with. None for a Bulk API message sent: its recipients have one
     #: each (``link_ids``).
@@ -97,10 +97,10 @@ def set_suppressed(message: EmailMessage, dropped: list[Any]) -> None:
     setattr(message, "suppressed_recipients", dropped)  # noqa: B010 (documented, as above)
 
 
-#: The default Metadata field (POSTMARK_LINK_KEY) of the id generated for every message, and for
+#: The default Metadata field (POSTMARK_LINK_FIELD) of the id generated for every message, and for
 #: each Bulk API recipient (``Message.link_id``): Postmark's search finds the message by it, and
 #: its webhooks carry it back (a Bulk API answer names no MessageID).
-LINK_KEY = DEFAULT_LINK_KEY
+LINK_KEY = DEFAULT_LINK_FIELD
 
 # --- Before pre_send: the messages as calls ------------------------------------------------------
 
@@ -212,7 +212,7 @@ def _payload(message: EmailMessage, defaults: Defaults, bulk: bool) -> dict[str,
     assert state.link_id is not None
     payload = to_payload(message, defaults)
     metadata = payload.get("Metadata", {})
-    payload["Metadata"] = with_link_id(metadata, defaults.link_key, state.link_id)
+    payload["Metadata"] = with_link_id(metadata, defaults.link_field, state.link_id)
     return payload
 
 
@@ -229,8 +229,8 @@ def _bulk_recipients(message: EmailMessage, defaults: Defaults) -> list[BulkReci
         model, metadata, headers = _own_options(message, address)
         own = metadata_of(metadata)
         # Postmark merges each recipient's Metadata over the shared one: checked as merged.
-        with_link_id({**shared, **own}, defaults.link_key, link_id)
-        own[defaults.link_key] = link_id
+        with_link_id({**shared, **own}, defaults.link_field, link_id)
+        own[defaults.link_field] = link_id
         recipients.append(BulkRecipient(address, {**shared_model, **model}, own, headers))
     return recipients
 

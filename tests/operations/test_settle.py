@@ -286,7 +286,7 @@ def test_the_field_it_was_sent_under_is_searched_even_after_the_setting_changed(
     sandbox: Sandbox, settings: Any
 ) -> None:
     row = unknown(sandbox, "accept-drop")
-    settings.POSTMARK_LINK_KEY = "renamed-id"
+    settings.POSTMARK_LINK_FIELD = "renamed-id"
     assert settle().found == 1
     row.refresh_from_db()
     assert row.status == "sent"

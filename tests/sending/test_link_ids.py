@@ -1,5 +1,5 @@
 """Every message is findable: each one carries an id generated for it in its Metadata
-(POSTMARK_LINK_KEY), kept as its log row's ``link_id``, for every way a message goes (one, a
+(POSTMARK_LINK_FIELD), kept as its log row's ``link_id``, for every way a message goes (one, a
 batch, a template, a merge_data copy, a Bulk API recipient; the queued ones in
 tests/queue/test_settling.py);
 a caller's own metadata is never overwritten, and Postmark's metadata limits are refused before
@@ -85,7 +85,7 @@ def test_each_bulk_api_recipient_carries_its_own_id_and_the_shared_content_none(
 
 
 def test_the_field_can_be_named_by_a_setting(fake_postmark: FakePostmark, settings: Any) -> None:
-    settings.POSTMARK_LINK_KEY = "our-id"
+    settings.POSTMARK_LINK_FIELD = "our-id"
     EmailMessage("s", "b", "f@example.com", ["ann@example.com"]).send()
     [sent] = fake_postmark.sent_messages
     assert link_of(sent, "our-id") == Message.objects.get().link_id
@@ -98,7 +98,7 @@ def test_a_callers_field_of_that_name_is_refused_never_overwritten(
 ) -> None:
     message = EmailMessage("s", "b", "f@example.com", ["ann@example.com"])
     message.metadata = {name: "mine"}  # type: ignore[attr-defined]
-    with pytest.raises(UnsupportedMessageError, match="POSTMARK_LINK_KEY") as refused:
+    with pytest.raises(UnsupportedMessageError, match="POSTMARK_LINK_FIELD") as refused:
         message.send()
     assert refused.value.field == "metadata"
     assert fake_postmark.requests == []
@@ -108,7 +108,7 @@ def test_a_default_field_of_that_name_is_refused_too(
     fake_postmark: FakePostmark, settings: Any
 ) -> None:
     settings.POSTMARK_METADATA = {LINK_KEY: "site"}
-    with pytest.raises(UnsupportedMessageError, match="POSTMARK_LINK_KEY"):
+    with pytest.raises(UnsupportedMessageError, match="POSTMARK_LINK_FIELD"):
         EmailMessage("s", "b", "f@example.com", ["ann@example.com"]).send()
     assert fake_postmark.requests == []
 
@@ -118,7 +118,7 @@ def test_a_bulk_recipients_field_of_that_name_is_refused(fake_postmark: FakePost
         "Hi", "Hi", "f@example.com", ["ann@example.com"], bulk=True,
         merge_metadata={"ann@example.com": {LINK_KEY: "mine"}},
     )  # fmt: skip
-    with pytest.raises(UnsupportedMessageError, match="POSTMARK_LINK_KEY"):
+    with pytest.raises(UnsupportedMessageError, match="POSTMARK_LINK_FIELD"):
         message.send()
     assert fake_postmark.requests == []
 
@@ -166,10 +166,10 @@ def test_a_field_longer_than_postmark_takes_is_refused_before_any_request(
 
 @pytest.mark.parametrize("value", ["", "a" * 21, "has space", "dot.ted", None, 7, "ümlaut"])
 def test_the_setting_must_be_a_metadata_name_postmark_takes(value: Any) -> None:
-    with pytest.raises(ImproperlyConfigured, match="POSTMARK_LINK_KEY"):
-        PostmarkConf().configure_link_key(value)
+    with pytest.raises(ImproperlyConfigured, match="POSTMARK_LINK_FIELD"):
+        PostmarkConf().configure_link_field(value)
 
 
 def test_the_default_name_is_one_postmark_takes() -> None:
-    assert PostmarkConf().configure_link_key(LINK_KEY) == LINK_KEY
+    assert PostmarkConf().configure_link_field(LINK_KEY) == LINK_KEY
     assert len(LINK_KEY) <= 20

@@ -1,4 +1,4 @@
-"""The id the app adds to every message's Metadata (POSTMARK_LINK_KEY), for the tests that
+"""The id the app adds to every message's Metadata (POSTMARK_LINK_FIELD), for the tests that
 compare a payload or a row's metadata with what the caller gave."""
 
 from __future__ import annotations
