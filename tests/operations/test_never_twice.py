@@ -24,9 +24,8 @@ from postmark.operations.settle import settle
 from postmark.queue.tasks_api import task_backends
 from postmark.sandbox import Sandbox
 from postmark.sending.recipients import LINK_KEY
-from tests.operations.test_settle import later
-from tests.queue.test_settling import run_every_task
 from tests.support.queued_sending import DUMMY, QUEUED_BACKEND, messages
+from tests.support.settling import later, run_every_task
 
 pytestmark = pytest.mark.django_db
 

@@ -5,69 +5,23 @@ says which. Against the sandbox, whose counts say how many copies of each messag
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.mail import get_connection
-from django.db.models import F
 from django.test import Client as WebClient
 
-from postmark import signals
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message
 from postmark.operations.settle import settle
 from postmark.sandbox import Sandbox
-from postmark.sending.recipients import LINK_KEY, state_of
+from postmark.sending.recipients import LINK_KEY
 from tests.support import webhook_payloads as payloads
+from tests.support.settling import TRUSTED_AFTER, later, unknown
 from tests.support.webhook_helpers import post
 
 pytestmark = pytest.mark.django_db
-
-#: The wait before "not found" is believed, in these tests (time is moved on by ``later``).
-TRUSTED_AFTER = 3600
-
-
-@pytest.fixture
-def sandbox(postmark_sandbox: Sandbox, settings: Any) -> Sandbox:
-    settings.POSTMARK_MAX_RETRIES = 0
-    settings.POSTMARK_SETTLE_AFTER = 0
-    settings.POSTMARK_SETTLE_NOT_FOUND_AFTER = TRUSTED_AFTER
-    return postmark_sandbox
-
-
-@pytest.fixture
-def settled() -> Iterator[list[tuple[str, int, str]]]:
-    """Every ``message_settled``: (outcome, the row's pk, the reason)."""
-    seen: list[tuple[str, int, str]] = []
-
-    def record(sender: Any, message: Message, outcome: str, reason: str, **kwargs: Any) -> None:
-        assert sender is Message
-        seen.append((outcome, message.pk, reason))
-
-    signals.message_settled.connect(record)
-    yield seen
-    signals.message_settled.disconnect(record)
-
-
-def unknown(sandbox: Sandbox, *faults: str | None, to: str = "ann@example.com", **options: Any):  # type: ignore[no-untyped-def]
-    """A message sent while the sandbox plays ``faults``, whose outcome is unknown; its row."""
-    sandbox.faults.plan(faults)
-    message = PostmarkEmailMessage("Hi", "Body", "shop@example.com", [to], **options)
-    get_connection(fail_silently=True).send_messages([message])
-    assert message.postmark.status == "unknown"  # type: ignore[attr-defined]
-    return Message.objects.get(link_id=state_of(message).link_id)
-
-
-def later(seconds: float = TRUSTED_AFTER + 1) -> None:
-    """Time moves on for the log: every send it recorded happened ``seconds`` earlier."""
-    shift = timedelta(seconds=seconds)
-    Message.objects.update(
-        created_at=F("created_at") - shift,
-        unknown_since=F("unknown_since") - shift,
-        resent_at=F("resent_at") - shift,
-    )
 
 
 def copies(sandbox: Sandbox, row: Message) -> int:

@@ -24,9 +24,8 @@ from postmark.queue.tasks_api import task_backends
 from postmark.sandbox import Sandbox
 from postmark.sending.recipients import LINK_KEY
 from postmark.tasks import SETTLE_ROUNDS, settle_task
-from tests.operations.test_settle import later, unknown
-from tests.operations.test_settle import sandbox as sandbox
 from tests.support.queued_sending import DUMMY, IMMEDIATE
+from tests.support.settling import later, unknown
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,9 @@ from postmark.models import Message, QueuedBatch
 from postmark.queue.tasks_api import task_backends
 from postmark.sandbox import Sandbox
 from postmark.sending.recipients import LINK_KEY
-from tests.operations.test_settle import later
 from tests.support.fake_postmark import FakePostmark, Reply
 from tests.support.queued_sending import DUMMY, QUEUED_BACKEND, messages, run_tasks, send
+from tests.support.settling import later, run_every_task
 
 pytestmark = pytest.mark.django_db
 
@@ -38,22 +38,6 @@ def worker(postmark_sandbox: Sandbox, settings: Any) -> Any:
     backend.clear()
     yield backend
     backend.clear()
-
-
-def run_every_task(backend: Any, commit: Any) -> None:
-    """Run the tasks that are due, and the ones they enqueue, until none is due (as workers
-    would); a task to run later (``run_after``) stays enqueued."""
-    for _ in range(10):
-        now = timezone.now()
-        due = [r for r in backend.results if r.task.run_after is None or r.task.run_after <= now]
-        if not due:
-            return
-        taken = {id(result) for result in due}
-        backend.results[:] = [r for r in backend.results if id(r) not in taken]
-        with commit(execute=True):
-            for result in due:
-                result.task.call(*result.args, **result.kwargs)
-    raise AssertionError("tasks kept enqueueing tasks that are due at once")
 
 
 def test_a_queued_message_carries_the_id_of_its_row_on_every_attempt(
