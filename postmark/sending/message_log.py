@@ -167,12 +167,16 @@ def _bulk_rows(
     Metadata too, as Postmark was sent it). With the request (``payload``: the outcome is
     unknown), each row keeps a request of its own: the same, with that recipient's entry alone."""
     rows = []
+    link_ids = state_of(message).link_ids
+    # Each recipient's entry, by the id in its Metadata (under the field it was sent with).
+    ids = set(link_ids.values())
     entries = {
         value: entry
         for entry in (payload or {}).get("Messages", ())
         for value in (entry.get("Metadata") or {}).values()
+        if value in ids
     }
-    for address, link_id in state_of(message).link_ids.items():
+    for address, link_id in link_ids.items():
         own = per_recipient(message, "merge_metadata", address)
         metadata = {**row["metadata"], **metadata_of(own)}
         metadata[key] = link_id

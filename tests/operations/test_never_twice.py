@@ -102,7 +102,7 @@ def assert_each_message_went_at_most_once_and_its_row_says_so(sandbox: Sandbox) 
         assert row.payload == "" and row.settling_since is None
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     count=st.integers(1, 8),
     batch_size=st.integers(1, 3),
