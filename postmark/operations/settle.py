@@ -53,6 +53,8 @@ _UNKNOWN = Message.Status.UNKNOWN
 _SEARCHED_FROM = timedelta(days=1)
 #: Rows read per query (each is then claimed, searched and written one at a time).
 _CHUNK = 500
+#: What ``_since`` reads of a row.
+_TIMES = ("link_id", "unknown_since", "resent_at", "created_at")
 
 
 @dataclass
@@ -102,8 +104,8 @@ def settle(link_ids: Iterable[str] | None = None, *, dry_run: bool = False) -> S
     clients: dict[str, Client | None] = {}
     try:
         for chunk in chunks:
-            for row in chunk.exclude(is_due).only("pk", "link_id", "unknown_since", "created_at"):
-                # Not due yet (a task run early, or a row resent meanwhile): kept for later.
+            # Not due yet (a task run early, or a row resent meanwhile): kept for later.
+            for row in chunk.exclude(is_due).only(*_TIMES):
                 report.wait(row, _since(row) + timedelta(seconds=settings.POSTMARK_SETTLE_AFTER))
             for pk in list(chunk.filter(is_due).order_by("pk").values_list("pk", flat=True)):
                 _settle_one(pk, clients, report, dry_run)
