@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 
 from postmark.client import Client
-from postmark.storage import statements
+from postmark.storage import compiled
 from tests.support.fake_postmark import FakePostmark, start
 
 
@@ -65,4 +65,4 @@ def _storage_path(monkeypatch: pytest.MonkeyPatch) -> None:
     # POSTMARK_TEST_PORTABLE_SQL=1: storage takes the ORM's path (the one databases other than
     # SQLite, PostgreSQL and MySQL take), so that CI runs the whole suite on it too.
     if os.environ.get("POSTMARK_TEST_PORTABLE_SQL") == "1":
-        monkeypatch.setattr(statements, "_COMPILED_VENDORS", frozenset())
+        monkeypatch.setattr(compiled, "VENDORS", frozenset())
