@@ -30,7 +30,7 @@ from django.db.models import Model
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from ..conf import settings
-from ..sending.addresses import bare_address, format_address
+from ..sending.addresses import format_address
 
 __all__ = [
     "MAX_LOCAL_PART",
@@ -233,9 +233,12 @@ def _verified(value: Any) -> bytes:
     """The token's body once its HMAC matches under one of the site's keys."""
     if not isinstance(value, str) or len(value) > _LONGEST_INPUT:
         raise BadReplyAddress(ReplyProblem.MALFORMED)
-    token = value.strip()
-    if "@" in token:
-        token = bare_address(token).rpartition("@")[0]
+    # Exactly "local@domain" or "Name <local@domain>": no other address syntax (groups,
+    # comments) is read, so that no character added to a token can make another one of it.
+    token = value
+    if token.endswith(">") and "<" in token:
+        token = token[token.rindex("<") + 1 : -1]
+    token = token.rpartition("@")[0] if "@" in token else token
     token = token.rpartition("+")[2].lower()
     if len(token) > MAX_LOCAL_PART or not _TOKEN.fullmatch(token):
         raise BadReplyAddress(ReplyProblem.MALFORMED)

@@ -116,27 +116,25 @@ def test_subject_and_sender_are_the_callers_when_given(locmem: list[Any]) -> Non
 
 # --- Never to a machine ---------------------------------------------------------------------
 
-AUTOMATED_HEADERS = st.sampled_from(
-    [
-        ("Auto-Submitted", "auto-replied"),
-        ("Auto-Submitted", "auto-generated; owner-email=x@y"),
-        ("Auto-Submitted", "auto-notified"),
-        ("Precedence", "bulk"),
-        ("Precedence", "list"),
-        ("Precedence", "junk"),
-        ("List-Id", "<news.example.com>"),
-        ("List-Unsubscribe", "<mailto:leave@example.com>"),
-        ("List-Post", "<mailto:list@example.com>"),
-        ("Return-Path", "<>"),
-        ("Return-Path", ""),
-        ("Return-Path", " < > "),
-        ("X-Auto-Response-Suppress", "All"),
-        ("X-Auto-Response-Suppress", "OOF, AutoReply"),
-        ("X-Autoreply", "yes"),
-        ("X-Autorespond", "Out of office"),
-        ("Content-Type", 'multipart/report; report-type="delivery-status"'),
-    ]
-)
+AUTOMATED = [
+    ("Auto-Submitted", "auto-replied"),
+    ("Auto-Submitted", "auto-generated; owner-email=x@y"),
+    ("Auto-Submitted", "auto-notified"),
+    ("Precedence", "bulk"),
+    ("Precedence", "list"),
+    ("Precedence", "junk"),
+    ("List-Id", "<news.example.com>"),
+    ("List-Unsubscribe", "<mailto:leave@example.com>"),
+    ("List-Post", "<mailto:list@example.com>"),
+    ("Return-Path", "<>"),
+    ("Return-Path", ""),
+    ("Return-Path", " < > "),
+    ("X-Auto-Response-Suppress", "All"),
+    ("X-Auto-Response-Suppress", "OOF, AutoReply"),
+    ("X-Autoreply", "yes"),
+    ("X-Autorespond", "Out of office"),
+    ("Content-Type", 'multipart/report; report-type="delivery-status"'),
+]
 BENIGN_HEADERS = st.sampled_from(
     [
         *HUMAN_HEADERS,
@@ -148,24 +146,38 @@ BENIGN_HEADERS = st.sampled_from(
         ("Received-SPF", "SoftFail"),
     ]
 )
-MACHINE_ADDRESSES = st.sampled_from(
-    [
-        "MAILER-DAEMON@example.org",
-        "mailer_daemon@example.org",
-        "postmaster@example.org",
-        "noreply@example.org",
-        "no-reply@example.org",
-        "No_Reply+42@example.org",
-        "do-not-reply@example.org",
-        "donotreply-billing@example.org",
-        "noreply.notifications@example.org",
-        "bounces+123-abc@example.org",
-        "bounce@example.org",
-        "owner-news@example.org",
-        "news-request@example.org",
-        "listserv@example.org",
-    ]
-)
+MACHINES = [
+    "MAILER-DAEMON@example.org",
+    "mailer_daemon@example.org",
+    "postmaster@example.org",
+    "noreply@example.org",
+    "no-reply@example.org",
+    "No_Reply+42@example.org",
+    "do-not-reply@example.org",
+    "donotreply-billing@example.org",
+    "noreply.notifications@example.org",
+    "bounces+123-abc@example.org",
+    "bounce@example.org",
+    "owner-news@example.org",
+    "news-request@example.org",
+    "listserv@example.org",
+]
+
+
+@pytest.mark.parametrize("header", AUTOMATED)
+def test_each_header_that_says_automated_is_enough_alone(
+    locmem: list[Any], header: tuple[str, str]
+) -> None:
+    outcome = send_notice(inbound(headers=[header]), "Not kept.")
+    assert (outcome.sent, outcome.reason) == (False, NoticeReason.AUTOMATED)
+    assert locmem == []
+
+
+@pytest.mark.parametrize("sender", MACHINES)
+def test_each_machines_address_is_enough_alone(locmem: list[Any], sender: str) -> None:
+    outcome = send_notice(inbound(sender=sender), "Not kept.")
+    assert (outcome.sent, outcome.reason) == (False, NoticeReason.AUTOMATED)
+    assert locmem == []
 
 
 def cased(text: str, upper: list[bool]) -> str:
@@ -177,7 +189,7 @@ def cased(text: str, upper: list[bool]) -> str:
 class Automated(TestCase):
     @override_settings(EMAIL_BACKEND=LOCMEM)
     @given(
-        machine=st.lists(AUTOMATED_HEADERS, min_size=1, max_size=3),
+        machine=st.lists(st.sampled_from(AUTOMATED), min_size=1, max_size=3),
         benign=st.lists(BENIGN_HEADERS, max_size=4),
         cases=st.lists(st.booleans(), max_size=30),
         order=st.randoms(use_true_random=False),
@@ -197,7 +209,7 @@ class Automated(TestCase):
         assert mail.outbox == []
 
     @override_settings(EMAIL_BACKEND=LOCMEM)
-    @given(sender=MACHINE_ADDRESSES, benign=st.lists(BENIGN_HEADERS, max_size=4))
+    @given(sender=st.sampled_from(MACHINES), benign=st.lists(BENIGN_HEADERS, max_size=4))
     def test_a_machines_address_is_never_answered(
         self, sender: str, benign: list[tuple[str, str]]
     ) -> None:
