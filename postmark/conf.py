@@ -5,6 +5,7 @@ Each attribute ``NAME`` below is read from the Django setting ``POSTMARK_NAME``.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -205,6 +206,14 @@ class PostmarkConf(AppConf):
     #: Drop suppressed recipients from messages before sending (one query per API call); a
     #: message left with no recipient gets a "suppressed" result and is not sent.
     SKIP_SUPPRESSED: bool = True
+
+    # --- Reply addresses and notices (postmark.inbound.replies, .notices; checked when used) --
+    #: The domain whose mail Postmark receives for this site (your own, pointed at Postmark by
+    #: inbound domain forwarding), e.g. "reply.example.com": where reply addresses point, and
+    #: where notices never go.
+    INBOUND_DOMAIN: str | None = None
+    #: How long a reply address resolves: seconds or a timedelta.
+    REPLY_MAX_AGE: timedelta | int = timedelta(days=30)
 
     # --- Operations (postmark_sync, postmark_purge, postmark_forget, postmark_webhooks, admin) -
     #: Postmark account token (not a server token): only ``postmark_forget`` uses it, to ask
