@@ -16,6 +16,7 @@ from postmark.inbound import InboundMail, reprocess, reroute
 from postmark.models import Bounce, InboundMessage, WebhookEvent
 from postmark.tasks import process_inbound_message
 from tests.inbound.conftest import Deliver, Mailboxes, inbound, record, run_kept
+from tests.support import webhook_payloads as payloads
 
 pytestmark = pytest.mark.django_db
 
@@ -286,3 +287,19 @@ def test_a_mailbox_may_send_mail_in_its_transaction(
     )
     deliver(inbound())
     assert [m.to for m in django_mail.outbox] == [["support@postmarkapp.com"]]
+
+
+def test_postmarks_check_payload_is_kept_and_processed_once_with_its_data_attachment(
+    deliver: Deliver, immediate: None, mailboxes: Mailboxes
+) -> None:
+    # The "check" button posts the documentation's sample (its fixed MessageID) with each
+    # attachment's content as "Data".
+    check = payloads.inbound(
+        Attachments=[{"Name": "myimage.png", "Data": "R0lGODlh", "ContentType": "image/png"}]
+    )
+    assert deliver(check).status_code == 200
+    assert deliver({**check, "Date": "a second check"}).status_code == 200
+
+    [(_, mail)] = mailboxes.calls
+    assert [(a.name, a.content) for a in mail.attachments] == [("myimage.png", b"GIF89a")]
+    assert record(check).status == Status.PROCESSED

@@ -100,10 +100,13 @@ def test_processing_time_grows_linearly_with_the_size_of_the_mail(
         assert process(key).status == Status.PROCESSED
         return time.process_time() - start
 
+    def least(size: int) -> float:
+        return min(cost(size), cost(size))  # the least of two: a busy machine only adds
+
     cost(64 * 1024)  # warm
     with watchdog("processing 4 MB of attachments"):  # MariaDB's default packet takes 8 MB
-        ratio = cost(4 * 1024 * 1024) / cost(512 * 1024)
-    assert ratio < 16, ratio  # linear: about 8
+        ratio = least(4 * 1024 * 1024) / least(512 * 1024)
+    assert ratio < 20, ratio  # linear: about 8 (quadratic would be 64)
 
 
 def test_routing_time_grows_linearly_with_the_number_of_addresses(settings: Any) -> None:
@@ -125,7 +128,7 @@ def test_routing_time_grows_linearly_with_the_number_of_addresses(settings: Any)
 
         return route
 
-    assert growth(routing, 2_000) < 14
+    assert growth(routing, 2_000) < 20  # linear: about 8 (quadratic would be 64)
 
 
 @pytest.mark.django_db(transaction=True)
