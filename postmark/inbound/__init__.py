@@ -9,7 +9,7 @@ processed off the request, on the task queue queued sending uses.
   ``reprocess``, ``reroute``, ``postmark_inbound``); ``expiry``: retention.
 """
 
-from .handling import Outcome, process
+from .handling import NoReceiver, Outcome, Unprocessable, process, read_mail
 from .mailboxes import InboundAttachment, InboundMail, Mailbox, mailbox, safe_filename
 from .routes import Route, choose, configured_routes
 from .scheduling import process_pending, reprocess, reroute
@@ -18,13 +18,16 @@ __all__ = [
     "InboundAttachment",
     "InboundMail",
     "Mailbox",
+    "NoReceiver",
     "Outcome",
     "Route",
+    "Unprocessable",
     "choose",
     "configured_routes",
     "mailbox",
     "process",
     "process_pending",
+    "read_mail",
     "reprocess",
     "reroute",
     "safe_filename",
