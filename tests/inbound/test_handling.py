@@ -12,7 +12,7 @@ from django.core import mail as django_mail
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
-from postmark.inbound import InboundMail, reprocess, reroute
+from postmark.inbound import InboundMail, Unprocessable, read_mail, reprocess, reroute
 from postmark.models import Bounce, InboundMessage, WebhookEvent
 from postmark.tasks import process_inbound_message
 from tests.inbound.conftest import Deliver, Mailboxes, inbound, record, run_kept
@@ -303,3 +303,15 @@ def test_postmarks_check_payload_is_kept_and_processed_once_with_its_data_attach
     [(_, mail)] = mailboxes.calls
     assert [(a.name, a.content) for a in mail.attachments] == [("myimage.png", b"GIF89a")]
     assert record(check).status == Status.PROCESSED
+
+
+def test_read_mail_gives_any_record_its_mail_or_says_why_not(
+    deliver: Deliver, kept_tasks: Any
+) -> None:
+    payload = inbound(Subject="Shown in the admin")
+    deliver(payload)
+    assert read_mail(record(payload)).message.subject == "Shown in the admin"
+    WebhookEvent.objects.all().delete()  # the record goes with its content
+    assert not InboundMessage.objects.exists()
+    with pytest.raises(Unprocessable, match="content is gone"):
+        read_mail(InboundMessage(message_id="x", webhook_event=None))
