@@ -207,6 +207,24 @@ class PostmarkConf(AppConf):
     #: message left with no recipient gets a "suppressed" result and is not sent.
     SKIP_SUPPRESSED: bool = True
 
+    # --- Inbound mail (postmark.inbound; docs: Inbound mail) -----------------------------------
+    #: Keep each inbound message as a ``postmark.models.InboundMessage``, routed and processed.
+    INBOUND_STORE: bool = True
+    #: The routes, first match wins: dicts naming a ``mailbox`` and what they match.
+    INBOUND_ROUTES: list[dict[str, Any]] = []
+    #: "task": processed by a task on QUEUE_TASK_BACKEND (Django's default TASKS runs it at
+    #: once); "sync": in the process that received it, once the webhook's row is committed.
+    INBOUND_PROCESSING: str = "task"
+    #: Runs of a message whose mailbox raises, before it is left failed; the first retry
+    #: waits INBOUND_RETRY_DELAY seconds, each further one twice as long.
+    INBOUND_MAX_ATTEMPTS: int = 5
+    INBOUND_RETRY_DELAY: float = 60.0
+    #: Seconds after which ``postmark_inbound`` takes back mail still "routed" (its worker died).
+    INBOUND_STALE_AFTER: float = 600.0
+    #: ``postmark_purge`` deletes finished inbound mail (processed, bounced, unrouted), content
+    #: first, this many days after it finished; failed mail is kept until handled.
+    INBOUND_RETENTION_DAYS: int = 30
+
     # --- Reply addresses and notices (postmark.inbound.replies, .notices; checked when used) --
     #: The domain whose mail Postmark receives for this site (your own, pointed at Postmark by
     #: inbound domain forwarding), e.g. "reply.example.com": where reply addresses point, and

@@ -333,3 +333,10 @@ class Overview(Message):
         verbose_name = "overview"
         verbose_name_plural = "overview"
         default_permissions = ("view",)
+
+
+# --- Inbound mail (postmark.inbound) -------------------------------------------------------------
+# Defined with the rest of inbound mail, and imported here so that Django and users find it as
+# postmark.models.InboundMessage. Last: importing it runs postmark.inbound, whose modules need
+# the models above.
+from .inbound.record import InboundMessage as InboundMessage  # noqa: E402
