@@ -14,7 +14,7 @@ class PostmarkConfig(AppConfig):
         require_own_package()  # before importing what another `postmark` may have overwritten
         from . import receivers, signals
         from .inbound import inspection  # noqa: F401  (registers the inbound checks)
-        from .installation import checks  # noqa: F401  (checks registers itself)
+        from .installation import checks, webhook_checks  # noqa: F401  (they register)
 
         # Every default receiver is connected, whatever the settings say now: each checks its
         # own setting when it runs (see receivers.honouring), so override_settings switches it.

@@ -31,6 +31,7 @@ SECRET_SETTINGS = (
     "WEBHOOK_USER",
     "WEBHOOK_PASSWORD",
     "WEBHOOK_CREDENTIALS",
+    "WEBHOOK_SECRETS",
     "ACCOUNT_TOKEN",
     "SERVER_TOKENS",
 )
@@ -187,6 +188,16 @@ class PostmarkConf(AppConf):
     #: More accepted (user, password) pairs, to rotate credentials without refusing webhooks:
     #: add the new pair here, change the URL in Postmark, then retire the old pair.
     WEBHOOK_CREDENTIALS: list[tuple[str, str]] = []
+    #: Secrets the outbound events must carry in WEBHOOK_HEADER (compared in constant time): the
+    #: first is what ``postmark_webhooks`` gives Postmark, the others are accepted while rotating.
+    #: Postmark cannot set headers on inbound mail's hook, so the inbound view does not ask.
+    WEBHOOK_SECRETS: list[str] = []
+    WEBHOOK_HEADER: str = "X-Postmark-Webhook-Secret"
+    #: Addresses or networks webhooks must come from (403 otherwise); empty accepts any, e.g.
+    #: ``list(postmark.api.spec.WEBHOOK_SOURCE_ADDRESSES)``.
+    WEBHOOK_ALLOWED_IPS: list[str] = []
+    #: Networks of the site's own proxies: X-Forwarded-For is believed only from them.
+    WEBHOOK_TRUSTED_PROXIES: list[str] = []
     #: Largest webhook body accepted, in bytes (413 above it). Inbound mail carries its
     #: attachments base64-encoded; Postmark accepts inbound messages up to 35 MB. It caps
     #: outbound events too.

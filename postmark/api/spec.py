@@ -22,6 +22,14 @@ MAX_BATCH_BYTES = 50 * 1024 * 1024  # a whole batch request
 MAX_TAG_LENGTH = 1000
 TRACK_LINKS_VALUES = ("None", "HtmlAndText", "HtmlOnly", "TextOnly")
 
+# --- Webhooks -----------------------------------------------------------------------------------
+#: The addresses Postmark publishes as the sources of its webhooks (a copy of support article 800,
+#: "IPs for firewalls"), for POSTMARK_WEBHOOK_ALLOWED_IPS. Each attempt may come from any of
+#: them, and Postmark may change them: check the article before relying on this copy.
+WEBHOOK_SOURCE_ADDRESSES = ("3.134.147.250", "50.31.156.6", "50.31.156.77", "18.217.206.57")
+#: Custom headers one webhook can carry (``HttpHeaders``).
+MAX_WEBHOOK_HEADERS = 30
+
 # --- Answers ------------------------------------------------------------------------------------
 #: HTTP statuses after which Postmark certainly did not process the request, so a retry cannot
 #: send twice. A 500 is not here: Postmark may have accepted the message before failing.
