@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from appconf import AppConf
 from django.conf import settings
@@ -17,8 +16,22 @@ from django.dispatch import receiver
 
 from .api.spec import MAX_BATCH
 from .installation.package import require_installed_app
+from .installation.setting_rules import (
+    Secret,
+    byte_count,
+    checked_api_url,
+    conceal,
+    exposed,
+)
 
-__all__ = ["SECRET_SETTINGS", "PostmarkConf", "Secret", "checked_api_url", "settings"]
+__all__ = [
+    "SECRET_SETTINGS",
+    "PostmarkConf",
+    "Secret",
+    "checked_api_url",
+    "conceal",
+    "settings",
+]
 
 #: The settings that hold credentials. Their values are kept as ``Secret`` strings, which
 #: Django's error reports (the debug page, the mail to ADMINS) show as stars: Django itself hides
@@ -35,77 +48,6 @@ SECRET_SETTINGS = (
     "ACCOUNT_TOKEN",
     "SERVER_TOKENS",
 )
-
-
-class Secret(str):
-    """A string like any other, except that its ``repr()`` (what Django's error reports,
-    ``diffsettings``, ``%r`` and debuggers show) is stars."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'********************'"
-
-
-def conceal(value: Any) -> Any:
-    """``value`` with every string in it (in lists, tuples and dicts too) made a ``Secret``."""
-    if isinstance(value, str):
-        return value if isinstance(value, Secret) else Secret(value)
-    if isinstance(value, list | tuple):
-        return type(value)(conceal(item) for item in value)
-    if isinstance(value, dict):
-        return {conceal(key): conceal(item) for key, item in value.items()}
-    return value
-
-
-def _exposed(value: Any) -> bool:
-    if isinstance(value, str):
-        return not isinstance(value, Secret)
-    if isinstance(value, list | tuple):
-        return any(_exposed(item) for item in value)
-    if isinstance(value, dict):
-        return any(_exposed(key) or _exposed(item) for key, item in value.items())
-    return False
-
-
-def checked_api_url(value: Any) -> str:
-    """``value`` if it is a URL the API client can post to, else ImproperlyConfigured naming
-    POSTMARK_API_URL. Without this, a URL without a scheme fails every send with requests' "No
-    connection adapters were found". The URL itself is not repeated: it may hold credentials."""
-    example = "e.g. https://api.postmarkapp.com, or http://127.0.0.1:8025 for the sandbox"
-    if not isinstance(value, str):
-        raise ImproperlyConfigured(f"POSTMARK_API_URL must be a URL ({example}).")
-    problem = _url_problem(value)
-    if problem:
-        raise ImproperlyConfigured(f"POSTMARK_API_URL {problem}: write it as a URL, {example}.")
-    return value
-
-
-def _url_problem(url: str) -> str:
-    if not url.isprintable() or any(char.isspace() for char in url):
-        return "holds a space or a control character"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises for a port that is not a number from 0 to 65535)
-    except ValueError:
-        return "is not a valid URL"
-    if not parts.scheme or not url.lower().startswith(parts.scheme.lower() + "://"):
-        return "has no scheme (http:// or https://)"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"has the scheme {parts.scheme!r}; only http and https can reach the API"
-    if "@" in parts.netloc:
-        return "holds credentials: the server token goes in POSTMARK_API_KEY, never in the URL"
-    if not parts.hostname:
-        return "has no host"
-    if "?" in url or "#" in url:
-        return "has a query or a fragment (what follows ? or #), which the API paths cannot follow"
-    return ""
-
-
-def _byte_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ImproperlyConfigured(f"{name} must be a whole number of bytes, e.g. 1024 * 1024.")
-    return value
 
 
 class PostmarkConf(AppConf):
@@ -294,10 +236,10 @@ class PostmarkConf(AppConf):
         return pairs
 
     def configure_webhook_max_bytes(self, value: Any) -> int:
-        return _byte_count("POSTMARK_WEBHOOK_MAX_BYTES", value)
+        return byte_count("POSTMARK_WEBHOOK_MAX_BYTES", value)
 
     def configure_webhook_outbound_max_bytes(self, value: Any) -> int:
-        return _byte_count("POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES", value)
+        return byte_count("POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES", value)
 
     def configure_max_concurrent_calls(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
@@ -342,7 +284,7 @@ def conceal_changed_secret(*, setting: str, **kwargs: Any) -> None:
     if not setting.startswith("POSTMARK_") or setting[9:] not in SECRET_SETTINGS:
         return
     value = getattr(settings, setting, None)
-    if _exposed(value):
+    if exposed(value):
         setattr(settings, setting, conceal(value))
 
 
