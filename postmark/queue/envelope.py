@@ -11,7 +11,7 @@ from ..api.timestamps import parse_timestamp
 from ..conf import settings
 from ..message import PostmarkEmailMultiAlternatives, server_label
 from ..results import PostmarkResult
-from ..sending.recipients import set_result, set_suppressed, state_of
+from ..sending.recipients import known_state, set_result, set_suppressed, state_of
 
 # The options a rebuilt message needs for post_send receivers (the payload carries the rest).
 _KEPT_OPTIONS = ("tag", "metadata", "message_stream", "template_id", "template_alias")
@@ -109,11 +109,12 @@ def _rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
         )
     for content, mimetype in alternatives:
         message.attach_alternative(content, mimetype)
-    state = state_of(message)
     if envelope.get("log_id"):
-        state.log_id = envelope["log_id"]
+        state_of(message).log_id = envelope["log_id"]
     if envelope.get("link_ids"):
-        state.link_ids = {_address(address): link_id for address, link_id in envelope["link_ids"]}
+        state_of(message).link_ids = {
+            _address(address): link_id for address, link_id in envelope["link_ids"]
+        }
     if envelope.get("merge_metadata"):
         message.merge_metadata = envelope["merge_metadata"]
     if entry.get("result") is not None:
@@ -141,7 +142,7 @@ def listed_server_token(label: str) -> str | None:
 def _keep_bulk_recipients(message: EmailMessage, envelope: dict[str, Any], *, sent: bool) -> None:
     # Set by the payload (recipients.payloads_of); without a payload they went nowhere (or
     # are left from an earlier send of the same message), and the message has a log_id instead.
-    link_ids = state_of(message).link_ids
+    link_ids = state.link_ids if (state := known_state(message)) else None
     if link_ids and sent:
         envelope["link_ids"] = [
             [_json_address(address), link_id] for address, link_id in link_ids.items()

@@ -25,7 +25,7 @@ from ..results import PostmarkResult, Status
 from ..storage import statements
 from .addresses import format_address
 from .payload import metadata_of
-from .recipients import LINK_KEY, per_recipient, result_of, state_of
+from .recipients import LINK_KEY, known_state, per_recipient, result_of
 
 _SENT, _SUPPRESSED = Status.SENT, Status.SUPPRESSED
 #: Link ids looked up per query (a Bulk API message may have thousands of recipients; SQLite
@@ -46,7 +46,7 @@ def log_sent(messages: Sequence[EmailMessage], results: Sequence[PostmarkResult]
     # A message rebuilt by the queue's worker names the row written when it was queued.
     rows = _rows(
         [
-            (message, result, state_of(message).log_id)
+            (message, result, state.log_id if (state := known_state(message)) else None)
             for message, result in zip(messages, results, strict=True)
         ]
     )
@@ -69,7 +69,7 @@ def _rows(
     rows = []
     for message, result, log_id in logged:
         row = _message_row(message, result, defaults, store_bodies)
-        link_ids = state_of(message).link_ids
+        link_ids = state.link_ids if (state := known_state(message)) else None
         if log_id:
             rows.append({**row, "link_id": uuid.UUID(log_id)})
         elif link_ids:

@@ -41,8 +41,6 @@ class SendState:
     #: The id of the message this state belongs to: a copy of the message (``copy.copy``, which
     #: copies its attributes) gets a state of its own rather than sharing this one.
     owner: int
-    #: The latest result; the public ``message.postmark`` is the same object.
-    result: PostmarkResult | None = None
     #: The ``merge_data`` message this one is a per-recipient copy of (``plan_calls``).
     parent: EmailMessage | None = None
     #: A ``merge_data`` message's per-recipient copies (public as ``postmark_messages``).
@@ -56,24 +54,34 @@ class SendState:
 
 
 def state_of(message: EmailMessage) -> SendState:
-    """The message's holder, made on first use."""
-    state = vars(message).get(_ATTRIBUTE)
-    if not isinstance(state, SendState) or state.owner != id(message):
+    """The message's holder, made on first use: only a message that needs more than a result
+    gets one (a ``merge_data`` message and its copies, a Bulk API message, a queued one)."""
+    state = known_state(message)
+    if state is None:
         state = SendState(owner=id(message))
         setattr(message, _ATTRIBUTE, state)
     return state
 
 
+def known_state(message: EmailMessage) -> SendState | None:
+    """The message's holder if it has one; never makes one. Most messages need none, and each
+    attribute set on a message past the first may cost it an attribute dict of its own (about
+    800 bytes on CPython; the result, ``message.postmark``, is the one every message gets)."""
+    # getattr, not vars(message): vars() makes that dict.
+    state = getattr(message, _ATTRIBUTE, None)
+    return state if isinstance(state, SendState) and state.owner == id(message) else None
+
+
 def set_result(message: EmailMessage, result: PostmarkResult) -> None:
-    """Give the message its result, in the holder and as the documented ``message.postmark``."""
-    state_of(message).result = result
+    """Give the message its result: the documented ``message.postmark``, the one place it is
+    kept."""
     setattr(message, "postmark", result)  # noqa: B010 (a documented attribute Django lacks)
 
 
 def result_of(message: EmailMessage) -> PostmarkResult:
     """The result the send path gave the message (every message of a send gets one)."""
-    result = state_of(message).result
-    if result is None:
+    result = getattr(message, "postmark", None)
+    if not isinstance(result, PostmarkResult):
         raise LookupError("This message has no result from the send path yet.")
     return result
 
@@ -142,6 +150,8 @@ def _copies(message: EmailMessage, template: bool) -> list[EmailMessage]:
     for address in message.to:
         one = copy.copy(message)
         one.to = [address]
+        if hasattr(one, "postmark"):  # copied from an earlier send of the message: not its own
+            del one.postmark
         copies.append(one)
         state_of(one).parent = message
     state_of(message).copies = copies
@@ -255,7 +265,7 @@ def settle(messages: Iterable[EmailMessage]) -> None:
     parents = {
         id(parent): parent
         for message in messages
-        if (parent := state_of(message).parent) is not None
+        if (state := known_state(message)) is not None and (parent := state.parent) is not None
     }
     for parent in parents.values():
         set_result(parent, summary(state_of(parent).copies))
@@ -264,7 +274,7 @@ def settle(messages: Iterable[EmailMessage]) -> None:
 def summary(copies: list[EmailMessage]) -> PostmarkResult:
     """Accepted ("sent") when every recipient's message was (or was suppressed); "queued" when
     the others are queued; else the first other result's status and error, with how many went."""
-    results = [state_of(one).result for one in copies]
+    results = [getattr(one, "postmark", None) for one in copies]
     recipients = [r for result in results if result for r in result.recipients]
     done = [result for result in results if result is not None]
     accepted = sum(result.accepted for result in done)
