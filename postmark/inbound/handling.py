@@ -112,14 +112,17 @@ def route(mail: InboundMail, *, kept: str = "") -> str:
     """The name of the mailbox the first matching route names ("" when none matches).
 
     A retry or a reprocess keeps the mailbox first chosen (``kept``; ``reroute()`` forgets
-    it), even if the routes changed since: only the routes naming it are tried again, to give
-    it its ``mail.match`` and ``mail.reply_object`` as on the first run."""
+    it), routed again so that its mailbox finds ``mail.match``, ``mail.reply_object`` and
+    ``mail.reply_problem`` as on the first run. Should the routes now send it elsewhere, it
+    still goes there, given what the routes naming that mailbox find."""
     routes = configured_routes()
-    if kept:
-        choose(mail, [declared for declared in routes if declared.mailbox == kept])
-        return kept
     chosen = choose(mail, routes)
-    return chosen.mailbox if chosen is not None else ""
+    if not kept or (chosen is not None and chosen.mailbox == kept):
+        return chosen.mailbox if chosen is not None else ""
+    problem = mail.reply_problem
+    choose(mail, [declared for declared in routes if declared.mailbox == kept])
+    mail.reply_problem = mail.reply_problem or problem
+    return kept
 
 
 # --- The record's note: why the mail was refused, and what its sender was told ---------------

@@ -144,7 +144,7 @@ def _without_hash(address: str) -> str:
 def choose(mail: InboundMail, routes: Sequence[Route]) -> Route | None:
     """The first route that takes the mail (``mail.match`` and ``mail.reply_object`` set from
     it), or None; ``mail.reply_problem`` says why a reply route refused a reply address."""
-    mail.reply_problem = None
+    mail.match = mail.reply_problem = None
     for route in routes:
         mail.reply_object = None  # only the route that takes the mail gives it one
         accepted, found = route.accepts(mail)

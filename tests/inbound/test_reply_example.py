@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.core.mail import EmailMessage
 from django.test import Client
 from freezegun import freeze_time
@@ -141,6 +142,31 @@ def test_a_refused_reply_falls_through_to_a_later_route_whose_mailbox_can_answer
     assert mail.reply_problem.reason == "gone"
     assert record(payload).status == Status.PROCESSED
     assert record(payload).note.startswith("Reply address refused (gone): ")
+
+
+@pytest.mark.django_db
+def test_the_documented_catch_all_answers_a_refused_reply_and_drops_the_rest(
+    blog: Post, deliver: Deliver, settings: Any
+) -> None:
+    settings.POSTMARK_INBOUND_ROUTES = [*ROUTES, {"mailbox": "others"}]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    expired = reply_to(reply_address(blog, max_age=60))
+    stranger = reply_to(f"hello@{DOMAIN}", MailboxHash="")
+    with freeze_time(timedelta(minutes=2), tick=True):
+        deliver(expired)
+    deliver(stranger)
+
+    [notice] = mail.outbox
+    assert notice.to == ["ann@example.org"] and "no longer taken" in notice.body
+    row = record(expired)
+    assert (row.status, row.mailbox) == (Status.BOUNCED, "others")
+    refused, told, notice_line = row.note.split("\n")
+    assert refused.startswith("Reply address refused (expired): ")
+    assert told == notice.body and notice_line == "Notice: sent"
+    row = record(stranger)
+    assert row.status == Status.BOUNCED
+    assert row.note == "not for any mailbox\nDropped: no notice sent"
+    assert not Comment.objects.exists()
 
 
 @pytest.mark.django_db

@@ -121,6 +121,51 @@ def test_a_retry_gives_the_mailbox_its_reply_object_again(
     assert record(payload).status == Status.PROCESSED
 
 
+def test_a_retry_gives_a_catch_all_the_reply_problem_again(
+    deliver: Deliver, immediate: None, settings: Any, mailboxes: Mailboxes, commit: Any
+) -> None:
+    settings.POSTMARK_INBOUND_ROUTES = [
+        {"mailbox": "support", "reply_for": "blog.Post"},
+        {"mailbox": "everything"},
+    ]
+    post = Post.objects.create(title="a")
+    payload = reply_to(reply_address(post))
+    Post.objects.filter(pk=post.pk).delete()
+    mailboxes.failing["everything"] = RuntimeError("a bad deploy")
+    deliver(payload)
+
+    del mailboxes.failing["everything"]
+    with commit(execute=True):
+        assert reprocess(InboundMessage.objects.all()) == 1
+
+    problems = [(name, mail.reply_problem.reason) for name, mail in mailboxes.calls]
+    assert problems == [("everything", "gone"), ("everything", "gone")]
+    assert record(payload).note.startswith("Reply address refused (gone): ")
+
+
+def test_a_retry_whose_routes_now_send_the_mail_elsewhere_keeps_its_mailbox(
+    deliver: Deliver, immediate: None, settings: Any, mailboxes: Mailboxes, commit: Any
+) -> None:
+    post = Post.objects.create(title="a")
+    settings.POSTMARK_INBOUND_ROUTES = [{"mailbox": "support", "reply_for": "blog.Post"}]
+    mailboxes.failing["support"] = RuntimeError("a bad deploy")
+    payload = reply_to(reply_address(post))
+    deliver(payload)
+
+    del mailboxes.failing["support"]
+    settings.POSTMARK_INBOUND_ROUTES = [
+        {"mailbox": "everything", "reply_for": "blog.Post"},
+        {"mailbox": "support", "reply_for": "blog.Post"},
+    ]
+    with commit(execute=True):
+        reprocess(InboundMessage.objects.all())
+
+    assert [(name, mail.reply_object) for name, mail in mailboxes.calls] == [
+        ("support", post),
+        ("support", post),
+    ]
+
+
 # --- Checks -----------------------------------------------------------------------------------
 
 
