@@ -180,8 +180,8 @@ class PostmarkConf(AppConf):
 
     # --- Reply addresses and notices (postmark.inbound.replies, .notices; checked when used) --
     #: The domain whose mail Postmark receives for this site (your own, pointed at Postmark by
-    #: inbound domain forwarding), e.g. "reply.example.com": where reply addresses point, and
-    #: where notices never go.
+    #: inbound domain forwarding), e.g. "reply.example.com": where reply addresses point, whose
+    #: recipients a ``reply_for`` route reads, and where notices never go.
     INBOUND_DOMAIN: str | None = None
     #: How long a reply address resolves: seconds or a timedelta.
     REPLY_MAX_AGE: timedelta | int = timedelta(days=30)

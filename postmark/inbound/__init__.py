@@ -3,8 +3,9 @@
 processed off the request, on the task queue queued sending uses.
 
 - ``record``: the kept row; ``intake``: keeping it (the ``inbound_received`` receiver's work);
-- ``routes``: the routes, and the first that matches; ``mailboxes``: ``Mailbox``, ``@mailbox``
-  and the ``InboundMail`` a mailbox is given;
+- ``routes``: the routes (a reply route resolves a signed reply address), and the first that
+  matches; ``mailboxes``: ``Mailbox``, ``@mailbox`` and the ``InboundMail`` a mailbox is
+  given, which it can ``bounce()`` (a notice to the sender) or ``drop()``;
 - ``handling``: processing one message, at most once; ``scheduling``: when (the task, "sync",
   ``reprocess``, ``reroute``, ``postmark_inbound``); ``expiry``: retention;
 - ``replies``: signed reply addresses (``reply+<token>@``) and back to their object;

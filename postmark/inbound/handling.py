@@ -13,7 +13,9 @@ At most once when it succeeds: the claim is one conditional UPDATE, which the da
 again under the row's lock, so of two workers only one takes a row, and nobody takes a row
 processed, bounced or unrouted. The mailbox's receivers and the final status share one
 transaction that holds the row's lock: their writes and "processed" are committed together or
-not at all (a live worker's lock is how recovery tells it from a dead one).
+not at all (a live worker's lock is how recovery tells it from a dead one). A notice that
+the mailbox's ``bounce()`` asks for is sent after that commit (``on_commit``): a run rolled
+back sends none, and bounced mail is never taken again, so a message is answered once at most.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import logging
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import router, transaction
 from django.db.models import F, Q, QuerySet
@@ -32,7 +35,8 @@ from ..conf import settings
 from ..models import WebhookEvent
 from ..signals import inbound_routed
 from ..webhooks.processing import raise_if_transaction_aborted
-from .mailboxes import InboundMail, Mailbox
+from .mailboxes import InboundMail, Mailbox, PendingNotice
+from .notices import NoticeOutcome, NoticeReason, send_notice
 from .record import InboundMessage
 from .routes import choose, configured_routes
 
@@ -79,8 +83,8 @@ def process(key: str) -> Outcome:
             if row.status != Status.ROUTED or row.claimed_at != claimed_at:
                 return Outcome(str(row.status))  # taken back by recovery meanwhile
             mail = read_mail(row)
-            # A retry or a reprocess keeps the route first chosen; reroute() forgets it.
-            mailbox = row.mailbox or route(mail)
+            mailbox = route(mail, kept=row.mailbox)
+            row.note = _note(mail)
             if not mailbox:
                 return _finish(row, Status.UNROUTED)
             mail.mailbox = Mailbox.named(mailbox)
@@ -92,18 +96,75 @@ def process(key: str) -> Outcome:
                 )
             inbound_routed.send(sender=mail.mailbox, mail=mail)
             raise_if_transaction_aborted()
-            if mail.bounce_note is not None:
-                row.note = mail.bounce_note[:_MAX_ERROR]
-                return _finish(row, Status.BOUNCED)
-            return _finish(row, Status.PROCESSED)
+            if mail.bounce_note is None:
+                return _finish(row, Status.PROCESSED)
+            notice = mail.notice
+            row.note = _note(mail, SENDING if notice else DROPPED)
+            if notice is not None:
+                answer = partial(_answer, row.pk, objects.db, mail, notice)
+                transaction.on_commit(answer, using=objects.db, robust=True)
+            return _finish(row, Status.BOUNCED)
     except Exception as exc:
         return _fail(rows, key, claimed_at, mailbox, exc)
 
 
-def route(mail: InboundMail) -> str:
-    """The name of the mailbox the first matching route names ("" when none matches)."""
-    chosen = choose(mail, configured_routes())
-    return chosen.mailbox if chosen is not None else ""
+def route(mail: InboundMail, *, kept: str = "") -> str:
+    """The name of the mailbox the first matching route names ("" when none matches).
+
+    A retry or a reprocess keeps the mailbox first chosen (``kept``; ``reroute()`` forgets
+    it), routed again so that its mailbox finds ``mail.match``, ``mail.reply_object`` and
+    ``mail.reply_problem`` as on the first run. Should the routes now send it elsewhere, it
+    still goes there, given what the routes naming that mailbox find."""
+    routes = configured_routes()
+    chosen = choose(mail, routes)
+    if not kept or (chosen is not None and chosen.mailbox == kept):
+        return chosen.mailbox if chosen is not None else ""
+    problem = mail.reply_problem
+    choose(mail, [declared for declared in routes if declared.mailbox == kept])
+    mail.reply_problem = mail.reply_problem or problem
+    return kept
+
+
+# --- The record's note: why the mail was refused, and what its sender was told ---------------
+
+#: The last line of a bounced message's note until its notice's outcome replaces it (one that
+#: stays so was being sent when its worker stopped: it may or may not have gone).
+SENDING = "Notice: sending"
+DROPPED = "Dropped: no notice sent"
+
+
+def _note(mail: InboundMail, last: str = "") -> str:
+    refused = mail.reply_problem
+    lines = [
+        f"Reply address refused ({refused.reason}): {refused}" if refused else "",
+        (mail.bounce_note or "")[:_MAX_ERROR],
+        last,
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+def notice_line(outcome: NoticeOutcome) -> str:
+    """How the note tells what became of a notice."""
+    told = outcome.detail and outcome.detail != outcome.reason  # "queued", not "sent" again
+    detail = f" ({outcome.detail})" if told else ""
+    if outcome.sent:
+        return f"Notice: sent{detail}"
+    return f"Notice not sent: {outcome.reason}{detail}"
+
+
+def _answer(pk: int, using: str, mail: InboundMail, notice: PendingNotice) -> None:
+    """Send the notice ``bounce()`` asked for, now that the bounce is committed, and put its
+    outcome on the record in place of SENDING."""
+    try:
+        outcome = send_notice(
+            mail.event, notice.text, subject=notice.subject, from_email=notice.from_email
+        )
+    except Exception as exc:  # a backend's own error: the note says so, the mail stays bounced
+        logger.exception("No notice for inbound message %s: the send raised.", mail.record.pk)
+        outcome = NoticeOutcome(False, NoticeReason.FAILED, type(exc).__name__)
+    InboundMessage.objects.using(using).filter(pk=pk, status=Status.BOUNCED).update(
+        note=_note(mail, notice_line(outcome))
+    )
 
 
 def read_mail(row: InboundMessage) -> InboundMail:

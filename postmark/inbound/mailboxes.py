@@ -28,6 +28,7 @@ from ..events import InboundEvent
 from ..events.mail import parse_addresses
 from ..signals import inbound_routed
 from .record import InboundMessage
+from .replies import BadReplyAddress
 
 Receiver = TypeVar("Receiver", bound=Callable[..., Any])
 
@@ -137,6 +138,15 @@ def attachments_of(event: InboundEvent) -> list[InboundAttachment]:
 # --- The mail a mailbox is given -------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PendingNotice:
+    """The notice ``InboundMail.bounce()`` asked for, sent once its mailbox's work commits."""
+
+    text: str
+    subject: str | None = None
+    from_email: str | None = None
+
+
 @dataclass(eq=False)
 class InboundMail:
     """One inbound message, as routes and mailboxes see it."""
@@ -147,10 +157,18 @@ class InboundMail:
     event: InboundEvent
     #: The mailbox its route named (None while it is being routed).
     mailbox: Mailbox | None = None
-    #: What the matching route's ``match`` callable returned (a reply route's object, say).
+    #: What the matching route gave: its ``match`` callable's value, else its reply's object.
     match: Any = None
-    #: Set by ``bounce()``.
+    #: The object the reply address it was sent to was made for, when a ``reply_for`` route
+    #: took it (``postmark.inbound.replies``).
+    reply_object: Any = None
+    #: Why a ``reply_for`` route refused the reply address it was sent to (``.reason``: a
+    #: ``ReplyProblem``), when none took it: a later route's mailbox can answer accordingly.
+    reply_problem: BadReplyAddress | None = None
+    #: Why ``bounce()`` or ``drop()`` refused it (None: it was taken).
     bounce_note: str | None = field(default=None, init=False)
+    #: The notice ``bounce()`` asked for (None after ``drop()``).
+    notice: PendingNotice | None = field(default=None, init=False)
 
     @property
     def message(self) -> EmailMultiAlternatives:
@@ -189,7 +207,34 @@ class InboundMail:
     def attachments(self) -> list[InboundAttachment]:
         return attachments_of(self.event)
 
-    def bounce(self, note: str) -> None:
-        """Record the mail as bounced (answered with a notice, or dropped) rather than
-        processed, ``note`` saying why; written when the mailbox's receivers return."""
-        self.bounce_note = note
+    def bounce(
+        self,
+        text: str,
+        *,
+        note: str | None = None,
+        subject: str | None = None,
+        from_email: str | None = None,
+    ) -> None:
+        """Answer the sender with a notice, ``text`` (plain text), and record the mail as
+        bounced rather than processed, ``note`` (``text`` by default) saying why.
+
+        The notice goes once the mailbox's work is committed, and only then: never for a run
+        that fails, never twice for one message. ``postmark.inbound.notices.send_notice`` sends
+        it (``subject`` and ``from_email`` are its), so it never answers a machine, a list, a
+        suppressed address or a notice; what became of it joins the record's note.
+        """
+        self.bounce_note = _text("text", text) if note is None else _text("note", note)
+        self.notice = PendingNotice(_text("text", text), subject, from_email)
+
+    def drop(self, note: str) -> None:
+        """Record the mail as bounced without answering anyone, ``note`` saying why. Of
+        ``bounce()`` and ``drop()``, the last call decides."""
+        self.bounce_note = _text("note", note)
+        self.notice = None
+
+
+def _text(name: str, value: object) -> str:
+    # Raised in the mailbox that passed it, where its traceback points, not after the commit.
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}.")
+    return value

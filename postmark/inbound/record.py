@@ -26,7 +26,8 @@ class InboundMessage(models.Model):
         ROUTED = "routed"
         #: Its mailbox's receivers returned.
         PROCESSED = "processed"
-        #: Its mailbox bounced it (answered the sender, or dropped it): see the note.
+        #: Its mailbox refused it: ``InboundMail.bounce()`` (a notice to the sender) or
+        #: ``drop()`` (answered nobody). The note says why, and what the sender was told.
         BOUNCED = "bounced"
         #: Its mailbox raised (the error is kept): retried while attempts remain, then kept
         #: until someone reprocesses it.
@@ -65,7 +66,9 @@ class InboundMessage(models.Model):
     #: The last failure: the exception's type and message, and its traceback.
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
-    #: Why its mailbox bounced or dropped it (``InboundMail.bounce``).
+    #: Why it was refused: a reply route's refusal of its reply address ("Reply address
+    #: refused (expired): ..."), its mailbox's note, and what its sender was told ("Notice:
+    #: sent", "Notice not sent: automated (...)", "Dropped: no notice sent"), a line each.
     note = models.TextField(blank=True)
     received_at = models.DateTimeField(db_index=True)
     #: When a worker last took it (a "routed" row this old whose worker is gone is taken back).

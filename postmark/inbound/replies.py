@@ -20,7 +20,7 @@ import re
 import struct
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +34,7 @@ from ..sending.addresses import format_address
 
 __all__ = [
     "MAX_LOCAL_PART",
+    "TOKEN_SHAPE",
     "BadReplyAddress",
     "ReplyProblem",
     "reply_address",
@@ -55,6 +56,9 @@ _EXPIRY = struct.Struct(">I")
 _INT, _UUID, _TEXT = 1, 2, 3
 _SHORTEST = 1 + 1 + _EXPIRY.size + _MAC_BYTES  # a one-byte content type id, an empty text key
 _TOKEN = re.compile(r"[a-z2-7]+", re.ASCII)
+#: What a token looks like (lowercased): the base32 letters, at least as many as the shortest
+#: token has, at most a local part's length. A refusal of anything else says little.
+TOKEN_SHAPE = re.compile(rf"[a-z2-7]{{{math.ceil(_SHORTEST * 8 / 5)},{MAX_LOCAL_PART}}}", re.ASCII)
 # A dot-atom without "+" (which separates the prefix from the token).
 _ATOM = r"[A-Za-z0-9!#$%&'*/=?^_`{|}~-]+"
 _PREFIX = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
@@ -140,9 +144,12 @@ def resolve_reply(
     address_or_mailbox_hash: str,
     *,
     model: type[Model] | tuple[type[Model], ...] | None = None,
+    at: datetime | None = None,
 ) -> Model:
     """The object a reply address was made for, read from the address (``reply+...@...``, with
     a display name or not) or from its token alone (Postmark's ``MailboxHash``), in any case.
+    Its expiry is checked at ``at`` (an aware datetime; now by default): a route passes the
+    time the reply arrived.
 
     Raises BadReplyAddress (a ValueError), and nothing else, for any string that is not an
     address ``reply_address`` made (``reason``: malformed or tampered), for an expired one, for
@@ -155,7 +162,7 @@ def resolve_reply(
     if len(body) < pk_start:
         raise BadReplyAddress(ReplyProblem.MALFORMED)
     (expires,) = _EXPIRY.unpack_from(body, 1 + id_size)
-    if time.time() > expires:
+    if (at.timestamp() if at is not None else time.time()) > expires:
         raise BadReplyAddress(ReplyProblem.EXPIRED)
     pk = _pk_from(kind, body[pk_start:])
     found = _model(int.from_bytes(body[1 : 1 + id_size], "big"))

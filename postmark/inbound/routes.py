@@ -12,10 +12,15 @@ Each route is a dict naming its ``mailbox`` and any of these criteria, all of wh
 - ``mailbox_hash``: a regular expression found in the MailboxHash (``^reply-`` for
   ``reply-...``; anchor both ends for an exact match);
 - ``subject``: a regular expression found in the subject;
+- ``reply_for``: a model (``"app_label.ModelName"`` or the class), or a list of them: the mail
+  is a reply to a signed reply address (``postmark.inbound.replies``) made for an instance of
+  one, found in its MailboxHash first, then in each recipient's address at
+  POSTMARK_INBOUND_DOMAIN; the instance is ``mail.reply_object`` (and ``mail.match``);
 - ``match``: a callable, or its dotted path, given the ``InboundMail``; the route matches when
   it returns a true value, which the mailbox finds as ``mail.match``.
 
-The criteria are tried in that order, the callable last: the cheap ones decide first.
+The criteria are tried in that order, the callable last: the cheap ones decide first, and a
+reply's object is read from the database only for mail that passed them.
 """
 
 from __future__ import annotations
@@ -25,14 +30,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model
 from django.utils.module_loading import import_string
 
 from ..conf import settings
 from .mailboxes import InboundMail
+from .replies import TOKEN_SHAPE, BadReplyAddress, ReplyProblem, resolve_reply
 
 SETTING = "POSTMARK_INBOUND_ROUTES"
-CRITERIA = ("to", "to_pattern", "from", "from_pattern", "mailbox_hash", "subject", "match")
+CRITERIA = (
+    "to",
+    "to_pattern",
+    "from",
+    "from_pattern",
+    "mailbox_hash",
+    "subject",
+    "reply_for",
+    "match",
+)
 _EXAMPLE = '[{"mailbox": "support", "to": "support@in.example.com"}, {"mailbox": "everything"}]'
 
 
@@ -45,10 +62,13 @@ class Route:
     sender_pattern: re.Pattern[str] | None = None
     mailbox_hash: re.Pattern[str] | None = None
     subject: re.Pattern[str] | None = None
+    reply_for: tuple[type[Model], ...] = ()
     match: Callable[[InboundMail], Any] | None = None
 
     def accepts(self, mail: InboundMail) -> tuple[bool, Any]:
-        """Whether the route takes the mail, and what its callable returned (or None)."""
+        """Whether the route takes the mail, and what the mailbox finds as ``mail.match``:
+        what its callable returned, else the reply's object (or None). A ``reply_for`` route
+        sets ``mail.reply_object`` (and ``mail.reply_problem``) as it reads the reply."""
         if self.to and not any(
             address in self.to or _without_hash(address) in self.to for address in mail.recipients
         ):
@@ -64,10 +84,56 @@ class Route:
             return False, None
         if self.subject and not self.subject.search(mail.event.subject):
             return False, None
+        if self.reply_for:
+            mail.reply_object = replied_to(mail, self.reply_for)
+            if mail.reply_object is None:
+                return False, None
         if self.match is None:
-            return True, None
-        found = self.match(mail)
+            return True, mail.reply_object
+        found = self.match(mail)  # it may read mail.reply_object
         return bool(found), (found if found is not True else None)
+
+
+def replied_to(mail: InboundMail, models: tuple[type[Model], ...]) -> Model | None:
+    """The object of the first reply address the mail was sent to that resolves to an instance
+    of ``models``; None if none does, the first refusal worth telling kept as
+    ``mail.reply_problem``. Its expiry is checked at the time the mail arrived: however late
+    a worker takes it, a reply sent in time is taken."""
+    for token in reply_tokens(mail):
+        try:
+            found = resolve_reply(token, model=models, at=mail.record.received_at)
+        except BadReplyAddress as refused:
+            if _worth_telling(token, refused, mail.reply_problem):
+                mail.reply_problem = refused
+            continue
+        mail.reply_problem = None  # an earlier route's refusal does not concern this reply
+        return found
+    return None
+
+
+def reply_tokens(mail: InboundMail) -> list[str]:
+    """Where a reply's token may be, each once: the MailboxHash (Postmark's reading of the
+    address it received the mail at), then what follows "+" in each recipient's address at
+    POSTMARK_INBOUND_DOMAIN (a reply address has one; Postmark's hash address has none)."""
+    found = [mail.mailbox_hash.strip().lower()]
+    domain = settings.POSTMARK_INBOUND_DOMAIN
+    if isinstance(domain, str) and domain:
+        suffix = "@" + domain.strip().lower()
+        for address in mail.recipients:
+            if address.endswith(suffix):
+                prefix, plus, token = address[: -len(suffix)].rpartition("+")
+                if plus and prefix:
+                    found.append(token)
+    return [token for token in dict.fromkeys(found) if token]
+
+
+def _worth_telling(token: str, refused: BadReplyAddress, kept: BadReplyAddress | None) -> bool:
+    """Whether a refusal is kept as the mail's reply problem: a "malformed" one only for what
+    has the shape of a token (plus-addressed mail to support+urgent@ is no refused reply),
+    and an address made for another model only while nothing says more."""
+    if refused.reason == ReplyProblem.MALFORMED and not TOKEN_SHAPE.fullmatch(token):
+        return False
+    return kept is None or kept.reason == ReplyProblem.WRONG_MODEL
 
 
 def _without_hash(address: str) -> str:
@@ -76,12 +142,16 @@ def _without_hash(address: str) -> str:
 
 
 def choose(mail: InboundMail, routes: Sequence[Route]) -> Route | None:
-    """The first route that takes the mail (``mail.match`` set from it), or None."""
+    """The first route that takes the mail (``mail.match`` and ``mail.reply_object`` set from
+    it), or None; ``mail.reply_problem`` says why a reply route refused a reply address."""
+    mail.match = mail.reply_problem = None
     for route in routes:
+        mail.reply_object = None  # only the route that takes the mail gives it one
         accepted, found = route.accepts(mail)
         if accepted:
             mail.match = found
             return route
+    mail.reply_object = None
     return None
 
 
@@ -133,6 +203,7 @@ def _read(number: int, declared: Any) -> Route:
         sender_pattern=_pattern(where, "from_pattern", declared.get("from_pattern"), re.IGNORECASE),
         mailbox_hash=_pattern(where, "mailbox_hash", declared.get("mailbox_hash")),
         subject=_pattern(where, "subject", declared.get("subject")),
+        reply_for=_models(where, declared.get("reply_for")),
         match=_callable(where, declared.get("match")),
     )
 
@@ -162,6 +233,36 @@ def _pattern(where: str, key: str, value: Any, flags: int = 0) -> re.Pattern[str
         raise ImproperlyConfigured(
             f"{where}['{key}'] is not a regular expression Python reads: {exc}."
         ) from None
+
+
+def _models(where: str, value: Any) -> tuple[type[Model], ...]:
+    if value is None:
+        return ()
+    given = value if isinstance(value, list | tuple) else [value]
+    if not given:
+        # An empty list would match no reply: a route that can never take anything.
+        raise ImproperlyConfigured(f"{where}['reply_for'] names no model.")
+    if not apps.is_installed("django.contrib.contenttypes"):
+        raise ImproperlyConfigured(
+            f"{where}['reply_for'] needs django.contrib.contenttypes in INSTALLED_APPS: a reply "
+            "address names its object's content type."
+        )
+    return tuple(dict.fromkeys(_model(where, item) for item in given))
+
+
+def _model(where: str, value: Any) -> type[Model]:
+    if isinstance(value, type) and issubclass(value, Model):
+        return value
+    try:
+        found = apps.get_model(value) if isinstance(value, str) else None
+    except (LookupError, ValueError):
+        found = None
+    if found is None:
+        raise ImproperlyConfigured(
+            f"{where}['reply_for'] must name installed models as \"app_label.ModelName\" (or "
+            f"give their classes): {value!r} is not one."
+        )
+    return found
 
 
 def _callable(where: str, value: Any) -> Callable[[InboundMail], Any] | None:

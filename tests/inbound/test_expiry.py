@@ -39,7 +39,7 @@ def every_status(
     deliver: Deliver, immediate: None, mailboxes: Mailboxes, settings: Any
 ) -> dict[str, dict[str, Any]]:
     """One message in each status, all 40 days old."""
-    mailboxes.actions["support"] = lambda mail: mail.bounce("refused")
+    mailboxes.actions["support"] = lambda mail: mail.drop("refused")
     mailboxes.failing["replies"] = RuntimeError("bug")
     made = {
         "processed": inbound(),

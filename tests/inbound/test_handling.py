@@ -159,11 +159,11 @@ def test_what_a_failing_mailbox_wrote_is_rolled_back_with_it(
 def test_a_mailbox_can_bounce_the_mail_and_the_note_is_kept(
     deliver: Deliver, immediate: None, mailboxes: Mailboxes
 ) -> None:
-    mailboxes.actions["support"] = lambda mail: mail.bounce("unknown customer: notice sent")
+    mailboxes.actions["support"] = lambda mail: mail.drop("unknown customer")
     payload = inbound(ToFull=[], To="Support <SUPPORT@in.example.com>")
     deliver(payload)
     row = record(payload)
-    assert row.status == Status.BOUNCED and row.note == "unknown customer: notice sent"
+    assert row.status == Status.BOUNCED and row.note == "unknown customer\nDropped: no notice sent"
     assert row.mailbox == "support" and row.processed_at is not None
 
 
@@ -248,7 +248,7 @@ def test_reroute_routes_again_by_the_routes_declared_now(
 def test_processed_and_bounced_mail_is_never_reprocessed_or_rerouted(
     deliver: Deliver, immediate: None, mailboxes: Mailboxes, commit: Any
 ) -> None:
-    mailboxes.actions["support"] = lambda mail: mail.bounce("no")
+    mailboxes.actions["support"] = lambda mail: mail.drop("no")
     done, bounced = inbound(), inbound(ToFull=[], To="support@in.example.com")
     deliver(done)
     deliver(bounced)
