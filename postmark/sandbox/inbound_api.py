@@ -236,14 +236,14 @@ def _form_data(request: Request) -> tuple[dict[str, str], _Files]:
             break  # the closing delimiter
         head, _, content = chunk.partition(b"\r\n\r\n")
         part = BytesParser(policy=policy.HTTP).parsebytes(head.lstrip() + b"\r\n\r\n")
-        name = part.get_param("name", header="content-disposition")
+        params = getattr(part.get("Content-Disposition"), "params", None) or {}
+        name = params.get("name")
         if not isinstance(name, str):
             continue
-        filename = part.get_filename()
-        if filename is None:
+        if "filename" not in params:
             fields.setdefault(name, content.decode("utf-8", "replace"))
-        elif filename or content:  # an empty file input is sent as an empty, unnamed file
-            files.append((name, filename, part.get_content_type(), content))
+        elif params["filename"] or content:  # an empty file input: no name, no content
+            files.append((name, str(params["filename"]), part.get_content_type(), content))
     return fields, files
 
 

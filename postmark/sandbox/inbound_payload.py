@@ -60,6 +60,9 @@ SPAM_HEADERS = (
     ("X-Spam-Tests", "NONE"),
 )
 
+_UNFOLDED = policy.SMTP.clone(max_line_length=None)
+_UNFOLDED_UTF8 = policy.SMTPUTF8.clone(max_line_length=None)
+
 Recipient = str | tuple[str, str]  # "Name <address>", "address", or (name, address)
 
 
@@ -145,28 +148,35 @@ def _attach(message: EmailMessage, html_part: MIMEPart | None, file: Attachment)
 
 
 def _set_addresses(message: EmailMessage, name: str, recipients: Sequence[Recipient]) -> None:
-    items: list[Address | str] = []
+    """The header ``name`` with each recipient; every one must be a ``local@domain``."""
+    items: list[str] = []
     for recipient in recipients:
         if isinstance(recipient, tuple):
             try:
-                items.append(Address(one_line(recipient[0]), addr_spec=recipient[1].strip()))
-            except (ValueError, IndexError) as exc:
-                raise MailError(f"Not an address for {name}: {recipient[1]!r}.") from exc
+                items.append(str(Address(one_line(recipient[0]), addr_spec=recipient[1].strip())))
+            except (ValueError, IndexError):
+                raise MailError(f"{name}: not an address: {recipient[1]!r}.") from None
         elif one_line(recipient).strip():
             items.append(one_line(recipient))
-    if items:
-        message[name] = ", ".join(str(item) for item in items)
-    if name == "From" and not (message["From"] and message["From"].addresses):
-        raise MailError("The mail needs a From address.")
+    if not items:
+        if name in ("From", "To"):
+            raise MailError(f"The mail needs a {name} address.")
+        return
+    message[name] = ", ".join(items)
+    found = message[name].addresses
+    if not found or any("@" not in address.addr_spec for address in found):
+        raise MailError(f"{name}: not a list of addresses: {message[name]!r}.")
 
 
 def as_bytes(message: Message) -> bytes:
     """The message as it travels, CRLF line ends; an international address in a header is
-    written as UTF-8 (SMTPUTF8), every other header as RFC 2047 encoded words."""
+    written as UTF-8 (SMTPUTF8), every other header as RFC 2047 encoded words. No header is
+    folded: the standard library's folding of encoded words adds or drops spaces in a name or a
+    subject, and a parser reads a long line as it is."""
     try:
-        return message.as_bytes(policy=policy.SMTP)
+        return message.as_bytes(policy=_UNFOLDED)
     except UnicodeError:
-        return message.as_bytes(policy=policy.SMTPUTF8)
+        return message.as_bytes(policy=_UNFOLDED_UTF8)
 
 
 def read(data: bytes) -> EmailMessage:
@@ -239,8 +249,17 @@ def payload(
         "Attachments": list(_attachments(parts)),
     }
     if raw_email:
-        body["RawEmail"] = data.decode("utf-8", "replace")
+        body["RawEmail"] = _raw_text(data, message)
     return body
+
+
+def _raw_text(data: bytes, message: EmailMessage) -> str:
+    """The source as JSON text. Where it is not UTF-8 (an 8-bit body in Latin-1, say), it is
+    written again with each such part in a 7-bit transfer encoding, which keeps its bytes."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return message.as_string(policy=_UNFOLDED.clone(cte_type="7bit"))
 
 
 def _clean(value: object) -> str:
@@ -291,6 +310,16 @@ def _text(part: MIMEPart) -> str:
     return text.replace("\r\n", "\n")  # the line ends of the text, not of its transport
 
 
+def filename(part: Message) -> str | None:
+    """The part's file name as written (RFC 2231 decoded). ``get_filename()`` would take the
+    brackets off a name such as ``<report>.pdf``, quoting rules being those of addresses."""
+    for header, parameter in (("Content-Disposition", "filename"), ("Content-Type", "name")):
+        params = getattr(part.get(header), "params", None) or {}
+        if params.get(parameter):
+            return str(params[parameter])
+    return None
+
+
 def _bytes(part: MIMEPart) -> bytes:
     """The part's content, decoded from its transfer encoding; an attached message's source."""
     if part.get_content_maintype() != "message":
@@ -320,7 +349,7 @@ def _attachments(parts: list[MIMEPart]) -> Iterator[dict[str, Any]]:
             megabytes = MAX_INBOUND_ATTACHMENT_BYTES // (1024 * 1024)
             raise MailError(f"Attachments over Postmark's {megabytes} MB.", too_large=True)
         charset = part.get_param("charset")
-        name = part.get_filename() or f"attachment-{number}{mimetypes.guess_extension(kind) or ''}"
+        name = filename(part) or f"attachment-{number}{mimetypes.guess_extension(kind) or ''}"
         yield {
             "Name": _clean(name),
             "Content": base64.b64encode(content).decode("ascii"),
