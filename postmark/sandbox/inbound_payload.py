@@ -16,6 +16,7 @@ hostile headers as the core's reading of ``RawEmail`` is.
 from __future__ import annotations
 
 import base64
+import io
 import mimetypes
 import re
 import uuid
@@ -23,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
+from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser
@@ -174,9 +176,17 @@ def as_bytes(message: Message) -> bytes:
     folded: the standard library's folding of encoded words adds or drops spaces in a name or a
     subject, and a parser reads a long line as it is."""
     try:
-        return message.as_bytes(policy=_UNFOLDED)
+        return _flat(message, _UNFOLDED)
     except UnicodeError:
-        return message.as_bytes(policy=_UNFOLDED_UTF8)
+        return _flat(message, _UNFOLDED_UTF8)
+
+
+def _flat(message: Message, how: policy.EmailPolicy[Any]) -> bytes:
+    # The generator itself: Django's messages (before Django 6) override as_bytes() without
+    # its policy argument.
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, policy=how).flatten(message)
+    return buffer.getvalue()
 
 
 def read(data: bytes) -> EmailMessage:
