@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postmark.events.inbound import InboundEvent
-from postmark.sandbox import inbound_payload
+from postmark.sandbox import inbound_mime, inbound_payload
 from postmark.sandbox.inbound_payload import (
     Attachment,
     MailError,
@@ -320,7 +320,7 @@ def test_mail_past_postmarks_limits_is_refused_as_too_large(
     with pytest.raises(MailError) as attachments:
         payload(message)
     assert attachments.value.too_large
-    monkeypatch.setattr(inbound_payload, "MAX_EML_BYTES", 1000)
+    monkeypatch.setattr(inbound_mime, "MAX_EML_BYTES", 1000)
     with pytest.raises(MailError) as source:
         payload(b"From: ann@example.com\r\n\r\n" + b"x" * 1000)
     assert source.value.too_large
