@@ -250,6 +250,8 @@ def _form_data(request: Request) -> tuple[dict[str, str], _Files]:
 def _mail_of(values: Mapping[str, str], files: _Files) -> tuple[bytes | Message, str]:
     """The mail the form describes, and the address it is delivered to."""
     to = getaddresses([values["to"]]) if values["to"].strip() else []
+    if to and "@" not in to[0][1]:
+        raise MailError(f"To: not an address: {values['to']!r}.")
     eml = next((content for field, _, _, content in files if field == "eml"), None)
     if eml is not None:
         return eml, to[0][1] if to else ""

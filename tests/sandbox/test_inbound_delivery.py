@@ -264,3 +264,19 @@ def test_the_activity_page_shows_the_inbound_url_and_links_the_form(inbound: San
     assert 'href="/sandbox/inbound"' in page
     assert "/postmark/inbound/ (basic auth as" in page
     assert inbound.inbound.url is not None and inbound.inbound.url.split("@")[0] not in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"from": "a@example.com", "to": "nobody"}, "To: not "),
+        ({"from": "nobody", "to": "desk@example.com"}, "From: not "),
+        ({"from": "a@example.com", "to": ""}, "From and To are needed"),
+    ],
+)
+def test_what_is_not_mail_is_answered_on_the_form(
+    inbound: Sandbox, fields: dict[str, str], problem: str
+) -> None:
+    answer = post_form(inbound, {"token": form_token(inbound), **fields})
+    assert answer.status_code == 400 and problem in answer.text
+    assert inbound.webhook_deliveries == []

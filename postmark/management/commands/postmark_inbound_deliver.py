@@ -30,7 +30,7 @@ from postmark.sandbox.inbound_payload import (
     payload,
 )
 from postmark.sandbox.webhook_sender import split_credentials
-from postmark.webhooks.auth import basic_auth
+from postmark.webhooks.auth import webhook_credentials
 
 #: The site's inbound URL for ``--webhook-url`` mode, credentials and all: out of ``ps``.
 URL_VARIABLE = "POSTMARK_INBOUND_WEBHOOK_URL"
@@ -180,9 +180,9 @@ class Command(BaseCommand):
         except MailError as exc:
             raise CommandError(str(exc)) from None
         bare, authorization = split_credentials(url)
-        user, password = basic_auth()  # the site's own, as the sandbox would be given them
-        if authorization is None and (user or password):
-            pair = f"{user}:{password}".encode()
+        credentials = webhook_credentials()  # the site's own, as Postmark would be given them
+        if authorization is None and credentials:
+            pair = ":".join(credentials[0]).encode()
             authorization = "Basic " + base64.b64encode(pair).decode()
         headers = {"Content-Type": "application/json", "User-Agent": "Postmark"}
         if authorization:
