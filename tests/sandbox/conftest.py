@@ -1,5 +1,5 @@
 """Fixtures of the sandbox's HTTP tests: a webhook receiver, the sandbox posting to it, a client,
-the test project on a live server."""
+the sandbox delivering inbound mail to the app on a live server (``app_server``)."""
 
 from __future__ import annotations
 
@@ -34,16 +34,6 @@ def client(postmark_sandbox: Sandbox) -> Iterator[Client]:
     api = Client("server-token", base_url=postmark_sandbox.url, max_retries=0)
     yield api
     api.close()
-
-
-@pytest.fixture
-def app_server(transactional_db: None, settings: Any) -> Iterator[LiveServer]:
-    """The test project on a real HTTP port (pytest-django's own ``live_server`` fixture cannot
-    start under tests.settings, which has no STATIC_URL for its static-files handler)."""
-    settings.STATIC_URL = "/static/"
-    server = LiveServer("127.0.0.1:0")
-    yield server
-    server.stop()
 
 
 @pytest.fixture
