@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from ..api.spec import MAX_INBOUND_ATTACHMENT_BYTES
 from .inbound_page import render_form
-from .inbound_payload import MAX_EML_BYTES, Attachment, MailError, compose, payload
+from .inbound_payload import MAX_EML_BYTES, AttachedFile, MailError, compose, payload
 from .routing import Answer, Request, Route
 from .state import SandboxState, WebhookDelivery
 from .webhook_sender import WebhookSender, shown_url
@@ -258,7 +258,7 @@ def _mail_of(values: Mapping[str, str], files: _Files) -> tuple[bytes | Message,
     if not values["from"].strip() or not to:
         raise MailError("From and To are needed (or an .eml file).")
     attachments = [
-        Attachment(filename, content, kind)
+        AttachedFile(filename, content, kind)
         for field, filename, kind, content in files
         if field == "attachment"
     ]

@@ -43,7 +43,7 @@ class MailError(ValueError):
 
 
 @dataclass(frozen=True)
-class Attachment:
+class AttachedFile:
     """A file of the mail; with a ``content_id`` it is inline (the HTML shows it as
     ``cid:<content_id>``)."""
 
@@ -68,7 +68,7 @@ def compose(
     cc: Sequence[Recipient] = (),
     reply_to: Sequence[Recipient] = (),
     headers: Sequence[tuple[str, str]] = (),
-    attachments: Sequence[Attachment] = (),
+    attachments: Sequence[AttachedFile] = (),
 ) -> EmailMessage:
     """The mail as a mail client would send it (Date and Message-ID included). Line breaks in a
     name, the subject, a header or a filename become spaces; a header name that is not one, or
@@ -96,7 +96,7 @@ def compose(
     return message
 
 
-def _attach(message: EmailMessage, html_part: MIMEPart | None, file: Attachment) -> None:
+def _attach(message: EmailMessage, html_part: MIMEPart | None, file: AttachedFile) -> None:
     kind = file.content_type.partition(";")[0].strip().lower()
     maintype, _, subtype = kind.partition("/")
     if not maintype or not subtype or maintype == "multipart":

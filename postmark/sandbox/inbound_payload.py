@@ -26,7 +26,7 @@ from ..api.spec import MAX_INBOUND_ATTACHMENT_BYTES
 from .inbound_mime import (
     MAX_EML_BYTES,
     UNFOLDED,
-    Attachment,
+    AttachedFile,
     MailError,
     Recipient,
     as_bytes,
@@ -39,7 +39,7 @@ from .reply_text import stripped_reply
 #: The builder's whole face: what the sandbox, its command and ``postmark.testing`` use.
 __all__ = [
     "MAX_EML_BYTES",
-    "Attachment",
+    "AttachedFile",
     "MailError",
     "Recipient",
     "as_bytes",

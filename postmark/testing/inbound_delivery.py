@@ -3,8 +3,10 @@
 
 The JSON is what the sandbox delivers (``postmark.sandbox.inbound_payload`` builds both), posted
 with Django's test client to the URL named ``postmark_inbound_hook`` with the webhook
-credentials the project configured: the view, its authentication, the stored event and every
-receiver (the project's mailboxes) run as they do for Postmark's own post.
+credentials the project configured: the view, its authentication, the stored event, the kept
+``InboundMessage``, the routes and the project's mailboxes run as they do for Postmark's own
+post (the mailboxes before ``deliver()`` returns where processing runs in the web process: the
+immediate task backend, or POSTMARK_INBOUND_PROCESSING "sync").
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ from django.test import Client, TestCase
 from django.urls import reverse
 
 from ..events.inbound import InboundEvent
-from ..models import WebhookEvent
-from ..sandbox.inbound_payload import Attachment, Recipient, compose, payload
+from ..inbound.intake import record_key
+from ..models import InboundMessage, WebhookEvent
+from ..sandbox.inbound_payload import AttachedFile, Recipient, compose, payload
 from ..webhooks.auth import webhook_credentials
 
-__all__ = ["Attachment", "InboundDelivery", "InboundMail"]
+__all__ = ["AttachedFile", "InboundDelivery", "InboundTestClient"]
 
-#: What ``attachments`` takes besides ``Attachment``: Django's ``(filename, content, mimetype)``.
-AttachmentLike = Attachment | tuple[str, bytes | str, str | None]
+#: What ``attachments`` takes besides ``AttachedFile``: Django's ``(filename, content, mimetype)``.
+FileLike = AttachedFile | tuple[str, bytes | str, str | None]
 
 
 @dataclass
@@ -56,11 +59,20 @@ class InboundDelivery:
     @property
     def webhook_event(self) -> WebhookEvent | None:
         """The row the view stored for this post (keyed on its body), if it stored one."""
-        key = hashlib.sha256(self.body).hexdigest()
-        return WebhookEvent.objects.filter(body_sha256=key).first()
+        return WebhookEvent.objects.filter(body_sha256=self._body_sha256).first()
+
+    @property
+    def inbound_message(self) -> InboundMessage | None:
+        """The kept message (``InboundMessage``: its status, mailbox, error), read now."""
+        key = record_key(str(self.payload.get("MessageID") or ""), self._body_sha256)
+        return InboundMessage.objects.filter(message_id=key).first()
+
+    @property
+    def _body_sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
 
 
-class InboundMail:
+class InboundTestClient:
     """Delivers inbound mail to the site's inbound webhook (``url``: by default the URL named
     ``postmark_inbound_hook``); calling it is calling ``deliver()``."""
 
@@ -83,7 +95,7 @@ class InboundMail:
         bcc: Sequence[str] = (),
         reply_to: Sequence[Recipient] = (),
         headers: Mapping[str, str] | Sequence[tuple[str, str]] = (),
-        attachments: Sequence[AttachmentLike] = (),
+        attachments: Sequence[FileLike] = (),
         message: DjangoEmailMessage | Message | bytes | None = None,
         recipient: str = "",
         raw: bool = True,
@@ -119,9 +131,9 @@ class InboundMail:
     def post(self, body: Mapping[str, Any]) -> InboundDelivery:
         """Post any JSON as it is (Postmark's "check" payload, a hand-made one) to the view.
 
-        Work the site defers to the commit (``transaction.on_commit``: a task enqueued there)
-        runs before this returns, as it would after Postmark's request, also inside a test's
-        transaction."""
+        Work the site defers to the commit (``transaction.on_commit``: inbound mail's processing
+        is scheduled there) runs before this returns, as it would after Postmark's request,
+        also inside a test's transaction."""
         data = json.dumps(body).encode()
         headers: dict[str, str] = {}
         credentials = webhook_credentials()
@@ -136,9 +148,9 @@ class InboundMail:
         return InboundDelivery(response, dict(body), data)
 
 
-def _attachment(item: AttachmentLike) -> Attachment:
-    if isinstance(item, Attachment):
+def _attachment(item: FileLike) -> AttachedFile:
+    if isinstance(item, AttachedFile):
         return item
     name, content, mimetype = item
     data = content.encode() if isinstance(content, str) else content
-    return Attachment(name, data, mimetype or "application/octet-stream")
+    return AttachedFile(name, data, mimetype or "application/octet-stream")

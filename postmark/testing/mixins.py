@@ -41,7 +41,7 @@ class PostmarkSandboxMixin(_Base):
 
 class PostmarkInboundMixin(_Base):
     """``deliver_inbound()``: inbound mail through the site's real inbound webhook, as Postmark
-    posts it (``postmark.testing.inbound_delivery.InboundMail.deliver``: the same keywords).
+    posts it (``postmark.testing.inbound_delivery.InboundTestClient.deliver``: the same keywords).
 
     ::
 
@@ -56,6 +56,6 @@ class PostmarkInboundMixin(_Base):
 
     def deliver_inbound(self, **fields: Any) -> InboundDelivery:
         # Imported here, as in the pytest plugin: a module of tests may import this one early.
-        from .inbound_delivery import InboundMail
+        from .inbound_delivery import InboundTestClient
 
-        return InboundMail(self.postmark_inbound_url).deliver(**fields)
+        return InboundTestClient(self.postmark_inbound_url).deliver(**fields)

@@ -24,7 +24,7 @@ from ..sandbox import Sandbox
 from .sandbox import EMAIL_BACKEND, sandbox_for_tests
 
 if TYPE_CHECKING:
-    from .inbound_delivery import InboundMail
+    from .inbound_delivery import InboundTestClient
 
 
 @pytest.fixture
@@ -45,11 +45,11 @@ def postmark_sandbox(postmark_email_backend: str) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def postmark_inbound() -> InboundMail:
+def postmark_inbound() -> InboundTestClient:
     """Delivers inbound mail to the site's inbound webhook URL (``postmark_inbound_hook``) with
     Django's test client and the configured webhook credentials: the real view, stored event
-    and receivers. Override it to post elsewhere: ``return InboundMail(url="/other/")``."""
+    and receivers. Override it to post elsewhere: ``return InboundTestClient(url="/other/")``."""
     # Imported here: the plugin loads before Django is set up, and this needs the models.
-    from .inbound_delivery import InboundMail
+    from .inbound_delivery import InboundTestClient
 
-    return InboundMail()
+    return InboundTestClient()

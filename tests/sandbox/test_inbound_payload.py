@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from postmark.events.inbound import InboundEvent
 from postmark.sandbox import inbound_mime, inbound_payload
 from postmark.sandbox.inbound_payload import (
-    Attachment,
+    AttachedFile,
     MailError,
     as_bytes,
     compose,
@@ -90,7 +90,7 @@ def test_no_header_of_the_json_or_its_raw_message_carries_a_line_break(
         subject=subject,
         text="Body",
         headers=[("X-Note", header_value)],
-        attachments=[Attachment(filename or "file", b"data")],
+        attachments=[AttachedFile(filename or "file", b"data")],
     )
     body = payload(message, raw_email=raw)
     for value in header_texts(body):
@@ -130,7 +130,7 @@ def test_any_written_mail_reads_back_the_same_through_the_apps_parser(
         to=[(to_name, to)],
         subject=subject,
         text=text,
-        attachments=[Attachment(filename, content, content_type)],
+        attachments=[AttachedFile(filename, content, content_type)],
     )
     event = InboundEvent.from_payload(payload(message, raw_email=raw))
     assert (event.from_email, words(event.from_name)) == (sender, words(name))
@@ -315,7 +315,7 @@ def test_mail_past_postmarks_limits_is_refused_as_too_large(
     message = compose(
         from_email="ann@example.com",
         to="desk@example.com",
-        attachments=[Attachment("a.bin", b"x" * 60), Attachment("b.bin", b"y" * 60)],
+        attachments=[AttachedFile("a.bin", b"x" * 60), AttachedFile("b.bin", b"y" * 60)],
     )
     with pytest.raises(MailError) as attachments:
         payload(message)

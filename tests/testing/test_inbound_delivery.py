@@ -14,8 +14,9 @@ from django.test import TestCase, override_settings
 
 from postmark import signals
 from postmark.events.inbound import InboundEvent
+from postmark.inbound import InboundMail, Mailbox
 from postmark.models import WebhookEvent
-from postmark.testing.inbound_delivery import Attachment, InboundMail
+from postmark.testing.inbound_delivery import AttachedFile, InboundTestClient
 from postmark.testing.mixins import PostmarkInboundMixin
 from tests.support.inbound_mail import INVOICE_EML
 from tests.support.webhook_payloads import inbound as check_payload
@@ -36,7 +37,7 @@ def received() -> Iterator[list[InboundEvent]]:
 
 
 def test_the_fixture_delivers_written_mail_through_the_real_view(
-    postmark_inbound: InboundMail, received: list[InboundEvent]
+    postmark_inbound: InboundTestClient, received: list[InboundEvent]
 ) -> None:
     delivery = postmark_inbound.deliver(
         to="reply+order-7@in.example.com",
@@ -47,7 +48,7 @@ def test_the_fixture_delivers_written_mail_through_the_real_view(
         headers={"In-Reply-To": "<order-7@shop.example.com>"},
         attachments=[
             ("receipt.txt", "paid", "text/plain"),
-            Attachment("logo.png", b"\x89PNG", "image/png", content_id="logo@shop"),
+            AttachedFile("logo.png", b"\x89PNG", "image/png", content_id="logo@shop"),
         ],
     )
     assert delivery.status_code == 200
@@ -70,8 +71,32 @@ def test_the_fixture_delivers_written_mail_through_the_real_view(
     assert row.record_type == "Inbound"
 
 
+@override_settings(POSTMARK_INBOUND_ROUTES=[{"mailbox": "replies", "mailbox_hash": r"^ticket-"}])
+def test_the_mail_goes_through_the_router_to_its_mailbox(
+    postmark_inbound: InboundTestClient,
+) -> None:
+    taken: list[tuple[str, str, list[str]]] = []
+
+    def replies(sender: Mailbox, mail: InboundMail, **kwargs: Any) -> None:
+        taken.append((mail.mailbox_hash, mail.reply_text, [a.name for a in mail.attachments]))
+
+    signals.inbound_routed.connect(replies, sender=Mailbox.named("replies"), dispatch_uid="t")
+    try:
+        delivery = postmark_inbound(
+            to="reply+ticket-5@in.example.com",
+            text="Yes, please.\n> Shall we?",
+            attachments=[("../../etc/passwd", b"root", "text/plain")],
+        )
+    finally:
+        signals.inbound_routed.disconnect(sender=Mailbox.named("replies"), dispatch_uid="t")
+    # The mailbox ran before deliver() returned, although the processing waits for the commit.
+    assert taken == [("ticket-5", "Yes, please.", ["passwd"])]
+    record = delivery.inbound_message
+    assert record is not None and (record.status, record.mailbox) == ("processed", "replies")
+
+
 def test_raw_false_posts_without_raw_email(
-    postmark_inbound: InboundMail, received: list[InboundEvent]
+    postmark_inbound: InboundTestClient, received: list[InboundEvent]
 ) -> None:
     postmark_inbound(to="desk@in.example.com", text="Hi", raw=False)
     [event] = received
@@ -80,7 +105,7 @@ def test_raw_false_posts_without_raw_email(
 
 
 def test_a_django_message_is_delivered_with_its_bcc(
-    postmark_inbound: InboundMail, received: list[InboundEvent]
+    postmark_inbound: InboundTestClient, received: list[InboundEvent]
 ) -> None:
     message = EmailMessage(
         "Question",
@@ -96,7 +121,7 @@ def test_a_django_message_is_delivered_with_its_bcc(
 
 
 def test_an_eml_is_delivered_as_it_is(
-    postmark_inbound: InboundMail, received: list[InboundEvent]
+    postmark_inbound: InboundTestClient, received: list[InboundEvent]
 ) -> None:
     postmark_inbound.deliver(message=INVOICE_EML)
     [event] = received
@@ -106,21 +131,21 @@ def test_an_eml_is_delivered_as_it_is(
 
 @override_settings(POSTMARK_API_USER="inbound-user", POSTMARK_API_PASSWORD="inbound-pass")
 def test_the_helper_posts_with_the_projects_webhook_credentials(
-    postmark_inbound: InboundMail,
+    postmark_inbound: InboundTestClient,
 ) -> None:
     # The view requires these credentials; the helper reads them from the settings.
     assert postmark_inbound(to="desk@in.example.com", text="Hi").status_code == 200
 
 
 def test_a_post_without_the_credentials_is_refused_by_the_same_view(
-    postmark_inbound: InboundMail, client: Any
+    postmark_inbound: InboundTestClient, client: Any
 ) -> None:
     answer = client.post("/postmark/inbound/", data={}, content_type="application/json")
     assert answer.status_code == 401  # the view the helper posts to does require them
 
 
 def test_any_json_is_posted_as_it_is_and_a_repeat_is_a_duplicate(
-    postmark_inbound: InboundMail, received: list[InboundEvent]
+    postmark_inbound: InboundTestClient, received: list[InboundEvent]
 ) -> None:
     # Postmark's "check" button: attachments as Data, not Content.
     payload = check_payload()
@@ -135,7 +160,7 @@ def test_any_json_is_posted_as_it_is_and_a_repeat_is_a_duplicate(
 
 
 def test_work_deferred_to_the_commit_runs_before_deliver_returns(
-    postmark_inbound: InboundMail,
+    postmark_inbound: InboundTestClient,
 ) -> None:
     done: list[str] = []
 
@@ -151,7 +176,7 @@ def test_work_deferred_to_the_commit_runs_before_deliver_returns(
 
 
 def test_the_fixture_posts_wherever_it_is_told(received: list[InboundEvent]) -> None:
-    delivery = InboundMail(url="/postmark/inbound").deliver(to="desk@in.example.com")
+    delivery = InboundTestClient(url="/postmark/inbound").deliver(to="desk@in.example.com")
     assert delivery.status_code == 200 and len(received) == 1
 
 
@@ -161,7 +186,7 @@ def test_the_fixture_posts_wherever_it_is_told(received: list[InboundEvent]) -> 
     ids=["nothing", "message-and-fields", "message-and-to"],
 )
 def test_what_deliver_cannot_mean_is_a_type_error(
-    postmark_inbound: InboundMail, fields: dict[str, Any]
+    postmark_inbound: InboundTestClient, fields: dict[str, Any]
 ) -> None:
     with pytest.raises(TypeError):
         postmark_inbound.deliver(**fields)

@@ -1,5 +1,6 @@
 """The inbound test helpers as a user meets them: a small project of their own (its URLs, its
-webhook credentials, a receiver its app connects) whose suite delivers inbound mail with the
+webhook credentials, a route to a mailbox its app connects) whose suite delivers inbound mail
+through the real view and router with the
 ``postmark_inbound`` fixture (found through the installed package's pytest entry point, with no
 conftest) and with ``PostmarkInboundMixin``, run with ``python -m pytest`` and
 ``python -m django test`` in processes of their own."""
@@ -25,6 +26,7 @@ ROOT_URLCONF = "support.urls"
 POSTMARK_API_KEY = "not-used"
 POSTMARK_WEBHOOK_USER = "postmark"
 POSTMARK_WEBHOOK_PASSWORD = "a-long-random-password"
+POSTMARK_INBOUND_ROUTES = [{"mailbox": "tickets", "mailbox_hash": "^ticket-"}]
 """
 
 APPS = """
@@ -35,21 +37,19 @@ class Support(AppConfig):
     name = "support"
 
     def ready(self):
-        from postmark.signals import inbound_received
-
-        from . import mailbox
-
-        inbound_received.connect(mailbox.on_inbound)
+        from . import mailbox  # noqa: F401  (connects the mailbox)
 """
 
 MAILBOX = """
+from postmark.inbound import mailbox
+
 #: What the mailbox took in: (mailbox hash, reply text, attachment names).
 tickets = []
 
 
-def on_inbound(sender, event, **kwargs):
-    names = [attachment.name for attachment in event.attachments]
-    tickets.append((event.mailbox_hash, event.stripped_text_reply, names))
+@mailbox("tickets")
+def on_ticket_mail(sender, mail, **kwargs):
+    tickets.append((mail.mailbox_hash, mail.reply_text, [a.name for a in mail.attachments]))
 """
 
 URLS = """
@@ -74,6 +74,7 @@ def test_a_reply_reaches_the_mailbox(postmark_inbound):
     assert delivery.status_code == 200
     assert tickets[-1] == ("ticket-8", "Solved.", ["log.txt"])
     assert delivery.webhook_event.status == "processed"
+    assert delivery.inbound_message.status == "processed"
     assert "RawEmail" in delivery.payload
 """
 

@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from postmark.conf import settings
 from postmark.sandbox.inbound_payload import (
     MAX_EML_BYTES,
-    Attachment,
+    AttachedFile,
     MailError,
     as_bytes,
     compose,
@@ -206,7 +206,7 @@ def _open(path: str) -> Any:
         raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
 
 
-def _attachment(path: str) -> Attachment:
+def _attachment(path: str) -> AttachedFile:
     """A file to attach: its name, its content and the type its name suggests."""
     file = Path(path)
     try:
@@ -216,7 +216,7 @@ def _attachment(path: str) -> Attachment:
     except OSError as exc:
         raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
     kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    return Attachment(file.name, content, kind)
+    return AttachedFile(file.name, content, kind)
 
 
 def _local_api_url() -> str | None:
