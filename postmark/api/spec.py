@@ -19,6 +19,8 @@ MAX_RECIPIENTS = 50  # To, Cc and Bcc together
 MAX_BATCH = 500  # messages per batch call
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # one message with its attachments
 MAX_BATCH_BYTES = 50 * 1024 * 1024  # a whole batch request
+#: Postmark takes inbound mail with up to this many bytes of attachments (decoded).
+MAX_INBOUND_ATTACHMENT_BYTES = 35 * 1024 * 1024
 MAX_TAG_LENGTH = 1000
 TRACK_LINKS_VALUES = ("None", "HtmlAndText", "HtmlOnly", "TextOnly")
 

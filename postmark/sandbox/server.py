@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Sequence
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -14,12 +15,14 @@ from urllib.parse import parse_qsl, urlsplit
 from ..api.spec import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
 from .bounces_api import BouncesAPI
 from .bulk import BulkAPI
+from .inbound_api import READ_LIMIT as INBOUND_READ_LIMIT
+from .inbound_api import InboundAPI, is_inbound_path
 from .page import render
 from .routing import Answer, PostmarkAPI, Request
 from .sending_api import SendingAPI
 from .state import Bounce, SandboxState, SentMessage, Suppression, WebhookDelivery
 from .validation import Refusal
-from .webhook_sender import WebhookSender, split_credentials
+from .webhook_sender import WebhookSender, shown_url
 from .webhooks_api import OperationsAPI
 
 # Bodies past this are not even read into memory; Postmark's own limit is 50 MB per batch.
@@ -50,7 +53,9 @@ class Sandbox:
 
     ``token`` None accepts any server token; ``webhook_url`` (``http://user:pass@host/path``)
     receives every Bounce, SpamComplaint and Delivery webhook ``webhook_delay`` seconds after
-    the send, retried after each of ``retry_delays`` seconds until it answers 200.
+    the send, retried after each of ``retry_delays`` seconds until it answers 200;
+    ``inbound_url`` receives the inbound mail delivered to it (``deliver_inbound()``, the
+    form of ``/sandbox/inbound``), with ``RawEmail`` unless ``raw_email`` is False.
 
     Requests must call it by a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``) or the
     address it listens on, with its port, or by one of ``allowed_hosts``: any other ``Host`` is
@@ -67,6 +72,8 @@ class Sandbox:
         webhook_delay: float = 0.5,
         retry_delays: Sequence[float] = (1.0, 5.0, 15.0),
         allowed_hosts: Sequence[str] = (),
+        inbound_url: str | None = None,
+        raw_email: bool = True,
     ) -> None:
         self.state = SandboxState()
         self.webhooks = WebhookSender(
@@ -79,7 +86,10 @@ class Sandbox:
         self.bulk = BulkAPI(self.sending)
         # Webhooks API, message streams, data removals (postmark_webhooks, postmark_forget).
         self.operations = OperationsAPI(self.state, self.webhooks.registry)
-        for area in (self.sending, BouncesAPI(self.state), self.bulk, self.operations):
+        # The server's inbound settings (GET/PUT /server) and inbound mail (inbound_api.py).
+        self.inbound = InboundAPI(self.state, self.webhooks, url=inbound_url, raw_email=raw_email)
+        areas = (self.sending, BouncesAPI(self.state), self.bulk, self.operations, self.inbound)
+        for area in areas:
             self.api.routes += area.routes()
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sandbox = self
@@ -90,6 +100,8 @@ class Sandbox:
         self.allowed_hosts = host_headers(
             [*LOOPBACK_NAMES, *own, *allowed_hosts], self.httpd.server_port
         )
+        #: Where a post of the page's form may come from: the sandbox itself, by any name.
+        self.origins = frozenset(f"http://{name}" for name in self.allowed_hosts)
         self._thread: threading.Thread | None = None
 
     @property
@@ -129,11 +141,13 @@ class Sandbox:
     @property
     def webhook_target(self) -> str | None:
         """The webhook URL without its password, fit to print and show."""
-        if not self.webhooks.url:
-            return None
-        bare, authorization = split_credentials(self.webhooks.url)
-        user = urlsplit(self.webhooks.url).username
-        return f"{bare} (basic auth as {user!r})" if authorization else bare
+        return shown_url(self.webhooks.url) if self.webhooks.url else None
+
+    def deliver_inbound(self, source: bytes | Message, *, recipient: str = "") -> WebhookDelivery:
+        """Deliver inbound mail (its MIME source, or a message) to ``inbound_url`` as Postmark
+        would, shortly after; ``recipient`` is the address it came to (by default its first
+        To). A ``postmark.sandbox.inbound_payload.MailError`` says why it cannot be."""
+        return self.inbound.deliver(source, recipient=recipient)
 
     # --- Inspection (tests) ------------------------------------------------------------------
 
@@ -203,6 +217,12 @@ _FOREIGN_HOST = (
 )
 
 
+_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     sandbox: Sandbox
@@ -242,7 +262,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if parts.path in ("", "/") and self.command == "GET":
             page = render(
-                sandbox.state.snapshot(), api_url=sandbox.url, webhook_url=sandbox.webhook_target
+                sandbox.state.snapshot(),
+                api_url=sandbox.url,
+                webhook_url=sandbox.webhook_target,
+                inbound_url=sandbox.inbound.target,
             )
             self._reply(Answer(200, page, "text/html; charset=utf-8"))
             return
@@ -261,6 +284,9 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
         )
+        if is_inbound_path(parts.path):
+            self._reply(sandbox.inbound.handle(request, sandbox.origins))
+            return
         self._reply(sandbox.api.handle(request))
 
     def _called_by_its_name(self) -> bool:
@@ -278,11 +304,11 @@ class _Handler(BaseHTTPRequestHandler):
         return length
 
     def _read_body(self, path: str, length: int) -> bytes:
-        limit = (
-            MAX_BATCH_BYTES
-            if path.rstrip("/").endswith(("batch", "Templates", "bulk"))
-            else (MAX_MESSAGE_BYTES)
-        )
+        limit = MAX_MESSAGE_BYTES
+        if path.rstrip("/").endswith(("batch", "Templates", "bulk")):
+            limit = MAX_BATCH_BYTES
+        elif is_inbound_path(path):
+            limit = INBOUND_READ_LIMIT
         if length <= limit:
             return self.rfile.read(length) if length else b""
         # Drain what was sent (up to a bound) so the client reads the 413 instead of a reset.
@@ -298,14 +324,18 @@ class _Handler(BaseHTTPRequestHandler):
         raise Refusal(300, f"The request exceeds the {megabytes} MB limit.", http_status=413)
 
     def _reply(self, answer: Answer) -> None:
-        text = (
-            answer.body
-            if isinstance(answer.body, str) and "html" in answer.content_type
-            else (json.dumps(answer.body))
-        )
+        json_body = answer.content_type == "application/json"
+        text = json.dumps(answer.body) if json_body else str(answer.body)
         data = text.encode("utf-8")
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(data)))
+        if answer.content_type.startswith("text/html"):
+            # Its own styles only, no script, framed by no one (its form is the target).
+            self.send_header("Content-Security-Policy", _PAGE_POLICY)
+            self.send_header("X-Frame-Options", "DENY")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)

@@ -33,6 +33,17 @@ Headers = tuple[tuple[str, str], ...]
 logger = logging.getLogger("postmark.sandbox.webhooks")
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any other (not 200: retried), never followed: following it
+    would post elsewhere, and urllib would take the Authorization header along."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def split_credentials(url: str) -> tuple[str, str | None]:
     """The URL without its ``user:password@`` part, and the Authorization header it stands for.
 
@@ -48,6 +59,13 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
     return bare, "Basic " + base64.b64encode(pair.encode()).decode()
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, fit to print and show: the user is named after it."""
+    bare, authorization = split_credentials(url)
+    user = urlsplit(url).username
+    return f"{bare} (basic auth as {unquote(user or '')!r})" if authorization else bare
 
 
 class WebhookSender:
@@ -103,6 +121,17 @@ class WebhookSender:
         """Schedule one webhook; None when it goes nowhere (the event is only shown)."""
         stream = str(payload.get("MessageStream") or DEFAULT_STREAM)
         target, headers = self.route(stream, record_type)
+        return self.send_to(target, record_type, payload, headers)
+
+    def send_to(
+        self,
+        target: str | None,
+        record_type: str,
+        payload: dict[str, Any],
+        headers: Headers = (),
+    ) -> WebhookDelivery | None:
+        """Schedule one post of ``payload`` to ``target`` with ``headers`` (inbound mail goes to
+        the server's inbound URL, not to a stream's webhook); None when it goes nowhere."""
         if not target or not self.enabled:
             return None
         shown_url, _ = split_credentials(target)
@@ -190,7 +219,7 @@ class WebhookSender:
             request.add_header("Authorization", authorization)
         status: int | None
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 status, error = response.status, ""
         except urllib.error.HTTPError as exc:
             status, error = exc.code, str(exc.reason)

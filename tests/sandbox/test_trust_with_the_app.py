@@ -15,9 +15,7 @@ from postmark.api.spec import WEBHOOK_SOURCE_ADDRESSES
 from postmark.client import Client
 from postmark.models import Bounce, WebhookEvent
 from postmark.sandbox import Sandbox
-from tests.sandbox.test_with_the_app import app_server, send
-
-__all__ = ["app_server"]  # a fixture: imported to be used here
+from tests.sandbox.test_with_the_app import send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
