@@ -13,7 +13,8 @@ class PostmarkConfig(AppConfig):
     def ready(self) -> None:
         require_own_package()  # before importing what another `postmark` may have overwritten
         from . import receivers, signals
-        from .installation import checks  # noqa: F401  (checks registers itself)
+        from .inbound import inspection  # noqa: F401  (registers the inbound checks)
+        from .installation import checks, webhook_checks  # noqa: F401  (they register)
 
         # Every default receiver is connected, whatever the settings say now: each checks its
         # own setting when it runs (see receivers.honouring), so override_settings switches it.
@@ -23,6 +24,7 @@ class PostmarkConfig(AppConfig):
             (receivers.store_sent_messages, (signals.post_send,)),
             (receivers.skip_suppressed_recipients, (signals.pre_send,)),
             (receivers.store_bounce, (signals.bounce_received, signals.spam_complaint_received)),
+            (receivers.store_inbound_message, (signals.inbound_received,)),
             (
                 receivers.track_message_status,
                 (signals.delivery_received, signals.open_received, signals.click_received),

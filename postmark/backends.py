@@ -29,7 +29,7 @@ from .queue.queueing import enqueue, require_queue
 from .results import PostmarkResult, Status
 from .sending.batches import build_batches
 from .sending.message_log import log_queued
-from .sending.recipients import result_of, set_result, settle, state_of, tally
+from .sending.recipients import result_of, set_result, settle, tally
 from .sending.send_loop import Batch, send_batches
 
 __all__ = ["PostmarkBackend", "QueuedPostmarkBackend", "QueuedResult"]
@@ -121,13 +121,13 @@ class QueuedResult(PostmarkResult):
 @dataclass
 class _Queued:
     """One batch row being queued: the row, the messages it will send, and every message it
-    holds (``logged``: each gets its log rows now)."""
+    holds with the id of its log row (None: a Bulk API message, whose rows are its recipients')."""
 
     row: QueuedBatch
     queued: list[EmailMessage] = field(default_factory=list)
     #: The ``QueuedResult`` of each message in ``queued``, which the enqueue completes.
     queued_results: list[QueuedResult] = field(default_factory=list)
-    logged: list[EmailMessage] = field(default_factory=list)
+    logged: list[tuple[EmailMessage, str | None]] = field(default_factory=list)
 
 
 class QueuedPostmarkBackend(PostmarkBackend):
@@ -186,13 +186,14 @@ class QueuedPostmarkBackend(PostmarkBackend):
         server = server_label(batch.server_token)
         queued = _Queued(QueuedBatch(id=uuid.uuid4(), state=QueuedBatch.State.PENDING))
         queued.row.template = batch.template
+        link_field = settings.POSTMARK_LINK_FIELD
         for message, payload in zip(batch.messages, batch.payloads, strict=True):
             # The id in the message's Metadata, which also links its log row to its entry, for
             # the worker to update that row; a Bulk API message's rows go by its recipients'.
-            state = state_of(message)
-            log_id = state.link_id
-            state.payload = None  # kept in the row's entry, not in the caller's memory
-            queued.logged.append(message)
+            log_id: str | None = str(uuid.uuid4())  # not sent: its row needs an id all the same
+            if payload is not None:
+                log_id = None if batch.bulk else payload["Metadata"][link_field]
+            queued.logged.append((message, log_id))
             if payload is None:  # suppressed or refused: its result is already final
                 result = result_of(message)
                 queued.row.messages.append(
@@ -206,6 +207,7 @@ class QueuedPostmarkBackend(PostmarkBackend):
                 recipients=list(message.recipients()),
                 message="Queued for sending.",
                 batch_id=str(queued.row.id),
+                link_id=log_id,  # the id it is sent with, as a sent message's result has
             )
             set_result(message, queued_result)
             queued.row.messages.append(

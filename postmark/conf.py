@@ -5,7 +5,7 @@ Each attribute ``NAME`` below is read from the Django setting ``POSTMARK_NAME``.
 
 from __future__ import annotations
 
-import re
+from datetime import timedelta
 from typing import Any
 
 from appconf import AppConf
@@ -15,16 +15,27 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .api.spec import MAX_BATCH
-from .installation.api_url import checked_api_url
 from .installation.package import require_installed_app
+from .installation.setting_rules import (
+    DEFAULT_LINK_FIELD,
+    Secret,
+    byte_count,
+    checked_api_url,
+    checked_link_field,
+    conceal,
+    exposed,
+    seconds,
+)
 
-__all__ = ["SECRET_SETTINGS", "PostmarkConf", "Secret", "checked_api_url", "settings"]
-
-#: The Metadata field of each message's generated id, unless POSTMARK_LINK_FIELD names another.
-DEFAULT_LINK_FIELD = "django-postmark-id"
-#: What POSTMARK_LINK_FIELD may be: Postmark takes metadata names of up to 20 characters, and
-#: the name goes into a query string (``metadata_<name>=<id>``) when the message is searched for.
-_LINK_FIELD = re.compile(r"[A-Za-z0-9_-]{1,20}")
+__all__ = [
+    "DEFAULT_LINK_FIELD",
+    "SECRET_SETTINGS",
+    "PostmarkConf",
+    "Secret",
+    "checked_api_url",
+    "conceal",
+    "settings",
+]
 
 #: The settings that hold credentials. Their values are kept as ``Secret`` strings, which
 #: Django's error reports (the debug page, the mail to ADMINS) show as stars: Django itself hides
@@ -37,52 +48,10 @@ SECRET_SETTINGS = (
     "WEBHOOK_USER",
     "WEBHOOK_PASSWORD",
     "WEBHOOK_CREDENTIALS",
+    "WEBHOOK_SECRETS",
     "ACCOUNT_TOKEN",
     "SERVER_TOKENS",
 )
-
-
-class Secret(str):
-    """A string like any other, except that its ``repr()`` (what Django's error reports,
-    ``diffsettings``, ``%r`` and debuggers show) is stars."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "'********************'"
-
-
-def conceal(value: Any) -> Any:
-    """``value`` with every string in it (in lists, tuples and dicts too) made a ``Secret``."""
-    if isinstance(value, str):
-        return value if isinstance(value, Secret) else Secret(value)
-    if isinstance(value, list | tuple):
-        return type(value)(conceal(item) for item in value)
-    if isinstance(value, dict):
-        return {conceal(key): conceal(item) for key, item in value.items()}
-    return value
-
-
-def _exposed(value: Any) -> bool:
-    if isinstance(value, str):
-        return not isinstance(value, Secret)
-    if isinstance(value, list | tuple):
-        return any(_exposed(item) for item in value)
-    if isinstance(value, dict):
-        return any(_exposed(key) or _exposed(item) for key, item in value.items())
-    return False
-
-
-def _byte_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ImproperlyConfigured(f"{name} must be a whole number of bytes, e.g. 1024 * 1024.")
-    return value
-
-
-def _seconds(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
-        raise ImproperlyConfigured(f"{name} must be a number of seconds, 0 or more.")
-    return float(value)
 
 
 class PostmarkConf(AppConf):
@@ -179,10 +148,21 @@ class PostmarkConf(AppConf):
     #: More accepted (user, password) pairs, to rotate credentials without refusing webhooks:
     #: add the new pair here, change the URL in Postmark, then retire the old pair.
     WEBHOOK_CREDENTIALS: list[tuple[str, str]] = []
-    #: Largest webhook body accepted, in bytes (413 above it). Inbound mail carries its
-    #: attachments base64-encoded; Postmark accepts inbound messages up to 35 MB. It caps
-    #: outbound events too.
-    WEBHOOK_MAX_BYTES: int = 50 * 1024 * 1024
+    #: Secrets the outbound events must carry in WEBHOOK_HEADER (compared in constant time): the
+    #: first is what ``postmark_webhooks`` gives Postmark, the others are accepted while rotating.
+    #: Postmark cannot set headers on inbound mail's hook, so the inbound view does not ask.
+    WEBHOOK_SECRETS: list[str] = []
+    WEBHOOK_HEADER: str = "X-Postmark-Webhook-Secret"
+    #: Addresses or networks webhooks must come from (403 otherwise); empty accepts any, e.g.
+    #: ``list(postmark.api.spec.WEBHOOK_SOURCE_ADDRESSES)``.
+    WEBHOOK_ALLOWED_IPS: list[str] = []
+    #: Networks of the site's own proxies: X-Forwarded-For is believed only from them.
+    WEBHOOK_TRUSTED_PROXIES: list[str] = []
+    #: Largest webhook body accepted, in bytes (413 above it). Postmark takes inbound mail with
+    #: up to 35 MB of attachments: base64 in the JSON makes that about 47 MB, and RawEmail (when
+    #: the inbound stream includes it) carries it once more, about 94 MB in all. It caps
+    #: outbound events too (below WEBHOOK_OUTBOUND_MAX_BYTES).
+    WEBHOOK_MAX_BYTES: int = 100 * 1024 * 1024
     #: Largest outbound event (bounce, delivery, open, click...) accepted, in bytes (413 above
     #: it). Every outbound event is a few KB but one: a Bounce or SpamComplaint sent with
     #: IncludeContent carries the bounce report as Postmark received it, and a report may
@@ -198,6 +178,32 @@ class PostmarkConf(AppConf):
     #: Drop suppressed recipients from messages before sending (one query per API call); a
     #: message left with no recipient gets a "suppressed" result and is not sent.
     SKIP_SUPPRESSED: bool = True
+
+    # --- Inbound mail (postmark.inbound; docs: Inbound mail) -----------------------------------
+    #: Keep each inbound message as a ``postmark.models.InboundMessage``, routed and processed.
+    INBOUND_STORE: bool = True
+    #: The routes, first match wins: dicts naming a ``mailbox`` and what they match.
+    INBOUND_ROUTES: list[dict[str, Any]] = []
+    #: "task": processed by a task on QUEUE_TASK_BACKEND (Django's default TASKS runs it at
+    #: once); "sync": in the process that received it, once the webhook's row is committed.
+    INBOUND_PROCESSING: str = "task"
+    #: Runs of a message whose mailbox raises, before it is left failed; the first retry
+    #: waits INBOUND_RETRY_DELAY seconds, each further one twice as long.
+    INBOUND_MAX_ATTEMPTS: int = 5
+    INBOUND_RETRY_DELAY: float = 60.0
+    #: Seconds after which ``postmark_inbound`` takes back mail still "routed" (its worker died).
+    INBOUND_STALE_AFTER: float = 600.0
+    #: ``postmark_purge`` deletes finished inbound mail (processed, bounced, unrouted), content
+    #: first, this many days after it finished; failed mail is kept until handled.
+    INBOUND_RETENTION_DAYS: int = 30
+
+    # --- Reply addresses and notices (postmark.inbound.replies, .notices; checked when used) --
+    #: The domain whose mail Postmark receives for this site (your own, pointed at Postmark by
+    #: inbound domain forwarding), e.g. "reply.example.com": where reply addresses point, whose
+    #: recipients a ``reply_for`` route reads, and where notices never go.
+    INBOUND_DOMAIN: str | None = None
+    #: How long a reply address resolves: seconds or a timedelta.
+    REPLY_MAX_AGE: timedelta | int = timedelta(days=30)
 
     # --- Operations (postmark_sync, postmark_purge, postmark_forget, postmark_webhooks, admin) -
     #: Postmark account token (not a server token): only ``postmark_forget`` uses it, to ask
@@ -249,10 +255,10 @@ class PostmarkConf(AppConf):
         return pairs
 
     def configure_webhook_max_bytes(self, value: Any) -> int:
-        return _byte_count("POSTMARK_WEBHOOK_MAX_BYTES", value)
+        return byte_count("POSTMARK_WEBHOOK_MAX_BYTES", value)
 
     def configure_webhook_outbound_max_bytes(self, value: Any) -> int:
-        return _byte_count("POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES", value)
+        return byte_count("POSTMARK_WEBHOOK_OUTBOUND_MAX_BYTES", value)
 
     def configure_max_concurrent_calls(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
@@ -280,12 +286,7 @@ class PostmarkConf(AppConf):
         return tokens
 
     def configure_link_field(self, value: Any) -> str:
-        if not isinstance(value, str) or not _LINK_FIELD.fullmatch(value):
-            raise ImproperlyConfigured(
-                "POSTMARK_LINK_FIELD must be a metadata name of 1 to 20 letters, digits, - or _ "
-                f'(Postmark\'s limit), e.g. "{DEFAULT_LINK_FIELD}".'
-            )
-        return value
+        return checked_link_field(value)
 
     def configure_settle_not_found(self, value: Any) -> str:
         if value not in ("fail", "resend"):
@@ -293,10 +294,10 @@ class PostmarkConf(AppConf):
         return str(value)
 
     def configure_settle_after(self, value: Any) -> float:
-        return _seconds("POSTMARK_SETTLE_AFTER", value)
+        return seconds("POSTMARK_SETTLE_AFTER", value)
 
     def configure_settle_not_found_after(self, value: Any) -> float:
-        return _seconds("POSTMARK_SETTLE_NOT_FOUND_AFTER", value)
+        return seconds("POSTMARK_SETTLE_NOT_FOUND_AFTER", value)
 
     def configure_api_url(self, value: Any) -> str:
         return checked_api_url(value)
@@ -316,7 +317,7 @@ def conceal_changed_secret(*, setting: str, **kwargs: Any) -> None:
     if not setting.startswith("POSTMARK_") or setting[9:] not in SECRET_SETTINGS:
         return
     value = getattr(settings, setting, None)
-    if _exposed(value):
+    if exposed(value):
         setattr(settings, setting, conceal(value))
 
 

@@ -15,15 +15,12 @@ from .results import Status as SendStatus
 require_installed_app()
 
 
-#: How settling ended for a row whose outcome was unknown (``Message.settlement``).
-SETTLEMENTS = [("found", "found in Postmark"), ("resent", "resent"), ("failed", "failed")]
-
-
 class Message(models.Model):
     """One message sent (or refused, or suppressed) through Postmark, and its lifecycle."""
 
     # The send statuses of postmark.results.Status, then the lifecycle webhooks report. (An
     # enum with members cannot be subclassed, so this one is built from that one's members.)
+    _SETTLEMENTS = [("found", "found in Postmark"), ("resent", "resent"), ("failed", "failed")]
     Status = models.TextChoices(  # type: ignore[misc,call-overload]
         "Status",
         [(status.name, (status.value, status.label)) for status in SendStatus]
@@ -65,18 +62,16 @@ class Message(models.Model):
     server = models.CharField("Postmark server", max_length=64, blank=True)
     #: The Bulk API request that carried it (``manage.py postmark_bulk_status ID``).
     bulk_request_id = models.CharField("bulk request ID", max_length=64, blank=True)
-    #: Generated for each recipient of a Bulk API request and sent in its Metadata (Postmark
-    #: names no MessageID for them): its webhooks find this row by it, and fill in message_id.
+    #: Generated, sent in its Metadata (POSTMARK_LINK_FIELD): Postmark's search finds it by this.
     link_id = models.UUIDField("link ID", null=True, blank=True, unique=True, editable=False)
-    # Settling a row whose outcome is unknown (postmark.operations.settle): the request kept to
-    # send again (JSON text, ASCII so that storage changes nothing in it; emptied once settled),
-    # when the call whose answer never came was made, when settling sent the message once more
-    # (committed before the request is written), a settler's claim, and how it ended.
+    # Settling an unknown outcome (postmark.operations.settle): the request kept (ASCII JSON,
+    # emptied once settled), when the call was made, when settling sent it again (committed
+    # before the request goes), a settler's claim, and how it ended (``_SETTLEMENTS``).
     payload = models.TextField("request kept to resend", blank=True, editable=False)
     unknown_since = models.DateTimeField(null=True, blank=True, editable=False)
     resent_at = models.DateTimeField(null=True, blank=True, editable=False)
     settling_since = models.DateTimeField(null=True, blank=True, editable=False)
-    settlement = models.CharField(max_length=16, blank=True, choices=SETTLEMENTS, editable=False)
+    settlement = models.CharField(max_length=16, blank=True, choices=_SETTLEMENTS, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -346,3 +341,10 @@ class Overview(Message):
         verbose_name = "overview"
         verbose_name_plural = "overview"
         default_permissions = ("view",)
+
+
+# --- Inbound mail (postmark.inbound) -------------------------------------------------------------
+# Defined with the rest of inbound mail, and imported here so that Django and users find it as
+# postmark.models.InboundMessage. Last: importing it runs postmark.inbound, whose modules need
+# the models above.
+from .inbound.record import InboundMessage as InboundMessage  # noqa: E402

@@ -24,6 +24,7 @@ from .events import (
     SpamComplaintEvent,
     SubscriptionChangeEvent,
 )
+from .inbound.intake import keep
 from .models import Bounce, Message, Suppression
 from .queue.queueing import schedule_settling
 from .results import PostmarkResult
@@ -239,6 +240,14 @@ def record_suppressions(sender: Any, event: Any, **kwargs: Any) -> None:
     }
     updated = ["reason", "origin", "suppressed_at"]
     statements.upsert(Suppression, row, ["email", "message_stream"], updated, newer="suppressed_at")
+
+
+@honouring("POSTMARK_INBOUND_STORE")
+def store_inbound_message(sender: Any, event: Any, webhook_event: Any, **kwargs: Any) -> None:
+    """``inbound_received``: keep the message as an ``InboundMessage`` (once per MessageID),
+    and have it routed and processed once the webhook's row is committed (``postmark.inbound``).
+    """
+    keep(event, webhook_event)
 
 
 @honouring("POSTMARK_SKIP_SUPPRESSED")

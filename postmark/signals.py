@@ -64,6 +64,16 @@ subscription_change_received = Signal()
 # For inbound, event.message is a Django EmailMessage with the attachments attached.
 inbound_received = Signal()
 
+# Sent when a kept inbound message is processed (postmark.inbound), off the webhook's request,
+# to the receivers of the mailbox its route named: a mailbox is the receivers connected with
+# its Mailbox as sender (``@postmark.inbound.mailbox("support")`` connects one). They run in
+# one transaction with the message's status: a receiver that raises rolls back every one's
+# work, and the message is kept "failed", with the error, to be retried or reprocessed.
+#   sender: postmark.inbound.Mailbox, the mailbox (``Mailbox.named("support")``)
+#   mail: postmark.inbound.InboundMail: the message (a Django EmailMessage), the reply text,
+#         the MailboxHash, the safe attachments and the InboundMessage record
+inbound_routed = Signal()
+
 #: The signal each event class is sent with; a class not here (UnknownEvent) is stored, not sent.
 EVENT_SIGNALS: dict[type[AnyEvent], Signal] = {
     BounceEvent: bounce_received,

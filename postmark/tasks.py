@@ -1,7 +1,7 @@
 """Every task the app makes: the one ``QueuedPostmarkBackend`` enqueues (``send_queued_batch``),
-the one a send whose outcome is unknown schedules (``settle_task``) and the operations'
-(``sync_task``, ``purge_task``, ``bulk_status_task``), all in the module Celery's autodiscovery
-imports.
+the one a send whose outcome is unknown schedules (``settle_task``), inbound mail's
+(``process_inbound_message``) and the operations' (``sync_task``, ``purge_task``,
+``bulk_status_task``), all in the module Celery's autodiscovery imports.
 
 The task stays here, at ``postmark.tasks.send_queued_batch``, although its work is done in
 ``postmark.queue``: a task backend stores each queued task by its function's module path, so
@@ -17,6 +17,7 @@ import logging
 from datetime import date, timedelta
 from typing import Any
 
+from .inbound.scheduling import run as inbound_run
 from .operations.bulk import follow_bulk_request
 from .operations.retention import purge
 from .operations.settle import settle
@@ -28,6 +29,7 @@ from .queue.worker import deliver
 __all__ = [
     "bulk_status_task",
     "enqueue",
+    "process_inbound_message",
     "purge_task",
     "recover",
     "send_queued_batch",
@@ -84,6 +86,14 @@ def recover(stale_after: float | None = None) -> recovery.Recovered:
 #     sync_task.enqueue()            # e.g. hourly from your scheduler
 #     purge_task.enqueue()           # e.g. nightly
 #     bulk_status_task.enqueue(message.postmark.bulk_request_id)   # after a Bulk API send
+
+
+@queue_task
+def process_inbound_message(message_id: str) -> dict[str, str]:
+    """Route and process one kept inbound message (``postmark.inbound``), by its record's
+    ``message_id``; any number of runs process it at most once. A failure's retry is enqueued
+    here, deferred, while attempts remain."""
+    return inbound_run(message_id)
 
 
 @queue_task

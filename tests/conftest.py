@@ -7,9 +7,10 @@ from typing import Any
 import hypothesis
 import pytest
 from django.core import mail
+from pytest_django.live_server_helper import LiveServer
 
 from postmark.client import Client
-from postmark.storage import statements
+from postmark.storage import compiled
 from tests.support.fake_postmark import FakePostmark, start
 
 
@@ -65,4 +66,14 @@ def _storage_path(monkeypatch: pytest.MonkeyPatch) -> None:
     # POSTMARK_TEST_PORTABLE_SQL=1: storage takes the ORM's path (the one databases other than
     # SQLite, PostgreSQL and MySQL take), so that CI runs the whole suite on it too.
     if os.environ.get("POSTMARK_TEST_PORTABLE_SQL") == "1":
-        monkeypatch.setattr(statements, "_COMPILED_VENDORS", frozenset())
+        monkeypatch.setattr(compiled, "VENDORS", frozenset())
+
+
+@pytest.fixture
+def app_server(transactional_db: None, settings: Any) -> Iterator[LiveServer]:
+    """The test project on a real HTTP port (pytest-django's own ``live_server`` fixture cannot
+    start under tests.settings, which has no STATIC_URL for its static-files handler)."""
+    settings.STATIC_URL = "/static/"
+    server = LiveServer("127.0.0.1:0")
+    yield server
+    server.stop()

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "postmark",
+    "tests.inbound.blog",  # the posts and comments of the reply-by-email example
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -14,7 +14,7 @@ from django.db import connection
 from django.template.loader import get_template
 
 import postmark
-from postmark.storage import statements
+from postmark.storage import compiled
 
 VENDOR_FOR = {"sqlite": "sqlite", "postgres": "postgresql", "mysql": "mysql"}
 
@@ -40,7 +40,7 @@ def test_a_mariadb_run_is_on_mariadb() -> None:
 def test_the_storage_path_is_the_one_the_run_was_asked_for() -> None:
     # POSTMARK_TEST_PORTABLE_SQL=1 (tests/conftest.py) runs the suite on the ORM's path.
     portable = os.environ.get("POSTMARK_TEST_PORTABLE_SQL") == "1"
-    assert (connection.vendor not in statements._COMPILED_VENDORS) is portable
+    assert (connection.vendor not in compiled.VENDORS) is portable
 
 
 def test_a_run_against_the_wheel_uses_the_installed_package() -> None:

@@ -19,6 +19,8 @@ MAX_RECIPIENTS = 50  # To, Cc and Bcc together
 MAX_BATCH = 500  # messages per batch call
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # one message with its attachments
 MAX_BATCH_BYTES = 50 * 1024 * 1024  # a whole batch request
+#: Postmark takes inbound mail with up to this many bytes of attachments (decoded).
+MAX_INBOUND_ATTACHMENT_BYTES = 35 * 1024 * 1024
 MAX_TAG_LENGTH = 1000
 #: Metadata: at most 10 fields, names of at most 20 characters, values of at most 80 (Postmark
 #: refuses the message otherwise: "Invalid metadata content. Field names are limited to 20
@@ -30,6 +32,14 @@ MAX_METADATA_VALUE_LENGTH = 80
 MAX_SEARCH_COUNT = 500
 MAX_SEARCH_WINDOW = 10_000
 TRACK_LINKS_VALUES = ("None", "HtmlAndText", "HtmlOnly", "TextOnly")
+
+# --- Webhooks -----------------------------------------------------------------------------------
+#: The addresses Postmark publishes as the sources of its webhooks (a copy of support article 800,
+#: "IPs for firewalls"), for POSTMARK_WEBHOOK_ALLOWED_IPS. Each attempt may come from any of
+#: them, and Postmark may change them: check the article before relying on this copy.
+WEBHOOK_SOURCE_ADDRESSES = ("3.134.147.250", "50.31.156.6", "50.31.156.77", "18.217.206.57")
+#: Custom headers one webhook can carry (``HttpHeaders``).
+MAX_WEBHOOK_HEADERS = 30
 
 # --- Answers ------------------------------------------------------------------------------------
 #: HTTP statuses after which Postmark certainly did not process the request, so a retry cannot

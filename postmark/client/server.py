@@ -16,7 +16,8 @@ class ServerEndpoints(HTTPClient):
         return webhooks
 
     def create_webhook(self, webhook: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /webhooks`` with ``Url``, ``MessageStream``, ``HttpAuth``, ``Triggers``."""
+        """``POST /webhooks`` with ``Url``, ``MessageStream``, ``HttpAuth``, ``HttpHeaders``,
+        ``Triggers``."""
         answer: dict[str, Any] = self.request("POST", "/webhooks", json_body=webhook)
         return answer
 

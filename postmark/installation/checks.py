@@ -17,7 +17,7 @@ from ..exceptions import UnsupportedMessageError
 from ..queue.queueing import queue_problem
 from ..sending.addresses import bare_address, format_address
 from ..testing.backend import PostmarkTestBackend
-from ..webhooks.auth import missing_settings
+from ..webhooks.auth import missing_settings, secret_required
 from ..webhooks.views import inbound_hook, outbound_hook
 from .package import (
     REMEDY,
@@ -83,10 +83,15 @@ def check_webhook_credentials(app_configs: Any = None, **kwargs: Any) -> list[Ch
     a project that only sends has no webhook to protect, and is not told to. It names exactly
     the settings still to set."""
     missing = missing_settings()
-    if not missing or not _webhooks_mounted():
+    if not missing or not webhooks_mounted():
         return []
     names = " and ".join(missing)
-    if len(missing) == 2:
+    if len(missing) == 2 and secret_required():
+        problem = (
+            f"{names} are not set: the inbound view accepts requests from anyone (the secret "
+            "header protects outbound events only: Postmark cannot set it on inbound mail)."
+        )
+    elif len(missing) == 2:
         problem = f"{names} are not set: the webhook views accept requests from anyone."
     else:
         # Half a pair: the views take the missing half as empty, so knowing the other is enough.
@@ -104,7 +109,7 @@ def check_webhook_credentials(app_configs: Any = None, **kwargs: Any) -> list[Ch
     ]
 
 
-def _webhooks_mounted() -> bool:
+def webhooks_mounted() -> bool:
     """Whether the project's URLconf routes to a webhook view (a loop, not recursion)."""
     if not getattr(settings, "ROOT_URLCONF", None):
         return False  # a project without URLs (a worker's settings, a test runner's) serves none

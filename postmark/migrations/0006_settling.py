@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("postmark", "0004_bulk_and_servers")]
+    dependencies = [("postmark", "0005_inbound_messages")]
 
     operations = [
         migrations.AddField(

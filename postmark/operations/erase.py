@@ -10,7 +10,8 @@ Details, Metadata or From quotes the address is someone else's row.
 - ``WebhookEvent``: outbound events whose ``Email`` (bounces, spam complaints) or ``Recipient``
   (delivery, open, click, subscription change) is the address, and inbound mail from it or to it
   (``From``, ``To``, ``Cc``, ``Bcc`` and their ``...Full`` lists, ``OriginalRecipient``). The JSON
-  is parsed, so an escaped spelling (``\\u0040``, ``\\/``) is the address too.
+  is parsed, so an escaped spelling (``\\u0040``, ``\\/``) is the address too. The
+  ``InboundMessage`` kept of such mail goes with it.
 - ``Message``: a message whose only recipient was the address goes. A message also sent to
   others stays theirs: the address is taken out of its To, Cc and Bcc (and out of the
   recipients its error text lists: suppressed, inactive), the other recipients and everything
@@ -145,7 +146,9 @@ def _erase_events(target: _Target) -> int:
             )
             pks = [pk for pk, kind, body in bodies if _event_names(target, kind, body)]
             if pks:
-                deleted += WebhookEvent.objects.filter(pk__in=pks).delete()[0]
+                # An inbound message's record goes with its content (it names the address too).
+                by_model = WebhookEvent.objects.filter(pk__in=pks).delete()[1]
+                deleted += by_model.get(WebhookEvent._meta.label, 0)
     return deleted
 
 

@@ -3,7 +3,9 @@
 Each batch is one short transaction deleting at most ``PURGE_BATCH_SIZE`` rows by primary key,
 so memory stays bounded and no lock is held for long, whatever the table's size. What still
 matters is kept: suppressions in force, inactive bounces (the address is still deactivated and
-can be reactivated), and queued batches in the "unknown" state (a person has to decide them).
+can be reactivated), queued batches in the "unknown" state (a person has to decide them), and
+inbound mail that failed or is not finished (``postmark.inbound.expiry``: finished inbound mail
+goes after POSTMARK_INBOUND_RETENTION_DAYS, content and record together).
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from ..conf import settings
+from ..inbound.expiry import delete_expired, expired
 from ..models import Bounce, Message, QueuedBatch, Suppression, WebhookEvent
 
 #: What is purged, and the filter that selects the old rows of each.
 _TARGETS: list[tuple[str, type[models.Model], Callable[[datetime], models.Q]]] = [
-    ("webhook events", WebhookEvent, lambda cutoff: models.Q(received_at__lt=cutoff)),
+    # Not the content of an inbound message still kept: it goes with its record (inbound.expiry).
+    (
+        "webhook events",
+        WebhookEvent,
+        lambda cutoff: models.Q(received_at__lt=cutoff, inbound_messages__isnull=True),
+    ),
     ("messages", Message, lambda cutoff: models.Q(created_at__lt=cutoff)),
     (
         "bounces",
@@ -53,8 +61,16 @@ def purge(
     """Delete (or, with ``dry_run``, count) the old rows; how many of each kind."""
     age = older_than if older_than is not None else timedelta(days=settings.POSTMARK_RETENTION_DAYS)
     size = batch_size or settings.POSTMARK_PURGE_BATCH_SIZE
-    cutoff = timezone.now() - age
-    removed: dict[str, int] = {}
+    now = timezone.now()
+    cutoff = now - age
+    # Inbound mail has a period of its own, unless an age is given for everything.
+    inbound_days = settings.POSTMARK_INBOUND_RETENTION_DAYS
+    inbound_cutoff = now - (older_than if older_than is not None else timedelta(inbound_days))
+    removed = {
+        "inbound messages": expired(inbound_cutoff).count()
+        if dry_run
+        else delete_expired(inbound_cutoff, size)
+    }
     for label, model, condition in _TARGETS:
         rows = model._default_manager.filter(condition(cutoff))
         removed[label] = rows.count() if dry_run else _delete_in_batches(rows, size)

@@ -1,5 +1,6 @@
 """Webhook setup through Postmark's Webhooks API: each outbound stream gets one webhook at the
-site's URL, with its basic-auth credentials and a trigger for every kind the app handles.
+site's URL, with its basic-auth credentials, the current webhook secret in its secret header
+(when POSTMARK_WEBHOOK_SECRETS is set) and a trigger for every kind the app handles.
 
 A system check cannot reach the network; ``manage.py postmark_webhooks --check`` is how a deploy
 verifies the wiring (``drift`` lists what differs), and without ``--check`` it mends it.
@@ -14,7 +15,14 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from ..client import Client
-from ..webhooks.auth import PASSWORD_SETTINGS, USER_SETTINGS, basic_auth, missing_settings
+from ..webhooks.auth import (
+    PASSWORD_SETTINGS,
+    USER_SETTINGS,
+    basic_auth,
+    missing_settings,
+    secret_header,
+    webhook_secrets,
+)
 from .sync import outbound_streams
 
 #: Every trigger the app handles (postmark.events), and how it wants each configured.
@@ -36,10 +44,14 @@ class StreamWebhook:
     problems: list[str] = field(default_factory=list)
     #: What ``apply`` did: "created", "updated" or "unchanged".
     action: str = ""
+    #: The custom headers Postmark's webhook has now: an update keeps those that are not ours.
+    headers: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
-def expected(url: str, stream: str) -> dict[str, Any]:
-    """The webhook the site wants on a stream."""
+def expected(url: str, stream: str, headers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The webhook the site wants on a stream; ``headers``, the custom headers it has now, are
+    kept but for the secret header, which carries the current secret, and any other that
+    carries one of the secrets (the header of before POSTMARK_WEBHOOK_HEADER was renamed)."""
     if urlsplit(url).scheme not in ("http", "https") or "@" in urlsplit(url).netloc:
         raise ImproperlyConfigured(
             f"The webhook URL must be http(s) without credentials in it (got {url!r}); "
@@ -52,12 +64,22 @@ def expected(url: str, stream: str) -> dict[str, Any]:
             f"Set {missing}: the webhook views require the pair and postmark_webhooks gives it "
             "to Postmark."
         )
-    return {
+    wanted: dict[str, Any] = {
         "Url": url,
         "MessageStream": stream,
         "HttpAuth": {"Username": user, "Password": password},
         "Triggers": TRIGGERS,
     }
+    secrets = webhook_secrets()
+    if secrets:
+        name = secret_header()
+        others = [
+            h
+            for h in headers or ()
+            if str(h.get("Name") or "").lower() != name.lower() and h.get("Value") not in secrets
+        ]
+        wanted["HttpHeaders"] = [*others, {"Name": name, "Value": secrets[0]}]
+    return wanted
 
 
 def drift(actual: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
@@ -71,6 +93,8 @@ def drift(actual: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
         wanted["HttpAuth"]["Password"],
     ):
         problems.append("basic-auth credentials differ from POSTMARK_WEBHOOK_USER/_PASSWORD")
+    if "HttpHeaders" in wanted:
+        problems.extend(_header_drift(actual.get("HttpHeaders"), wanted["HttpHeaders"][-1]))
     triggers = actual.get("Triggers") or {}
     for name, options in wanted["Triggers"].items():
         have = triggers.get(name) or {}
@@ -88,7 +112,7 @@ def inspect(
     client = client or Client.from_settings()
     found = []
     for stream in streams or outbound_streams(client):
-        wanted = expected(url, stream)
+        expected(url, stream)  # a setting to fix is said before Postmark is asked anything
         webhooks = client.list_webhooks(stream)
         ours = _ours(webhooks, url)
         if ours is None:
@@ -96,7 +120,9 @@ def inspect(
             problems = [f"no webhook at {url!r} (it has: {others})" if webhooks else "no webhook"]
             found.append(StreamWebhook(stream, None, problems))
         else:
-            found.append(StreamWebhook(stream, int(ours["ID"]), drift(ours, wanted)))
+            headers = [h for h in ours.get("HttpHeaders") or () if isinstance(h, dict)]
+            problems = drift(ours, expected(url, stream, headers))
+            found.append(StreamWebhook(stream, int(ours["ID"]), problems, headers=headers))
     return found
 
 
@@ -107,7 +133,7 @@ def apply(
     client = client or Client.from_settings()
     results = inspect(url, streams, client=client)
     for result in results:
-        wanted = expected(url, result.stream)
+        wanted = expected(url, result.stream, result.headers)
         if result.webhook_id is None:
             result.webhook_id = int(client.create_webhook(wanted)["ID"])
             result.action = "created"
@@ -126,3 +152,19 @@ def _ours(webhooks: list[dict[str, Any]], url: str) -> dict[str, Any] | None:
     return next((w for w in webhooks if w.get("Url") == url), None) or next(
         (w for w in webhooks if urlsplit(str(w.get("Url") or "")).hostname == host), None
     )
+
+
+def _header_drift(actual: Any, ours: dict[str, str]) -> list[str]:
+    """What is wrong with the secret header of Postmark's webhook, in words that never hold a
+    secret (``--check`` prints them in deploy logs)."""
+    name = ours["Name"]
+    given = [
+        h.get("Value")
+        for h in (actual if isinstance(actual, list) else [])
+        if isinstance(h, dict) and str(h.get("Name") or "").lower() == name.lower()
+    ]
+    if not given:
+        return [f"header {name} is not set"]
+    if given != [ours["Value"]]:
+        return [f"header {name} does not carry the current secret (POSTMARK_WEBHOOK_SECRETS[0])"]
+    return []

@@ -11,7 +11,7 @@ from ..api.timestamps import parse_timestamp
 from ..conf import settings
 from ..message import PostmarkEmailMultiAlternatives, server_label
 from ..results import PostmarkResult
-from ..sending.recipients import set_result, set_suppressed, state_of
+from ..sending.recipients import known_state, set_result, set_suppressed, state_of
 
 # The options a rebuilt message needs for post_send receivers (the payload carries the rest).
 _KEPT_OPTIONS = ("tag", "metadata", "message_stream", "template_id", "template_alias")
@@ -111,11 +111,11 @@ def _rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
     for content, mimetype in alternatives:
         message.attach_alternative(content, mimetype)
     state = state_of(message)
-    # Its log rows were written when it was queued; every attempt sends the same payload, with
-    # the same ids in its Metadata, and the log keeps it on a row whose outcome is unknown.
-    state.queued, state.payload = True, entry["payload"]
+    # Its log rows were written when it was queued, by these ids: the worker's log updates them.
+    # Every attempt sends the same payload, with the same ids in its Metadata.
+    state.queued = True
     if envelope.get("log_id"):
-        state.link_id = envelope["log_id"]
+        state.log_id = envelope["log_id"]
     if envelope.get("link_ids"):
         state.link_ids = {_address(address): link_id for address, link_id in envelope["link_ids"]}
     if envelope.get("merge_metadata"):
@@ -145,7 +145,7 @@ def listed_server_token(label: str) -> str | None:
 def _keep_bulk_recipients(message: EmailMessage, envelope: dict[str, Any], *, sent: bool) -> None:
     # Set by the payload (recipients.payloads_of); without a payload they went nowhere (or
     # are left from an earlier send of the same message), and the message has a log_id instead.
-    link_ids = state_of(message).link_ids
+    link_ids = state.link_ids if (state := known_state(message)) else None
     if link_ids and sent:
         envelope["link_ids"] = [
             [_json_address(address), link_id] for address, link_id in link_ids.items()

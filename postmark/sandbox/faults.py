@@ -19,6 +19,7 @@ accepted shows in the Messages API's search (``messages_api``), which Postmark d
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -84,17 +85,26 @@ class Faults:
                 self.applied[fault] += 1
             return fault
 
-    def answer_instead(self, fault: str) -> Answer | None:
-        """What a fault answers in place of Postmark's answer (None: no answer at all)."""
+    def answer_for(self, fault: str, answer: Answer | None) -> Answer | None:
+        """What a fault makes of the call's ``answer`` (None when it was not processed): the
+        answer late, an error in its place, or None for no answer at all."""
+        if fault == "accept-slow" and answer is not None:
+            self.released.wait(self.slow_seconds)
+            return answer
         if fault in DROPPING:
             return None
         return _ANSWERS["500" if fault == "accept-500" else fault]
 
-    def wait(self) -> None:
-        """An ``accept-slow`` answer's delay."""
-        self.released.wait(self.slow_seconds)
-
     # --- The HTTP control (``GET``/``PUT /sandbox/faults``) ------------------------------------
+
+    def control(self, method: str, body: bytes) -> Answer:
+        """``GET /sandbox/faults`` reads the plan; ``PUT`` changes it (``configure``)."""
+        try:
+            if method == "PUT":
+                self.configure(_json(body))
+        except Refusal as refusal:
+            return Answer.refusal(refusal)
+        return Answer(200, self.as_json())
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +131,13 @@ class Faults:
         if faults is not None:
             with self._lock:
                 self._planned = deque(faults)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        raise Refusal(402, "Received invalid JSON input.") from None
 
 
 def _known(fault: object) -> bool:

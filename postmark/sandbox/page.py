@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from .state import Bounce, SentMessage, Suppression, WebhookDelivery, postmark_timestamp
 
-_STYLE = """
+STYLE = """
 :root{--ink:#1d2330;--muted:#5f6b7a;--line:#e3e7ee;--paper:#f7f6f2;--ok:#0f7b3f;--ok-bg:#e3f6ea;
 --bad:#b4232c;--bad-bg:#fde8ea;--wait:#3b4a9e;--wait-bg:#e8ecff;--band:#6b4e16}
 *{box-sizing:border-box}
@@ -50,7 +50,13 @@ td code{white-space:normal;word-break:break-all}}
 """
 
 
-def render(snapshot: dict[str, list[Any]], *, api_url: str, webhook_url: str | None) -> str:
+def render(
+    snapshot: dict[str, list[Any]],
+    *,
+    api_url: str,
+    webhook_url: str | None,
+    inbound_url: str | None = None,
+) -> str:
     messages: list[SentMessage] = snapshot["messages"][::-1]
     bounces: list[Bounce] = snapshot["bounces"][::-1]
     suppressions: list[Suppression] = snapshot["suppressions"][::-1]
@@ -91,16 +97,28 @@ def render(snapshot: dict[str, list[Any]], *, api_url: str, webhook_url: str | N
             (_delivery_row(d) for d in deliveries),
         ),
     ]
+    inbound = escape(inbound_url) if inbound_url else "not configured"
+    facts = (
+        f"API: <code>{escape(api_url)}</code> &middot; webhooks to: <code>{hook}</code> &middot; "
+        f"inbound mail to: <code>{inbound}</code> &middot; times in UTC; the page refreshes "
+        "itself."
+    )
+    nav = f'<a href="/sandbox/inbound">Deliver inbound mail</a>{_site_links(webhook_url)}'
+    return document("Postmark sandbox", nav, f'<p class="facts">{facts}</p>{"".join(sections)}')
+
+
+def document(title: str, nav: str, main: str, *, refresh: bool = True, style: str = "") -> str:
+    """A whole page: the sandbox's header band with ``nav`` and ``main`` (HTML both), and the
+    page's own ``style`` after the shared one."""
+    meta = '<meta http-equiv="refresh" content="3">' if refresh else ""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="3">
+<html lang="en"><head><meta charset="utf-8">{meta}
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Postmark sandbox</title><style>{_STYLE}</style></head><body>
-<header><div class="inner"><h1>Postmark sandbox</h1><nav>{_site_links(webhook_url)}</nav></div>
+<title>{escape(title)}</title><style>{STYLE}{style}</style></head><body>
+<header><div class="inner"><h1>{escape(title)}</h1><nav>{nav}</nav></div>
 </header>
 <main>
-<p class="facts">API: <code>{escape(api_url)}</code> &middot; webhooks to: <code>{hook}</code>
-&middot; times in UTC; the page refreshes itself.</p>
-{"".join(sections)}
+{main}
 </main></body></html>"""
 
 
@@ -189,7 +207,14 @@ def _outcome(outcome: str) -> str:
 
 def _delivery_row(delivery: WebhookDelivery) -> Sequence[str]:
     payload = delivery.payload
-    about = escape(str(payload.get("Email") or payload.get("Recipient") or ""))
+    about = escape(
+        str(
+            payload.get("Email")
+            or payload.get("Recipient")
+            or payload.get("OriginalRecipient")
+            or ""
+        )
+    )
     # One badge for every attempt, coloured by the last: "500, 503, 200" reads as a recovery.
     attempts = ", ".join(
         str(a.status) if a.status is not None else f"no answer ({a.error})"

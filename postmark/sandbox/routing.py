@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..api.spec import MAX_SEARCH_COUNT, TEST_TOKEN
@@ -29,8 +29,9 @@ MISSING_ACCOUNT_TOKEN = "Request does not contain a valid Account token."
 @dataclass
 class Answer:
     status: int
-    body: Any  # JSON-encoded, unless it is already text (the HTML page)
+    body: Any  # JSON-encoded, unless it is already text (an HTML page, a plain-text refusal)
     content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def refusal(cls, refusal: Refusal) -> Answer:

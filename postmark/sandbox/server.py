@@ -9,6 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -17,13 +18,15 @@ from ..api.spec import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
 from .bounces_api import BouncesAPI
 from .bulk import BulkAPI
 from .faults import ACCEPTING, Faults
+from .inbound_api import READ_LIMIT as INBOUND_READ_LIMIT
+from .inbound_api import InboundAPI, is_inbound_path
 from .messages_api import MessagesAPI
 from .page import render, state_json
 from .routing import Answer, PostmarkAPI, Request
 from .sending_api import SendingAPI
 from .state import Bounce, SandboxState, SentMessage, Suppression, WebhookDelivery
 from .validation import Refusal
-from .webhook_sender import WebhookSender, split_credentials
+from .webhook_sender import WebhookSender, shown_url
 from .webhooks_api import OperationsAPI
 
 # Bodies past this are not even read into memory; Postmark's own limit is 50 MB per batch.
@@ -54,7 +57,9 @@ class Sandbox:
 
     ``token`` None accepts any server token; ``webhook_url`` (``http://user:pass@host/path``)
     receives every Bounce, SpamComplaint and Delivery webhook ``webhook_delay`` seconds after
-    the send, retried after each of ``retry_delays`` seconds until it answers 200.
+    the send, retried after each of ``retry_delays`` seconds until it answers 200;
+    ``inbound_url`` receives the inbound mail delivered to it (``deliver_inbound()``, the
+    form of ``/sandbox/inbound``), with ``RawEmail`` unless ``raw_email`` is False.
 
     ``faults`` plays the calls whose outcome a client cannot know (``faults.plan([...])``, see
     ``postmark.sandbox.faults``), and ``index_delay`` the seconds before a message accepted shows
@@ -76,6 +81,8 @@ class Sandbox:
         retry_delays: Sequence[float] = (1.0, 5.0, 15.0),
         allowed_hosts: Sequence[str] = (),
         index_delay: float = 0.0,
+        inbound_url: str | None = None,
+        raw_email: bool = True,
     ) -> None:
         self.state = SandboxState()
         self.faults = Faults(index_delay=index_delay)
@@ -89,7 +96,9 @@ class Sandbox:
         self.bulk = BulkAPI(self.sending)
         # Webhooks API, message streams, data removals (postmark_webhooks, postmark_forget).
         self.operations = OperationsAPI(self.state, self.webhooks.registry)
-        areas = (self.sending, BouncesAPI(self.state), self.bulk, self.operations)
+        # The server's inbound settings (GET/PUT /server) and inbound mail (inbound_api.py).
+        self.inbound = InboundAPI(self.state, self.webhooks, url=inbound_url, raw_email=raw_email)
+        areas = (self.sending, BouncesAPI(self.state), self.bulk, self.operations, self.inbound)
         for area in (*areas, MessagesAPI(self.state, self.faults)):
             self.api.routes += area.routes()
         self.httpd = _Server((host, port), _Handler)
@@ -101,6 +110,8 @@ class Sandbox:
         self.allowed_hosts = host_headers(
             [*LOOPBACK_NAMES, *own, *allowed_hosts], self.httpd.server_port
         )
+        #: Where a post of the page's form may come from: the sandbox itself, by any name.
+        self.origins = frozenset(f"http://{name}" for name in self.allowed_hosts)
         self._thread: threading.Thread | None = None
 
     @property
@@ -141,11 +152,13 @@ class Sandbox:
     @property
     def webhook_target(self) -> str | None:
         """The webhook URL without its password, fit to print and show."""
-        if not self.webhooks.url:
-            return None
-        bare, authorization = split_credentials(self.webhooks.url)
-        user = urlsplit(self.webhooks.url).username
-        return f"{bare} (basic auth as {user!r})" if authorization else bare
+        return shown_url(self.webhooks.url) if self.webhooks.url else None
+
+    def deliver_inbound(self, source: bytes | Message, *, recipient: str = "") -> WebhookDelivery:
+        """Deliver inbound mail (its MIME source, or a message) to ``inbound_url`` as Postmark
+        would, shortly after; ``recipient`` is the address it came to (by default its first
+        To). A ``postmark.sandbox.inbound_payload.MailError`` says why it cannot be."""
+        return self.inbound.deliver(source, recipient=recipient)
 
     # --- Inspection (tests) ------------------------------------------------------------------
 
@@ -194,11 +207,10 @@ _FOREIGN_HOST = (
 )
 
 
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body or b"{}")
-    except ValueError:
-        raise Refusal(402, "Received invalid JSON input.") from None
+_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 class _Server(ThreadingHTTPServer):
@@ -234,7 +246,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if parts.path in ("", "/") and self.command == "GET":
             page = render(
-                sandbox.state.snapshot(), api_url=sandbox.url, webhook_url=sandbox.webhook_target
+                sandbox.state.snapshot(),
+                api_url=sandbox.url,
+                webhook_url=sandbox.webhook_target,
+                inbound_url=sandbox.inbound.target,
             )
             self._reply(Answer(200, page, "text/html; charset=utf-8"))
             return
@@ -247,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(Answer(200, {"Enabled": sandbox.webhooks.enabled}))
             return
         if parts.path == "/sandbox/faults" and self.command in ("GET", "PUT"):
-            self._control_faults(body)
+            self._reply(sandbox.faults.control(self.command, body))
             return
         fault = sandbox.faults.take(self.command, parts.path)
         if fault is not None and fault not in ACCEPTING:
@@ -260,36 +275,20 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
         )
-        answer = sandbox.api.handle(request)
-        if fault is None:
-            self._reply(answer)
-        else:
-            self._reply_for(fault, answer)
+        if is_inbound_path(parts.path):
+            self._reply(sandbox.inbound.handle(request, sandbox.origins))
+            return
+        self._reply_for(fault, sandbox.api.handle(request))
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-    def _control_faults(self, body: bytes) -> None:
-        faults = self.server.sandbox.faults
-        try:
-            if self.command == "PUT":
-                faults.configure(_json(body))
-        except Refusal as refusal:
-            self._reply(Answer.refusal(refusal))
-            return
-        self._reply(Answer(200, faults.as_json()))
-
-    def _reply_for(self, fault: str, answer: Answer | None) -> None:
-        """What a fault makes of the call: no answer at all, an error, or a late answer."""
-        faults = self.server.sandbox.faults
-        if fault == "accept-slow" and answer is not None:
-            faults.wait()
-            self._reply(answer)
-            return
-        instead = faults.answer_instead(fault)
-        if instead is None:
+    def _reply_for(self, fault: str | None, answer: Answer | None) -> None:
+        if fault is not None:
+            answer = self.server.sandbox.faults.answer_for(fault, answer)
+        if answer is None:
             self.close_connection = True  # closed unanswered, as a connection cut mid-call
         else:
-            self._reply(instead)
+            self._reply(answer)
 
     def _called_by_its_name(self) -> bool:
         hosts = self.headers.get_all("Host") or []
@@ -306,11 +305,11 @@ class _Handler(BaseHTTPRequestHandler):
         return length
 
     def _read_body(self, path: str, length: int) -> bytes:
-        limit = (
-            MAX_BATCH_BYTES
-            if path.rstrip("/").endswith(("batch", "Templates", "bulk"))
-            else (MAX_MESSAGE_BYTES)
-        )
+        limit = MAX_MESSAGE_BYTES
+        if path.rstrip("/").endswith(("batch", "Templates", "bulk")):
+            limit = MAX_BATCH_BYTES
+        elif is_inbound_path(path):
+            limit = INBOUND_READ_LIMIT
         if length <= limit:
             return self.rfile.read(length) if length else b""
         # Drain what was sent (up to a bound) so the client reads the 413 instead of a reset.
@@ -326,16 +325,20 @@ class _Handler(BaseHTTPRequestHandler):
         raise Refusal(300, f"The request exceeds the {megabytes} MB limit.", http_status=413)
 
     def _reply(self, answer: Answer) -> None:
-        text = (
-            answer.body
-            if isinstance(answer.body, str) and "html" in answer.content_type
-            else (json.dumps(answer.body))
-        )
+        json_body = answer.content_type == "application/json"
+        text = json.dumps(answer.body) if json_body else str(answer.body)
         data = text.encode("utf-8")
         try:
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
             self.send_header("Content-Length", str(len(data)))
+            if answer.content_type.startswith("text/html"):
+                # Its own styles only, no script, framed by no one (its form is the target).
+                self.send_header("Content-Security-Policy", _PAGE_POLICY)
+                self.send_header("X-Frame-Options", "DENY")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):

@@ -1,4 +1,5 @@
-"""Posts webhooks the way Postmark does: JSON, basic auth taken from the URL, retried on failure.
+"""Posts webhooks the way Postmark does: JSON, basic auth taken from the URL, the webhook's custom
+headers (``HttpHeaders``), retried on failure.
 
 One background thread works through a schedule, so that a send is answered at once and its
 webhook arrives "shortly after", as with the real service.
@@ -24,9 +25,23 @@ from ..api.spec import DEFAULT_STREAM
 from .state import Attempt, SandboxState, WebhookDelivery, now
 from .webhook_config import WebhookRegistry
 
+#: A webhook's custom headers, (name, value) pairs, as they were when its event was scheduled.
+Headers = tuple[tuple[str, str], ...]
+
 #: Each webhook that did not get its 200 is reported here (WARNING: shown even where logging is
 #: not configured); ``postmark_sandbox`` prints it on stderr. The URL never carries its password.
 logger = logging.getLogger("postmark.sandbox.webhooks")
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any other (not 200: retried), never followed: following it
+    would post elsewhere, and urllib would take the Authorization header along."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def split_credentials(url: str) -> tuple[str, str | None]:
@@ -46,14 +61,24 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     return bare, "Basic " + base64.b64encode(pair.encode()).decode()
 
 
+def shown_url(url: str) -> str:
+    """The URL without its password, fit to print and show: the user is named after it."""
+    bare, authorization = split_credentials(url)
+    user = urlsplit(url).username
+    return f"{bare} (basic auth as {unquote(user or '')!r})" if authorization else bare
+
+
 class WebhookSender:
     """Delivers each scheduled webhook after ``delay`` seconds, retrying after each of
     ``retry_delays`` while the answer is not 200. A 403 stops the retries, as with Postmark.
 
     A stream with webhooks set through the Webhooks API (``registry``) gets its events there,
-    for the triggers they enable; a stream with none gets them at ``url``. With ``enabled``
-    False nothing is posted (the site is "unreachable": the events are only on the page, and
-    ``postmark_sync`` has to recover them).
+    for the triggers they enable, with their custom headers; a stream with none gets them at
+    ``url``. An event keeps the URL and headers it was scheduled with through its retries:
+    whether Postmark's retries see a webhook edited meanwhile is not documented, and a site
+    rotating its secret must accept either (docs/webhooks.rst gives the order). With
+    ``enabled`` False nothing is posted (the site is "unreachable": the events are only on the
+    page, and ``postmark_sync`` has to recover them).
     """
 
     def __init__(
@@ -73,7 +98,7 @@ class WebhookSender:
         self.delay = delay
         self.retry_delays = tuple(retry_delays)
         self.timeout = timeout
-        self._schedule: list[tuple[float, int, WebhookDelivery, str]] = []
+        self._schedule: list[tuple[float, int, WebhookDelivery, str, Headers]] = []
         self._order = itertools.count()
         self._wakeup = threading.Condition()
         self._stopping = False
@@ -94,19 +119,38 @@ class WebhookSender:
 
     def send(self, record_type: str, payload: dict[str, Any]) -> WebhookDelivery | None:
         """Schedule one webhook; None when it goes nowhere (the event is only shown)."""
-        target = self.target_for(str(payload.get("MessageStream") or DEFAULT_STREAM), record_type)
+        stream = str(payload.get("MessageStream") or DEFAULT_STREAM)
+        target, headers = self.route(stream, record_type)
+        return self.send_to(target, record_type, payload, headers)
+
+    def send_to(
+        self,
+        target: str | None,
+        record_type: str,
+        payload: dict[str, Any],
+        headers: Headers = (),
+    ) -> WebhookDelivery | None:
+        """Schedule one post of ``payload`` to ``target`` with ``headers`` (inbound mail goes to
+        the server's inbound URL, not to a stream's webhook); None when it goes nowhere."""
         if not target or not self.enabled:
             return None
         shown_url, _ = split_credentials(target)
         delivery = self.state.new_delivery(record_type, shown_url, payload)
-        self._enqueue(delivery, self.delay, target)
+        self._enqueue(delivery, self.delay, target, headers)
         return delivery
 
-    def target_for(self, stream: str, record_type: str) -> str | None:
+    def route(self, stream: str, record_type: str) -> tuple[str | None, Headers]:
+        """Where an event goes (its URL with credentials, or None) and the headers it carries."""
         webhooks = self.registry.of_stream(stream)
         if not webhooks:
-            return self.url
-        return next((w.target() for w in webhooks if w.enabled(record_type)), None)
+            return self.url, ()
+        webhook = next((w for w in webhooks if w.enabled(record_type)), None)
+        if webhook is None:
+            return None, ()
+        return webhook.target(), tuple((h["Name"], h["Value"]) for h in webhook.headers)
+
+    def target_for(self, stream: str, record_type: str) -> str | None:
+        return self.route(stream, record_type)[0]
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -131,10 +175,12 @@ class WebhookSender:
         with self._wakeup:
             return not self._schedule and not self._busy
 
-    def _enqueue(self, delivery: WebhookDelivery, delay: float, target: str) -> None:
+    def _enqueue(
+        self, delivery: WebhookDelivery, delay: float, target: str, headers: Headers = ()
+    ) -> None:
         with self._wakeup:
             due = time.monotonic() + delay
-            heapq.heappush(self._schedule, (due, next(self._order), delivery, target))
+            heapq.heappush(self._schedule, (due, next(self._order), delivery, target, headers))
             self._wakeup.notify_all()
 
     def _run(self) -> None:
@@ -151,27 +197,29 @@ class WebhookSender:
                     self._wakeup.wait(timeout=wait)
                 if self._stopping:
                     return
-                _, _, delivery, target = heapq.heappop(self._schedule)
+                _, _, delivery, target, headers = heapq.heappop(self._schedule)
                 self._busy += 1
             try:
-                self._attempt(delivery, target)
+                self._attempt(delivery, target, headers)
             finally:
                 with self._wakeup:
                     self._busy -= 1
                     self._wakeup.notify_all()  # a pause waits for the post under way
 
-    def _attempt(self, delivery: WebhookDelivery, target: str) -> None:
+    def _attempt(self, delivery: WebhookDelivery, target: str, headers: Headers) -> None:
         url, authorization = split_credentials(target)
         request = urllib.request.Request(
             url, data=json.dumps(delivery.payload).encode(), method="POST"
         )
+        for name, value in headers:  # first: the sender's own headers below win
+            request.add_header(name, value)
         request.add_header("Content-Type", "application/json")
         request.add_header("User-Agent", "Postmark")
         if authorization:
             request.add_header("Authorization", authorization)
         status: int | None
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 status, error = response.status, ""
         except urllib.error.HTTPError as exc:
             status, error = exc.code, str(exc.reason)
@@ -187,7 +235,7 @@ class WebhookSender:
         if status != 200:
             self._report(delivery, url, status, error, retries_done)
         if delivery.state == "pending":
-            self._enqueue(delivery, self.retry_delays[retries_done], target)
+            self._enqueue(delivery, self.retry_delays[retries_done], target, headers)
 
     def _report(
         self, delivery: WebhookDelivery, url: str, status: int | None, error: str, retries: int
@@ -207,6 +255,11 @@ class WebhookSender:
             hint = (
                 " The site refused the user and password in the webhook URL: they must be its "
                 "POSTMARK_API_USER and POSTMARK_API_PASSWORD."
+            )
+        elif status == 403:
+            hint = (
+                " The site refused the sender's address (POSTMARK_WEBHOOK_ALLOWED_IPS) or the "
+                "webhook's secret header (POSTMARK_WEBHOOK_SECRETS: run postmark_webhooks)."
             )
         logger.warning(
             "Webhook %s #%s to %s failed: %s; %s.%s",

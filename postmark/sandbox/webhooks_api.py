@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..api.spec import DEFAULT_STREAM
+from ..api.spec import DEFAULT_STREAM, MAX_WEBHOOK_HEADERS
 from .routing import Answer, Request, Route, known_stream
 from .state import SandboxState
 from .validation import Refusal
@@ -144,17 +144,44 @@ def _apply(webhook: Webhook, body: dict[str, Any], *, creating: bool) -> None:
     url = body.get("Url", None if creating else webhook.url)
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
         raise Refusal(300, "'Url' must be an http or https URL.", http_status=422)
+    headers = _headers(body["HttpHeaders"]) if "HttpHeaders" in body else webhook.headers
     webhook.url = url
     if "HttpAuth" in body:
         auth = body["HttpAuth"] or {}
         webhook.username = str(auth.get("Username") or "")
         webhook.password = str(auth.get("Password") or "")
-    if "HttpHeaders" in body:
-        webhook.headers = [dict(h) for h in body["HttpHeaders"] or []]
+    webhook.headers = headers
     for name, trigger in (body.get("Triggers") or {}).items():
         if name not in TRIGGERS or not isinstance(trigger, dict):
             raise Refusal(300, f"Unknown trigger '{name}'.", http_status=422)
         webhook.triggers[name] = {**webhook.triggers.get(name, {}), **trigger}
+
+
+#: What a header name may hold (RFC 9110's token): nothing the sender could not send.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _headers(value: Any) -> list[dict[str, str]]:
+    """``HttpHeaders`` as the sender will send them, or a refusal: a list of at most
+    MAX_WEBHOOK_HEADERS ``{"Name", "Value"}``, names HTTP tokens, values without line breaks."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_WEBHOOK_HEADERS:
+        raise Refusal(
+            300,
+            f"'HttpHeaders' must be a list of at most {MAX_WEBHOOK_HEADERS} headers.",
+            http_status=422,
+        )
+    headers = []
+    for header in value:
+        name = header.get("Name") if isinstance(header, dict) else None
+        text = header.get("Value") if isinstance(header, dict) else None
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise Refusal(300, "Each header needs a 'Name' (an HTTP token).", http_status=422)
+        if not isinstance(text, str) or any(char in text for char in "\r\n\0"):
+            raise Refusal(300, f"Header '{name}' needs a one-line 'Value'.", http_status=422)
+        headers.append({"Name": name, "Value": text})
+    return headers
 
 
 def _answer(body: Any) -> Answer:

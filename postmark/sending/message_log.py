@@ -30,7 +30,7 @@ from ..results import PostmarkResult, Status
 from ..storage import statements
 from .addresses import format_address
 from .metadata import metadata_of
-from .recipients import per_recipient, result_of, state_of
+from .recipients import known_state, per_recipient, result_of
 
 _SENT, _SUPPRESSED, _UNKNOWN = Status.SENT, Status.SUPPRESSED, Status.UNKNOWN
 #: Link ids looked up per query (a Bulk API message may have thousands of recipients; SQLite
@@ -49,9 +49,11 @@ OUTCOME_FIELDS = (
 )
 
 
-def log_queued(messages: Sequence[EmailMessage]) -> None:
-    """Rows for messages just queued, with the result each has now."""
-    rows = _rows([(message, result_of(message)) for message in messages])
+def log_queued(logged: Sequence[tuple[EmailMessage, str | None]]) -> None:
+    """Rows for messages just queued, each (message, the id of its row: the one in its payload's
+    Metadata; None for a Bulk API message, whose rows are its recipients' link ids), with the
+    result each has now."""
+    rows = _rows([(message, result_of(message), log_id) for message, log_id in logged])
     statements.bulk_insert(Message, rows)
 
 
@@ -60,9 +62,22 @@ def log_sent(
 ) -> list[uuid.UUID]:
     """Log what ``post_send`` reports; return the link ids of the rows whose outcome is unknown
     (to settle). A message rebuilt by the queue's worker updates the row it was queued with."""
-    rows = _rows(list(zip(messages, results, strict=True)))
+    # A message sent has its id on its result; one not sent (suppressed, refused) has none,
+    # unless the queue's worker rebuilt it, which names the row written when it was queued.
+    rows = _rows(
+        [
+            (
+                message,
+                result,
+                result.link_id or (state.log_id if (state := known_state(message)) else None),
+            )
+            for message, result in zip(messages, results, strict=True)
+        ]
+    )
     _one_row_per_message_id(rows)
-    queued = any(state_of(message).queued for message in messages)
+    # A batch's messages are all rebuilt by the worker, or none: only then may rows exist.
+    first = known_state(messages[0]) if messages else None
+    queued = first is not None and first.queued
     try:
         _write(rows, queued)
     except IntegrityError:
@@ -74,24 +89,29 @@ def log_sent(
     return [row["link_id"] for row in rows if row["status"] == _UNKNOWN and row.get("link_id")]
 
 
-def _rows(logged: Sequence[tuple[EmailMessage, PostmarkResult]]) -> list[dict[str, Any]]:
+def _rows(
+    logged: Sequence[tuple[EmailMessage, PostmarkResult, str | None]],
+) -> list[dict[str, Any]]:
     defaults = Defaults.from_settings()
     store_bodies = settings.POSTMARK_STORE_BODIES
+    link_field = defaults.link_field
     now = timezone.now()
     rows = []
-    for message, result in logged:
-        state = state_of(message)
+    for message, result, log_id in logged:
         row = _message_row(message, result, defaults, store_bodies)
         # What settling needs of a row whose outcome is unknown; the others keep nothing.
         unknown = result.status == _UNKNOWN
-        kept = state.payload if unknown else None
+        kept = result.request if unknown else None
         row["payload"], row["unknown_since"] = "", now if unknown else None
-        if state.link_id:
-            metadata = {**row["metadata"], defaults.link_field: state.link_id}
-            row["payload"] = kept_payload(kept) if kept is not None else ""
-            rows.append({**row, "link_id": uuid.UUID(state.link_id), "metadata": metadata})
-        elif state.link_ids:
-            rows.extend(_bulk_rows(row, message, kept, defaults.link_field))
+        if log_id:
+            if result.link_id:  # sent with it in its Metadata: the row says so, as Postmark has it
+                row["metadata"] = {**row["metadata"], link_field: result.link_id}
+            if kept is not None:
+                row["payload"] = kept_payload(kept)
+            row["link_id"] = uuid.UUID(log_id)
+            rows.append(row)
+        elif (state := known_state(message)) is not None and state.link_ids:
+            rows.extend(_bulk_rows(row, state.link_ids, message, kept, link_field))
         else:
             rows.append(row)
     return rows
@@ -161,13 +181,16 @@ def _message_row(
 
 
 def _bulk_rows(
-    row: dict[str, Any], message: EmailMessage, payload: dict[str, Any] | None, key: str
+    row: dict[str, Any],
+    link_ids: dict[Any, str],
+    message: EmailMessage,
+    payload: dict[str, Any] | None,
+    key: str,
 ) -> list[dict[str, Any]]:
     """A Bulk API message's rows: one per recipient, with its generated link id (in its
     Metadata too, as Postmark was sent it). With the request (``payload``: the outcome is
     unknown), each row keeps a request of its own: the same, with that recipient's entry alone."""
     rows = []
-    link_ids = state_of(message).link_ids
     # Each recipient's entry, by the id in its Metadata (under the field it was sent with).
     ids = set(link_ids.values())
     entries = {

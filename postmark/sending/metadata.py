@@ -43,8 +43,8 @@ def metadata_of(metadata: Mapping[str, Any]) -> dict[str, str]:
     return {str(key): _text(value) for key, value in metadata.items()}
 
 
-def with_link_id(metadata: Mapping[str, str], key: str, link_id: str) -> dict[str, str]:
-    """``metadata`` (as ``metadata_of`` gives it) with the id generated for the message under
+def add_link_id(metadata: dict[str, str], key: str, link_id: str) -> None:
+    """Put the id generated for the message in ``metadata`` (as ``metadata_of`` gives it) under
     ``key`` (POSTMARK_LINK_FIELD). A field of the caller's by that name, in any case, is refused,
     never overwritten; so is a tenth field, since the id takes the last place Postmark has."""
     clash = next((name for name in metadata if name.lower() == key.lower()), None)
@@ -62,7 +62,7 @@ def with_link_id(metadata: Mapping[str, str], key: str, link_id: str) -> dict[st
             f"{MAX_METADATA_FIELDS - 1} of your own.",
             field="metadata",
         )
-    return {**metadata, key: link_id}
+    metadata[key] = link_id
 
 
 def _text(value: Any) -> str:

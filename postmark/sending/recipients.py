@@ -27,7 +27,7 @@ from ..exceptions import BatchError, UnsupportedMessageError
 from ..message import CallKey, Defaults
 from ..results import PostmarkResult, Status
 from .addresses import bare_address
-from .metadata import metadata_of, with_link_id
+from .metadata import add_link_id, metadata_of
 from .payload import BulkRecipient, to_payload
 
 _FINAL_OK = (Status.SENT, Status.SUPPRESSED)  # compared with ==: plain strings match too
@@ -43,47 +43,50 @@ class SendState:
     #: The id of the message this state belongs to: a copy of the message (``copy.copy``, which
     #: copies its attributes) gets a state of its own rather than sharing this one.
     owner: int
-    #: The latest result; the public ``message.postmark`` is the same object.
-    result: PostmarkResult | None = None
     #: The ``merge_data`` message this one is a per-recipient copy of (``plan_calls``).
     parent: EmailMessage | None = None
     #: A ``merge_data`` message's per-recipient copies (public as ``postmark_messages``).
     copies: list[EmailMessage] = field(default_factory=list)
-    #: The id generated for the message (``payloads_of``), sent in its Metadata under
-    #: POSTMARK_LINK_FIELD and kept as its log row's ``link_id``: what finds the message in
-    #: Postmark's search when the answer never came. A message rebuilt by the queue's worker
-    #: has the id it was queued with. None for a Bulk API message sent: its recipients have one
-    #: each (``link_ids``).
-    link_id: str | None = None
     #: A Bulk API message's generated id per To recipient (``payloads_of``), keyed
-    #: by the address as given: a string or a (name, address) pair.
+    #: by the address as given: a string or a (name, address) pair. (Any other message's id
+    #: travels in its payload, and then on its result: ``PostmarkResult.link_id``.)
     link_ids: dict[Any, str] = field(default_factory=dict)
-    #: Rebuilt by the queue's worker: its log rows were written when it was queued, by these ids.
+    #: A message rebuilt by the queue's worker: the ``link_id`` of its log row written when it
+    #: was queued, which the worker's log updates.
+    log_id: str | None = None
+    #: Rebuilt by the queue's worker: its log rows were written when it was queued.
     queued: bool = False
-    #: The JSON object the message is sent as, until its ``post_send`` is handled: the log keeps
-    #: it on a row whose outcome is unknown, so that settling can send it again if need be.
-    payload: dict[str, Any] | None = None
 
 
 def state_of(message: EmailMessage) -> SendState:
-    """The message's holder, made on first use."""
-    state = vars(message).get(_ATTRIBUTE)
-    if not isinstance(state, SendState) or state.owner != id(message):
+    """The message's holder, made on first use: only a message that needs more than a result
+    gets one (a ``merge_data`` message and its copies, a Bulk API message, a queued one)."""
+    state = known_state(message)
+    if state is None:
         state = SendState(owner=id(message))
         setattr(message, _ATTRIBUTE, state)
     return state
 
 
+def known_state(message: EmailMessage) -> SendState | None:
+    """The message's holder if it has one; never makes one. Most messages need none, and each
+    attribute set on a message past the first may cost it an attribute dict of its own (about
+    800 bytes on CPython; the result, ``message.postmark``, is the one every message gets)."""
+    # getattr, not vars(message): vars() makes that dict.
+    state = getattr(message, _ATTRIBUTE, None)
+    return state if isinstance(state, SendState) and state.owner == id(message) else None
+
+
 def set_result(message: EmailMessage, result: PostmarkResult) -> None:
-    """Give the message its result, in the holder and as the documented ``message.postmark``."""
-    state_of(message).result = result
+    """Give the message its result: the documented ``message.postmark``, the one place it is
+    kept."""
     setattr(message, "postmark", result)  # noqa: B010 (a documented attribute Django lacks)
 
 
 def result_of(message: EmailMessage) -> PostmarkResult:
     """The result the send path gave the message (every message of a send gets one)."""
-    result = state_of(message).result
-    if result is None:
+    result = getattr(message, "postmark", None)
+    if not isinstance(result, PostmarkResult):
         raise LookupError("This message has no result from the send path yet.")
     return result
 
@@ -153,6 +156,8 @@ def _copies(message: EmailMessage, template: bool) -> list[EmailMessage]:
     for address in message.to:
         one = copy.copy(message)
         one.to = [address]
+        if hasattr(one, "postmark"):  # copied from an earlier send of the message: not its own
+            del one.postmark
         copies.append(one)
         state_of(one).parent = message
     state_of(message).copies = copies
@@ -186,34 +191,23 @@ def payloads_of(
     suppressed by ``pre_send``, or refused), whose result is set here."""
     payloads: list[dict[str, Any] | None] = []
     for message in messages:
-        state = state_of(message)
-        # A fresh id each time: the same message object sent twice is two messages to find.
-        state.link_id, state.link_ids = str(uuid.uuid4()), {}
         payload = None
         if not message.recipients():
             nobody = "Every recipient was suppressed; nothing was sent."
             set_result(message, PostmarkResult(Status.SUPPRESSED, message=nobody))
         else:
             try:
-                payload = _payload(message, defaults, bulk)
+                if bulk:
+                    payload = to_payload(message, defaults, _bulk_recipients(message, defaults))
+                else:
+                    # A fresh id each time (the same message object sent twice is two messages
+                    # to find), carried by the payload alone: the message gets no attribute for
+                    # it (``send_loop.finish_batch`` puts it on the result).
+                    payload = to_payload(message, defaults, link_id=str(uuid.uuid4()))
             except UnsupportedMessageError as error:
                 refuse(message, error, fail_silently)
-        state.payload = payload
         payloads.append(payload)
     return payloads
-
-
-def _payload(message: EmailMessage, defaults: Defaults, bulk: bool) -> dict[str, Any]:
-    state = state_of(message)
-    if bulk:
-        payload = to_payload(message, defaults, _bulk_recipients(message, defaults))
-        state.link_id = None  # each recipient has an id of its own
-        return payload
-    assert state.link_id is not None
-    payload = to_payload(message, defaults)
-    metadata = payload.get("Metadata", {})
-    payload["Metadata"] = with_link_id(metadata, defaults.link_field, state.link_id)
-    return payload
 
 
 def _bulk_recipients(message: EmailMessage, defaults: Defaults) -> list[BulkRecipient]:
@@ -229,7 +223,7 @@ def _bulk_recipients(message: EmailMessage, defaults: Defaults) -> list[BulkReci
         model, metadata, headers = _own_options(message, address)
         own = metadata_of(metadata)
         # Postmark merges each recipient's Metadata over the shared one: checked as merged.
-        with_link_id({**shared, **own}, defaults.link_field, link_id)
+        add_link_id({**shared, **own}, defaults.link_field, link_id)
         own[defaults.link_field] = link_id
         recipients.append(BulkRecipient(address, {**shared_model, **model}, own, headers))
     return recipients
@@ -287,7 +281,7 @@ def settle(messages: Iterable[EmailMessage]) -> None:
     parents = {
         id(parent): parent
         for message in messages
-        if (parent := state_of(message).parent) is not None
+        if (state := known_state(message)) is not None and (parent := state.parent) is not None
     }
     for parent in parents.values():
         set_result(parent, summary(state_of(parent).copies))
@@ -296,7 +290,7 @@ def settle(messages: Iterable[EmailMessage]) -> None:
 def summary(copies: list[EmailMessage]) -> PostmarkResult:
     """Accepted ("sent") when every recipient's message was (or was suppressed); "queued" when
     the others are queued; else the first other result's status and error, with how many went."""
-    results = [state_of(one).result for one in copies]
+    results = [getattr(one, "postmark", None) for one in copies]
     recipients = [r for result in results if result for r in result.recipients]
     done = [result for result in results if result is not None]
     accepted = sum(result.accepted for result in done)

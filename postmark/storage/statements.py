@@ -1,128 +1,164 @@
-"""Storage's few statements: compiled once per process on the three databases CI runs, the ORM
-on any other.
+"""Storage's one interface: the few write statements behind the default receivers, the webhook
+views and the sent-message log, and the database limits they meet.
 
-Why compiled: the ORM builds a statement anew on every call (resolving expressions, quoting names,
-compiling conflict clauses), which on the webhook path took longer than the database itself
-(0.3-1 ms a statement against well under 0.1 ms to run it), and ``bulk_create`` prepared every
-value of a 500-message log through the field API, which cost more than sending the batch
-(tests/benchmarks/bench_webhooks.py and bench_send.py measure both). The SQL text is built once
-per model, field list and database from Django's own metadata (table and column names, quoting).
+Each operation runs on one of two paths, picked per connection, with the same operations and the
+same arguments (the connection first):
 
-Three ways to say the same thing, each run by the whole suite on the database that takes it:
+- ``compiled``: SQL compiled once per process, on SQLite, PostgreSQL and MySQL/MariaDB (the ORM
+  built each statement anew, which cost more than running it: see that module);
+- ``orm``: the same through the ORM, with only what Django documents for every backend, on any
+  other database (Oracle, a third-party backend).
 
-- PostgreSQL and SQLite (3.35+): ``INSERT ... ON CONFLICT (keys) DO UPDATE ... WHERE <newer>``,
-  and ``RETURNING`` for the new primary key;
-- MySQL and MariaDB: ``INSERT ... ON DUPLICATE KEY UPDATE``, with the newer-wins condition as an
-  ``IF()`` per column (the condition's own column assigned last: MySQL applies the assignments
-  in order, and a later one sees the earlier ones' results); the key is whichever unique key
-  the row collides with, so a model upserted here has one unique key besides its primary key;
-- any other database (Oracle, a third-party backend): the ORM, in ``postmark.storage.orm``.
-
-Every path writes what ``postmark.storage.values.clean`` makes of a value, so that a value is stored
-the same wherever it goes (see README, "Databases"). As with ``bulk_create``, no model signals
-(``post_save``) are sent: react to ``postmark.signals``.
+Both write what ``postmark.storage.values.clean`` makes of a value, so that a value is stored the
+same wherever it goes (docs/databases.rst). Model signals (``post_save``) are not to be relied
+on: the compiled path, as ``bulk_create``, sends none; react to ``postmark.signals``.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from django.db import connections, models, router, transaction
-from django.utils import timezone
+from django.db import connections, models, router
 
 from ..models import WebhookEvent
-from . import orm
-from .values import Column, RowUpdate, clean, columns, default, full_row
+from . import compiled, orm
 
-#: The vendors that get compiled statements; tests empty it to run the ORM's path instead.
-_COMPILED_VENDORS = frozenset(("postgresql", "sqlite", "mysql"))
-_PLAIN_TYPES = (str, int, bool, type(None))  # what every driver takes as it is
-_MEMO_TYPES = (*_PLAIN_TYPES, datetime, uuid.UUID)  # hashable, and equal only when alike
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 
-def _connection(model: type[models.Model]) -> Any:
-    return connections[router.db_for_write(model)]
+class StoragePath(Protocol):
+    """What ``compiled`` and ``orm`` both offer: the functions below, the connection first (mypy
+    checks each module against it, tests/storage/test_paths.py their signatures)."""
+
+    def insert(self, connection: BaseDatabaseWrapper, row: models.Model) -> None: ...
+
+    def bulk_insert(
+        self,
+        connection: BaseDatabaseWrapper,
+        model: type[models.Model],
+        rows: Sequence[Mapping[str, Any]],
+    ) -> None: ...
+
+    def update_rows(
+        self,
+        connection: BaseDatabaseWrapper,
+        model: type[models.Model],
+        key: str,
+        rows: Sequence[Mapping[str, Any]],
+        fields: Sequence[str],
+    ) -> None: ...
+
+    def upsert(
+        self,
+        connection: BaseDatabaseWrapper,
+        model: type[models.Model],
+        values: Mapping[str, Any],
+        unique_fields: Sequence[str],
+        update_fields: Sequence[str],
+        *,
+        newer: str | None = None,
+    ) -> None: ...
+
+    def update_one(
+        self,
+        connection: BaseDatabaseWrapper,
+        model: type[models.Model],
+        key: tuple[str, Any],
+        *,
+        advance: tuple[str, Sequence[str], str],
+        first: dict[str, Any],
+        set_: dict[str, Any],
+    ) -> int: ...
 
 
-def _compiled(connection: Any) -> bool:
-    return connection.vendor in _COMPILED_VENDORS
+# Typed as a StoragePath each, so that mypy checks both modules against it.
+_COMPILED: StoragePath = compiled
+_ORM: StoragePath = orm
 
 
-def _prep(column: Column, value: Any, connection: Any) -> Any:
-    """The database value of a clean value, as get_db_prep_save() would give it, for less.
+def _path(model: type[models.Model]) -> tuple[BaseDatabaseWrapper, StoragePath]:
+    """The connection ``model`` is written on, and the path that writes there."""
+    connection = connections[router.db_for_write(model)]
+    return connection, _COMPILED if connection.vendor in compiled.VENDORS else _ORM
 
-    get_db_prep_save() goes through get_prep_value() first (lookups, naive-datetime warnings),
-    which for the values written here changes nothing and costs several times the adaptation.
+
+def insert(row: models.Model) -> None:
+    """INSERT the row and set its primary key (IntegrityError on a unique key, as save())."""
+    connection, path = _path(type(row))
+    path.insert(connection, row)
+
+
+def bulk_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (field name -> Python value) into ``model``'s table in one statement
+    (the ORM's path: as many as the database's parameter limit needs), all or none.
+
+    A field that a row leaves out gets its default (``auto_now``/``auto_now_add``: now), as with
+    ``bulk_create``; values are cleaned (``clean``): the log must not fail after the mail has gone.
     """
-    if column.pass_through and isinstance(value, _PLAIN_TYPES):
-        return value
-    kind = column.internal_type
-    if kind == "DateTimeField" and type(value) is datetime and value.tzinfo is not None:
-        return connection.ops.adapt_datetimefield_value(value)
-    if kind == "UUIDField" and isinstance(value, uuid.UUID):
-        return value if connection.features.has_native_uuid_field else value.hex
-    if kind == "JSONField" and value is not None:
-        return connection.ops.adapt_json_value(value, getattr(column.field, "encoder", None))
-    return column.field.get_db_prep_save(value, connection)
+    if not rows:
+        return
+    connection, path = _path(model)
+    path.bulk_insert(connection, model, rows)
 
 
-def _params(model: type[models.Model], values: Mapping[str, Any], connection: Any) -> list[Any]:
-    return [_prep(column, value, connection) for column, value in full_row(model, values)]
-
-
-@lru_cache(maxsize=64)
-def _insert_sql(
+def update_rows(
     model: type[models.Model],
-    alias: str,
-    conflict: tuple[str, ...],
-    update: tuple[str, ...],
-    returning: bool = True,
+    key: str,
+    rows: Sequence[Mapping[str, Any]],
+    fields: Sequence[str],
+) -> None:
+    """UPDATE ``fields`` (and any ``auto_now`` field) of each row whose ``key`` field equals the
+    row's value of it, all or none, values cleaned as on insert. The rows must exist (a row that
+    matches none changes nothing)."""
+    if not rows:
+        return
+    connection, path = _path(model)
+    path.update_rows(connection, model, key, rows, fields)
+
+
+def upsert(
+    model: type[models.Model],
+    values: Mapping[str, Any],
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str],
+    *,
     newer: str | None = None,
-) -> str:
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    column_of = {c.name: quote(str(c.field.column)) for c in columns(model)}
-    placeholders = ", ".join(["%s"] * len(column_of))
-    sql = f"INSERT INTO {table} ({', '.join(column_of.values())}) VALUES ({placeholders})"
-    if conflict and connection.vendor == "mysql":
-        sql += _on_duplicate_key(column_of, update, newer)
-    elif conflict:
-        targets = ", ".join(column_of[name] for name in conflict)
-        assignments = ", ".join(
-            f"{column_of[name]} = EXCLUDED.{column_of[name]}" for name in update
-        )
-        sql += f" ON CONFLICT ({targets}) DO UPDATE SET {assignments}"
-        if newer:
-            column = column_of[newer]
-            sql += f" WHERE {table}.{column} IS NULL OR {table}.{column} <= EXCLUDED.{column}"
-    if returning and connection.vendor != "mysql":  # MySQL: the cursor's lastrowid
-        sql += f" RETURNING {quote(str(model._meta.pk.column))}"  # type: ignore[union-attr]
-    return sql
+) -> None:
+    """INSERT a row (field name -> value), or UPDATE ``update_fields`` of the row that has the
+    same ``unique_fields``; with ``newer`` (a field), only if the row's value of that field is
+    missing or not later than the one given (so that an older event cannot undo a newer one)."""
+    connection, path = _path(model)
+    path.upsert(connection, model, values, unique_fields, update_fields, newer=newer)
 
 
-def _on_duplicate_key(column_of: dict[str, str], update: tuple[str, ...], newer: str | None) -> str:
-    # VALUES(column), the row that collided: MariaDB's only spelling, and MySQL's too (8.0.20
-    # deprecates it, with a warning, for a row alias that MariaDB lacks); one statement for both.
-    def assign(name: str) -> str:
-        given = f"VALUES({column_of[name]})"
-        if not newer:
-            return f"{column_of[name]} = {given}"
-        current = column_of[newer]
-        wins = f"{current} IS NULL OR {current} <= VALUES({current})"
-        return f"{column_of[name]} = IF({wins}, {given}, {column_of[name]})"
+def update_one(
+    model: type[models.Model],
+    key: tuple[str, Any],
+    *,
+    advance: tuple[str, Sequence[str], str],
+    first: dict[str, Any],
+    set_: dict[str, Any],
+) -> int:
+    """One UPDATE of the rows where ``key`` (field, value) matches; returns the number of rows
+    matched (MySQL, which counts rows changed, is told to count matched ones by Django's
+    connection flags).
 
-    ordered = sorted(update, key=lambda name: name == newer)  # the condition's column last
-    return f" ON DUPLICATE KEY UPDATE {', '.join(map(assign, ordered))}"
+    - ``advance`` (field, from_values, to_value): the field becomes to_value if it is one of
+      from_values, else keeps its value;
+    - ``first``: each field keeps its value if it has one, else takes the given one (COALESCE);
+    - ``set_``: each field takes the given value.
+    """
+    connection, path = _path(model)
+    return path.update_one(connection, model, key, advance=advance, first=first, set_=set_)
 
+
+# --- What the database allows, whichever path writes ---------------------------------------------
 
 #: Room a MySQL packet keeps for the rest of the statement: the SQL and the other columns.
 _PACKET_MARGIN = 64 * 1024
-
 
 # A deadlock, or a lock wait given up: the database rolled the transaction back, and running it
 # again is safe. MySQL/MariaDB name them by error number, PostgreSQL by SQLSTATE.
@@ -146,7 +182,7 @@ def body_limit(configured: int) -> tuple[int, str]:
     ``max_allowed_packet``, text escaped in it (a quote or backslash takes two bytes), so there
     a body may take half a packet; PostgreSQL (1 GB a value) and SQLite (1 GB a row by
     default) take what POSTMARK_WEBHOOK_MAX_BYTES allows."""
-    connection = _connection(WebhookEvent)
+    connection = connections[router.db_for_write(WebhookEvent)]
     if connection.vendor != "mysql":
         return configured, "POSTMARK_WEBHOOK_MAX_BYTES"
     storable_bytes = (_max_allowed_packet(connection.alias) - _PACKET_MARGIN) // 2
@@ -161,185 +197,3 @@ def _max_allowed_packet(alias: str) -> int:
     with connections[alias].cursor() as cursor:
         cursor.execute("SELECT @@max_allowed_packet")
         return int(cursor.fetchone()[0])
-
-
-def insert(row: models.Model) -> None:
-    """INSERT the row and set its primary key (IntegrityError on a unique key, as save())."""
-    model = type(row)
-    connection = _connection(model)
-    values = {c.name: getattr(row, c.field.attname) for c in columns(model) if not c.now}
-    if not _compiled(connection):
-        orm.insert(row, values)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _insert_sql(model, connection.alias, (), ()), _params(model, values, connection)
-        )
-        row.pk = cursor.lastrowid if connection.vendor == "mysql" else cursor.fetchone()[0]
-    row._state.adding = False
-    row._state.db = connection.alias
-
-
-def bulk_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (field name -> Python value) into ``model``'s table in one statement.
-
-    A field that a row leaves out gets its default (``auto_now``/``auto_now_add``: now), as with
-    ``bulk_create``; values are cleaned (``clean``): the log must not fail after the mail has gone.
-    """
-    if not rows:
-        return
-    connection = _connection(model)
-    if not _compiled(connection):
-        orm.bulk_insert(model, rows)
-        return
-    now = timezone.now()
-    every = columns(model)
-    # What a row leaves out is prepared once per call, not once per row.
-    defaults = [_prep(column, clean(column, default(column, now)), connection) for column in every]
-    given = set().union(*(row.keys() for row in rows))
-    per_row = [(i, column) for i, column in enumerate(every) if column.name in given]
-    # Most columns repeat from row to row (status, stream, sender, empty cc...): each distinct
-    # plain value is cleaned and prepared once per call.
-    prepared: dict[tuple[int, type, Any], Any] = {}
-    params = []
-    for row in rows:
-        values = list(defaults)
-        for i, column in per_row:
-            if column.name not in row:
-                continue
-            value = row[column.name]
-            if not isinstance(value, _MEMO_TYPES):
-                values[i] = _prep(column, clean(column, value), connection)
-                continue
-            key = (i, type(value), value)  # the type, so that True and 1 stay apart
-            if key not in prepared:
-                prepared[key] = _prep(column, clean(column, value), connection)
-            values[i] = prepared[key]
-        params.append(values)
-    sql = _insert_sql(model, connection.alias, (), (), returning=False)
-    # A batch is logged whole or not at all; inside the caller's transaction, a savepoint keeps
-    # a failed insert from breaking that transaction.
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-
-
-def update_rows(
-    model: type[models.Model],
-    key: str,
-    rows: Sequence[Mapping[str, Any]],
-    fields: Sequence[str],
-) -> None:
-    """UPDATE ``fields`` (and any ``auto_now`` field) of each row whose ``key`` field equals the
-    row's value of it: one statement run for every row (executemany), values cleaned as on
-    insert. The rows must exist (a row that matches none changes nothing)."""
-    if not rows:
-        return
-    connection = _connection(model)
-    if not _compiled(connection):
-        orm.update_rows(model, key, rows, fields)
-        return
-    by_name = {c.name: c for c in columns(model)}
-    touched = tuple(c.name for c in columns(model) if getattr(c.field, "auto_now", False))
-    now = timezone.now()
-
-    def prep(name: str, value: Any) -> Any:
-        return _prep(by_name[name], clean(by_name[name], value), connection)
-
-    params = [
-        [prep(name, row[name]) for name in fields]
-        + [prep(name, now) for name in touched]
-        + [prep(key, row[key])]
-        for row in rows
-    ]
-    sql = _update_rows_sql(model, connection.alias, key, (*fields, *touched))
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-
-
-@lru_cache(maxsize=16)
-def _update_rows_sql(
-    model: type[models.Model], alias: str, key: str, fields: tuple[str, ...]
-) -> str:
-    quote = connections[alias].ops.quote_name
-    column = {c.name: quote(str(c.field.column)) for c in columns(model)}
-    assignments = ", ".join(f"{column[name]} = %s" for name in fields)
-    table = quote(model._meta.db_table)
-    return f"UPDATE {table} SET {assignments} WHERE {column[key]} = %s"
-
-
-def upsert(
-    model: type[models.Model],
-    values: Mapping[str, Any],
-    unique_fields: Sequence[str],
-    update_fields: Sequence[str],
-    *,
-    newer: str | None = None,
-) -> None:
-    """INSERT a row (field name -> value), or UPDATE ``update_fields`` of the row that has the
-    same ``unique_fields``; with ``newer`` (a field), only if the row's value of that field is
-    missing or not later than the one given (so that an older event cannot undo a newer one)."""
-    connection = _connection(model)
-    if not _compiled(connection):
-        orm.upsert(model, values, unique_fields, update_fields, newer)
-        return
-    sql = _insert_sql(
-        model, connection.alias, tuple(unique_fields), tuple(update_fields), newer=newer
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, _params(model, values, connection))
-
-
-def update_one(
-    model: type[models.Model],
-    key: tuple[str, Any],
-    *,
-    advance: tuple[str, Sequence[str], str],
-    first: dict[str, Any],
-    set_: dict[str, Any],
-) -> int:
-    """One UPDATE (``values.RowUpdate`` says what each argument does); returns the number of
-    rows matched (MySQL, which counts rows changed, is told to count matched ones by Django's
-    connection flags)."""
-    update = RowUpdate(key, advance, first, set_)
-    connection = _connection(model)
-    if not _compiled(connection):
-        return orm.update_one(model, update)
-    field, from_values, to_value = advance
-    key_field, key_value = key
-    sql = _update_sql(
-        model, connection.alias, key_field, field, len(from_values), tuple(first), tuple(set_)
-    )
-    by_name = {c.name: c for c in columns(model)}
-
-    def prep(name: str, value: Any) -> Any:
-        return _prep(by_name[name], clean(by_name[name], value), connection)
-
-    params = [prep(field, value) for value in (*from_values, to_value)]
-    params += [prep(name, value) for name, value in (*first.items(), *set_.items())]
-    params.append(prep(key_field, key_value))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
-
-
-@lru_cache(maxsize=64)
-def _update_sql(
-    model: type[models.Model],
-    alias: str,
-    key: str,
-    advanced: str,
-    choices: int,
-    first: tuple[str, ...],
-    set_: tuple[str, ...],
-) -> str:
-    quote = connections[alias].ops.quote_name
-    column = {c.name: quote(str(c.field.column)) for c in columns(model)}
-    placeholders = ", ".join(["%s"] * choices)
-    assignments = [
-        f"{column[advanced]} = CASE WHEN {column[advanced]} IN ({placeholders}) THEN %s "
-        f"ELSE {column[advanced]} END",
-        *(f"{column[name]} = COALESCE({column[name]}, %s)" for name in first),
-        *(f"{column[name]} = %s" for name in set_),
-    ]
-    table = quote(model._meta.db_table)
-    return f"UPDATE {table} SET {', '.join(assignments)} WHERE {column[key]} = %s"

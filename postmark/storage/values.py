@@ -4,8 +4,8 @@ The databases differ at the edges: PostgreSQL refuses NUL in text and in JSON st
 refuses JSON nested 32 levels deep, no driver can encode a lone surrogate (which ``json.loads``
 makes of ``"\\ud800"``), and ``float("inf")`` has no JSON spelling that PostgreSQL takes. A
 webhook carrying any of these must still be stored (or its row would fail on every replay), and
-stored the same everywhere, so every storage path (``statements``, ``orm``)
-writes what ``clean`` makes of a value:
+stored the same everywhere, so both storage paths (``compiled``, ``orm``)
+write what ``clean`` makes of a value:
 
 - text: NUL and lone surrogates become U+FFFD (the replacement character);
 - JSON: strings (and keys) as text; infinities and NaN become the strings ``"Infinity"``,
@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from itertools import islice
@@ -90,7 +89,7 @@ def _json_object(value: dict[Any, Any], depth: int) -> dict[Any, Any]:
 
 # --- Columns: the same rules applied to a model's rows ------------------------------------------
 
-# Fields whose Python values (str, int, bool, None) every driver takes as they are; statements
+# Fields whose Python values (str, int, bool, None) every driver takes as they are; ``compiled``
 # gives the others (UUID, JSON, datetimes) to the field's get_db_prep_save.
 _PASS_THROUGH = frozenset(
     [
@@ -107,22 +106,6 @@ _PASS_THROUGH = frozenset(
         "BooleanField",
     ]
 )
-
-
-@dataclass(frozen=True)
-class RowUpdate:
-    """One UPDATE of the rows where ``key`` (field, value) matches, on either storage path:
-
-    - ``advance`` (field, from_values, to_value): the field becomes to_value if it is one of
-      from_values, else keeps its value;
-    - ``first``: each field keeps its value if it has one, else takes the given one (COALESCE);
-    - ``set_``: each field takes the given value.
-    """
-
-    key: tuple[str, Any]
-    advance: tuple[str, Sequence[str], str]
-    first: Mapping[str, Any]
-    set_: Mapping[str, Any]
 
 
 class Column(NamedTuple):
@@ -177,6 +160,15 @@ def full_row(model: type[models.Model], values: Mapping[str, Any]) -> list[tuple
         )
         for column in columns(model)
     ]
+
+
+def instance_row(row: models.Model) -> list[tuple[Column, Any]]:
+    """``full_row`` of the values a model instance holds (its auto_now and auto_now_add fields
+    take the current time, as with ``Model.save()``)."""
+    model = type(row)
+    return full_row(
+        model, {c.name: getattr(row, c.field.attname) for c in columns(model) if not c.now}
+    )
 
 
 def default(column: Column, now: datetime) -> Any:

@@ -24,7 +24,6 @@ from django.core.mail import EmailMessage
 from ..backends import PostmarkBackend
 from ..client import Client
 from ..exceptions import PostmarkError
-from ..sending.recipients import state_of
 
 
 def _accepted(message: Mapping[str, Any], received: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +101,7 @@ class PostmarkTestBackend(PostmarkBackend):
             return super()._send_list(email_messages)
         finally:
             for message in email_messages:
-                result = state_of(message).result
+                result = getattr(message, "postmark", None)
                 payload = client.received.pop(getattr(result, "message_id", None) or "", None)
                 if payload is not None:  # suppressed or refused ones never reached "Postmark"
                     # Documented (docs/testing.rst) for tests to read.

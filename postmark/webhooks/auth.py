@@ -1,4 +1,6 @@
-"""Who may post webhooks: HTTP basic auth against the configured credentials."""
+"""Who may post webhooks: HTTP basic auth against the configured credentials, and for outbound
+events the secret header (POSTMARK_WEBHOOK_HEADER, POSTMARK_WEBHOOK_SECRETS). Where they may post
+from is ``sources``."""
 
 from __future__ import annotations
 
@@ -79,4 +81,44 @@ def authorized(request: HttpRequest) -> bool:
     matched = False
     for user, password in credentials:
         matched |= hmac.compare_digest(given, f"{user}:{password}".encode())
+    return matched
+
+
+#: The secret header's default name. Never stored, whatever POSTMARK_WEBHOOK_HEADER says now: a
+#: webhook set up before the name changed may still send it.
+DEFAULT_SECRET_HEADER = "X-Postmark-Webhook-Secret"
+
+
+def secret_header() -> str:
+    return str(settings.POSTMARK_WEBHOOK_HEADER)
+
+
+def webhook_secrets() -> list[str]:
+    """The accepted secrets, the current one (what ``postmark_webhooks`` sets) first. Entries
+    that are not non-empty strings are left out (system check postmark.E042): an empty one
+    would match a missing header."""
+    value = settings.POSTMARK_WEBHOOK_SECRETS
+    if not isinstance(value, list | tuple):
+        return []
+    return [str(secret) for secret in value if isinstance(secret, str) and secret]
+
+
+def secret_required() -> bool:
+    """Whether outbound events must carry the header: whenever POSTMARK_WEBHOOK_SECRETS is set,
+    even to something unusable, which then matches nothing."""
+    return bool(settings.POSTMARK_WEBHOOK_SECRETS)
+
+
+def carries_secret(request: HttpRequest) -> bool:
+    """Whether the request's secret header holds one of the accepted secrets (True when none is
+    required). Header values arrive decoded as Latin-1 (PEP 3333; Django's ASGI handler alike),
+    so that encoding gives back the bytes that were sent."""
+    if not secret_required():
+        return True
+    given = request.headers.get(secret_header(), "").encode("latin-1", "replace")
+    # Compared with every secret, without stopping at a match (as the credentials above), so
+    # the time taken says nothing about which secret matched or how much of one.
+    matched = False
+    for secret in webhook_secrets():
+        matched |= hmac.compare_digest(given, secret.encode())
     return matched

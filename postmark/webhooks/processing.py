@@ -126,14 +126,14 @@ def dispatch(event: events.AnyEvent, payload: dict[str, Any], row: WebhookEvent)
     if signal is None:
         return
     signal.send(sender=type(event), event=event, payload=payload, webhook_event=row)
-    _raise_if_transaction_aborted()
+    raise_if_transaction_aborted()
 
 
 # libpq's PQTransactionStatus for "in a failed transaction block" (psycopg 2 and 3 alike).
 _PQTRANS_INERROR = 3
 
 
-def _raise_if_transaction_aborted() -> None:
+def raise_if_transaction_aborted() -> None:
     """A receiver that caught its own database error on PostgreSQL leaves the transaction
     aborted; the COMMIT would then quietly roll back every write while the view answered 200."""
     if connection.vendor != "postgresql" or connection.connection is None:

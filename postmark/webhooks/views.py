@@ -1,4 +1,5 @@
-"""The webhook views, HTTP only: authentication, the body, its limits; then ``processing``.
+"""The webhook views, HTTP only: the sender's address, authentication, the body, its limits;
+then ``processing``.
 
 Every refusal is a 4xx with a one-line reason, decided before anything is stored, except a
 JSON object that is not a usable event: that is stored as "rejected" (it can be replayed once a
@@ -7,7 +8,6 @@ later version reads it) and answered 400.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable
 from typing import IO
@@ -22,13 +22,13 @@ from .. import events
 from ..conf import settings
 from ..installation.package import NOT_MIGRATED, is_missing_table
 from ..storage import statements
-from . import processing
-from .auth import authorized
+from . import processing, sources
+from .auth import DEFAULT_SECRET_HEADER, authorized, carries_secret, secret_header
 
 logger = logging.getLogger("postmark.webhooks")
 
-#: Request headers never stored with the event.
-_SECRET_HEADERS = frozenset(("Authorization", "Cookie", "Proxy-Authorization"))
+#: Request headers never stored with the event (lowercase), besides the secret header.
+_SECRET_HEADERS = frozenset(("authorization", "cookie", "proxy-authorization"))
 
 
 def _answer(status: int, reason: str, **headers: str) -> HttpResponse:
@@ -87,22 +87,28 @@ def _read_body(request: HttpRequest, limit: int, setting: str) -> bytes | HttpRe
 
 
 def _headers(request: HttpRequest) -> dict[str, str]:
-    return {name: value for name, value in request.headers.items() if name not in _SECRET_HEADERS}
-
-
-def _remote_addr(request: HttpRequest) -> str | None:
-    try:
-        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
-    except ValueError:
-        return None
+    hidden = _SECRET_HEADERS | {secret_header().lower(), DEFAULT_SECRET_HEADER.lower()}
+    return {name: value for name, value in request.headers.items() if name.lower() not in hidden}
 
 
 def _receive(request: HttpRequest, *, inbound: bool) -> HttpResponse:
     if request.method == "HEAD":
         # Answered without credentials: it reveals nothing and lets uptime checks probe the URL.
         return HttpResponse(status=200)
+    address = sources.client_address(request)
+    if not sources.permitted(address):
+        # The address (never a header's text) says which one to add when Postmark adds one.
+        logger.warning(
+            "Webhook refused: %s is not in POSTMARK_WEBHOOK_ALLOWED_IPS.",
+            address or "an address that could not be read",
+        )
+        return _answer(403, "forbidden: webhooks are not accepted from this address")
     if not authorized(request):
         return _answer(401, "authentication required", WWW_Authenticate='Basic realm="postmark"')
+    # Inbound mail's hook cannot carry custom headers (a server setting in Postmark, not a
+    # webhook of the Webhooks API): only outbound events are asked for the secret.
+    if not inbound and not carries_secret(request):
+        return _answer(403, "forbidden: the webhook secret header is missing or wrong")
     if request.method != "POST":
         return _answer(405, "POST only", Allow="POST, HEAD")
     body = _read_body(request, *_body_limit(inbound))
@@ -127,7 +133,7 @@ def _receive(request: HttpRequest, *, inbound: bool) -> HttpResponse:
             payload,
             inbound=inbound,
             headers=_headers(request),
-            remote_addr=_remote_addr(request),
+            remote_addr=str(address) if address is not None else None,
         )
     except (OperationalError, ProgrammingError) as exc:
         if not is_missing_table(exc):

@@ -146,12 +146,20 @@ def test_no_secret_setting_appears_in_an_error_report(values: dict[str, Any]) ->
                 for page in pages:
                     assert secret not in page, f"{name} shown in an error report"
 
-        # Concealed, not changed: the webhook still takes every configured pair.
+        # Concealed, not changed: the webhook still takes every configured pair and secret.
         user, password = values["POSTMARK_WEBHOOK_CREDENTIALS"][-1]
         api_pair = (values["POSTMARK_API_USER"], values["POSTMARK_API_PASSWORD"])
         for pair in ((user, password), api_pair):
-            assert post(client, {"RecordType": "Bounce"}, auth=basic_auth(*pair)).status_code == 400
+            for secret in values["POSTMARK_WEBHOOK_SECRETS"]:
+                answer = post(
+                    client,
+                    {"RecordType": "Bounce"},
+                    auth=basic_auth(*pair),
+                    HTTP_X_POSTMARK_WEBHOOK_SECRET=secret,
+                )
+                assert answer.status_code == 400
         assert post(client, {}, auth=basic_auth(user, password + "x")).status_code == 401
+        assert post(client, {}, auth=basic_auth(user, password)).status_code == 403
 
 
 def test_secrets_set_in_the_settings_module_are_hidden_too(tmp_path: Path) -> None:

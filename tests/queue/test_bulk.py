@@ -19,7 +19,7 @@ from postmark.exceptions import BulkNotEnabledError, UnsupportedMessageError
 from postmark.models import Bounce, Message, QueuedBatch
 from postmark.sandbox import Sandbox
 from postmark.sending.recipients import LINK_KEY, state_of
-from tests.sandbox.test_with_the_app import app_server, wired  # noqa: F401  (fixtures)
+from tests.sandbox.test_with_the_app import wired  # noqa: F401  (a fixture)
 from tests.sending.test_bulk import news
 from tests.support.fake_postmark import FakePostmark, Reply
 from tests.support.queued_sending import QUEUED_BACKEND, run_tasks, send

@@ -2,18 +2,18 @@
 temporary folder, whose suite uses the ``postmark_sandbox`` fixture (found through the installed
 package's pytest entry point, with no conftest), ``PostmarkSandboxMixin`` and
 ``PostmarkTestBackend``, run with ``python -m pytest`` and with ``python -m django test`` in
-processes of their own. Nothing of this repository's tests is importable there."""
+processes of their own (``tests.support.user_project``). Nothing of this repository's tests is
+importable there."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import django
 import pytest
+
+from tests.support.user_project import run
 
 SETTINGS = """
 SECRET_KEY = "user-project"
@@ -92,24 +92,6 @@ def user_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (shop / "test_mail.py").write_text(PYTEST_TESTS)
     (shop / "test_mixin.py").write_text(UNITTEST_TESTS)
     return root
-
-
-def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # The user's own environment: none of this run's settings, paths or plugins.
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH", "PYTEST_ADDOPTS")
-        and not key.startswith("PYTEST_")
-    }
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_a_users_pytest_suite_gets_the_fixture_from_the_installed_package(

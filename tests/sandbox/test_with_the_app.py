@@ -3,7 +3,6 @@ sandbox, the sandbox POSTs its webhooks to our views on a live server, our recei
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,16 +13,6 @@ from postmark.models import Bounce, Message, Suppression
 from postmark.sandbox import Sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def app_server(transactional_db: None, settings: Any) -> Iterator[LiveServer]:
-    """The test project on a real HTTP port (pytest-django's own ``live_server`` fixture cannot
-    start under tests.settings, which has no STATIC_URL for its static-files handler)."""
-    settings.STATIC_URL = "/static/"
-    server = LiveServer("127.0.0.1:0")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -120,3 +120,16 @@ def test_message_without_recipients_is_skipped_like_django_does(
     assert len(fake_postmark.sent_messages) == 1
     assert nobody.postmark.status == "failed"  # type: ignore[attr-defined]
     assert "no recipients" in nobody.postmark.message  # type: ignore[attr-defined]
+
+
+def test_a_plain_message_gains_only_its_result_attribute(
+    fake_postmark: FakePostmark,
+) -> None:
+    # Memory per message: on CPython each attribute set on a message past the first can give it
+    # an attribute dict of its own (hundreds of bytes), which a send of 100,000 messages the
+    # caller keeps would hold on to. A plain message needs nothing but its documented result.
+    batch = messages(3)
+    before = [set(vars(message)) for message in batch]
+    assert get_connection().send_messages(batch) == 3
+    gained = [set(vars(message)) - names for message, names in zip(batch, before, strict=True)]
+    assert gained == [{"postmark"}] * 3

@@ -17,7 +17,7 @@ from postmark.message import PostmarkEmailMessage
 from postmark.models import Bounce, Message
 from postmark.sandbox import Sandbox
 from postmark.sending.recipients import LINK_KEY
-from tests.sandbox.test_with_the_app import app_server, wired  # noqa: F401  (fixtures)
+from tests.sandbox.test_with_the_app import wired  # noqa: F401  (a fixture)
 from tests.support.fake_postmark import FakePostmark, Reply
 
 pytestmark = pytest.mark.django_db

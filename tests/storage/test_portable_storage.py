@@ -1,7 +1,7 @@
 """Every storage path gives the same result on every database.
 
-Each test runs once per path of ``storage.statements`` (the compiled statements of the database the
-suite runs on, and the ORM's, which other databases take), and CI runs the suite on SQLite,
+Each test runs once per storage path (``storage.compiled``, the statements of the database the
+suite runs on, and ``storage.orm``, which other databases take), and CI runs the suite on SQLite,
 PostgreSQL and MariaDB: so each property below holds on the three databases and both paths.
 """
 
@@ -20,7 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from postmark.models import Bounce, Suppression
-from postmark.storage import statements
+from postmark.storage import compiled, statements
 from postmark.storage import values as value_rules
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ json_values = st.recursive(
 @pytest.fixture(params=["compiled", "orm"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "orm":
-        monkeypatch.setattr(statements, "_COMPILED_VENDORS", frozenset())
+        monkeypatch.setattr(compiled, "VENDORS", frozenset())
     return str(request.param)
 
 

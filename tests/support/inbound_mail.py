@@ -169,3 +169,17 @@ def mime_part(file: File) -> str:
 def parts_by_name(rendered: Message) -> dict[str, Message]:
     """The attachments of a rendered message (parsed back by the standard library), by name."""
     return {str(part.get_filename()): part for part in rendered.walk() if part.get_filename()}
+
+
+#: A reply with a quoted part and a PDF, as an .eml file holds it (delivered by the sandbox).
+INVOICE_EML = (
+    b"From: Cy <cy@example.com>\r\n"
+    b"To: support@in.example.com\r\n"
+    b"Subject: Invoice\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"See attached.\r\n\r\nOn Mon, 5 Jan 2026, Shop wrote:\r\n> Please send it\r\n"
+    b'--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="in.pdf"'
+    b"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQ=\r\n--b--\r\n"
+)

@@ -20,6 +20,8 @@ class Receiver:
 
     url: str = ""
     received: list[tuple[str | None, dict[str, Any]]] = field(default_factory=list)
+    #: The request headers of each webhook received, in order.
+    headers: list[dict[str, str]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     #: Cleared, each webhook is held unanswered until it is set again (at most 5 s).
     answering: threading.Event = field(default_factory=threading.Event)
@@ -43,6 +45,7 @@ def receiving() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             target.received.append((self.headers.get("Authorization"), body))
+            target.headers.append(dict(self.headers.items()))
             target.answering.wait(timeout=5)
             status = target.statuses.pop(0) if target.statuses else 200
             self.send_response(status)

@@ -33,10 +33,12 @@ def post(
     *,
     auth: str | None = AUTH,
     content_type: str = "application/json",
+    **extra: str,
 ) -> Any:
+    """``extra``: more of the request's environ, e.g. ``HTTP_X_POSTMARK_WEBHOOK_SECRET``."""
     body = payload if isinstance(payload, bytes | str) else json.dumps(payload)
     headers = {"HTTP_AUTHORIZATION": auth} if auth else {}
-    return client.post(url, body, content_type=content_type, **headers)
+    return client.post(url, body, content_type=content_type, **headers, **extra)
 
 
 @contextmanager

@@ -289,10 +289,10 @@ def test_a_real_unsubscribe_bounce_without_email_or_date_is_stored(client: Clien
 def test_on_other_databases_the_orm_writes_the_same_rows(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from postmark.storage import statements
+    from postmark.storage import compiled
 
-    # PostgreSQL and SQLite get precompiled statements; any other database the ORM calls.
-    monkeypatch.setattr(statements, "_COMPILED_VENDORS", frozenset())
+    # SQLite, PostgreSQL and MySQL get compiled statements; any other database the ORM's path.
+    monkeypatch.setattr(compiled, "VENDORS", frozenset())
     message = sent_message()
 
     post(client, payloads.bounce())

@@ -15,6 +15,7 @@ from postmark.sandbox import Sandbox
 #: Secrets are best given here, not as options: a command line is visible to every local user.
 TOKEN_VARIABLE = "POSTMARK_SANDBOX_TOKEN"
 WEBHOOK_URL_VARIABLE = "POSTMARK_SANDBOX_WEBHOOK_URL"
+INBOUND_URL_VARIABLE = "POSTMARK_SANDBOX_INBOUND_URL"
 
 
 class Command(BaseCommand):
@@ -34,6 +35,21 @@ class Command(BaseCommand):
             help="Where to POST Bounce, SpamComplaint and Delivery webhooks, with basic auth in "
             "it: http://user:pass@127.0.0.1:8000/postmark/bounce/ (better: in the environment "
             f"variable {WEBHOOK_URL_VARIABLE}). Without it events are only shown on the page.",
+        )
+        parser.add_argument(
+            "--inbound-url",
+            default=os.environ.get(INBOUND_URL_VARIABLE) or None,
+            help="Where to POST the inbound mail delivered to the sandbox (its page's form, "
+            "postmark_inbound_deliver), with basic auth in it (better: in the environment "
+            f"variable {INBOUND_URL_VARIABLE}). Default: the webhook URL's /inbound/ when it "
+            "ends in /bounce/ or /events/.",
+        )
+        parser.add_argument(
+            "--no-raw-email",
+            dest="raw_email",
+            action="store_false",
+            help="Leave RawEmail (the whole MIME message) out of inbound mail's JSON, as a "
+            "Postmark server without 'include raw email content' does.",
         )
         parser.add_argument(
             "--token",
@@ -73,6 +89,8 @@ class Command(BaseCommand):
                 webhook_delay=options["webhook_delay"],
                 allowed_hosts=options["allowed_host"],
                 index_delay=options["index_delay"],
+                inbound_url=options["inbound_url"] or _inbound_beside(options["webhook_url"]),
+                raw_email=options["raw_email"],
             )
         except OSError as exc:
             raise CommandError(
@@ -83,6 +101,8 @@ class Command(BaseCommand):
         self._report_failed_webhooks()
         self.stdout.write(f"Postmark sandbox on {sandbox.url} (page: {sandbox.url}/)")
         self.stdout.write(f"Webhooks to: {sandbox.webhook_target or 'nowhere (page only)'}")
+        inbound = sandbox.inbound.target or "nowhere (set --inbound-url)"
+        self.stdout.write(f"Inbound mail to: {inbound} (form: {sandbox.url}/sandbox/inbound)")
         self.stdout.flush()
         self._warn_of_secrets_in_argv(options)
         try:
@@ -92,16 +112,21 @@ class Command(BaseCommand):
 
     def _warn_of_secrets_in_argv(self, options: dict[str, Any]) -> None:
         """Name the variable that keeps a secret given as an option off the command line."""
-        token, url = options["token"], options["webhook_url"]
+        token = options["token"]
         if token and token != os.environ.get(TOKEN_VARIABLE):
             self.stderr.write(
                 f"Note: --token is visible to every local user (ps); {TOKEN_VARIABLE} is not."
             )
-        if url and urlsplit(url).password and url != os.environ.get(WEBHOOK_URL_VARIABLE):
-            self.stderr.write(
-                "Note: the password in --webhook-url is visible to every local user (ps); "
-                f"{WEBHOOK_URL_VARIABLE} is not."
-            )
+        for option, variable in (
+            ("webhook_url", WEBHOOK_URL_VARIABLE),
+            ("inbound_url", INBOUND_URL_VARIABLE),
+        ):
+            url = options[option]
+            if url and urlsplit(url).password and url != os.environ.get(variable):
+                self.stderr.write(
+                    f"Note: the password in --{option.replace('_', '-')} is visible to every "
+                    f"local user (ps); {variable} is not."
+                )
 
     def _report_failed_webhooks(self) -> None:
         """Each webhook the site did not take, on stderr: this process is the sandbox alone,
@@ -112,6 +137,19 @@ class Command(BaseCommand):
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
         logger.propagate = False
+
+
+def _inbound_beside(webhook_url: str | None) -> str | None:
+    """The app's inbound URL next to its events URL (``.../postmark/bounce/`` gives
+    ``.../postmark/inbound/``, credentials kept); None for any other URL."""
+    if not webhook_url:
+        return None
+    parts = urlsplit(webhook_url)
+    head, slash, last = parts.path.rstrip("/").rpartition("/")
+    if not slash or last not in ("bounce", "events"):
+        return None
+    path = f"{head}/inbound" + ("/" if parts.path.endswith("/") else "")
+    return parts._replace(path=path).geturl()
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

@@ -15,8 +15,9 @@ from postmark.operations.webhook_setup import apply, inspect
 class Command(BaseCommand):
     help = (
         "Create or update each outbound stream's webhook in Postmark: the site's URL, its basic "
-        "auth (POSTMARK_WEBHOOK_USER/PASSWORD) and every trigger the app handles. With --check, "
-        "change nothing and exit non-zero if Postmark's setup differs (for deploy checks)."
+        "auth (POSTMARK_WEBHOOK_USER/PASSWORD), the current secret of POSTMARK_WEBHOOK_SECRETS "
+        "in its header, and every trigger the app handles. With --check, change nothing and "
+        "exit non-zero if Postmark's setup differs (for deploy checks)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
