@@ -127,6 +127,8 @@ def test_whatever_fails_when_no_message_is_sent_twice_and_every_row_says_what_ha
         sandbox.faults.index_delay = 3600 if index_lags else 0  # not searchable yet
         send_all(count, queued, django_capture_on_commit_callbacks)
         assert Message.objects.count() == count
+        # Refused for certain by the send itself (a 503 retried into another): nothing to settle.
+        failed_at_send = list(Message.objects.filter(status="failed").values_list("pk", flat=True))
         settle()  # the first search: what Postmark shows already is found
         sandbox.faults.clear()
         sandbox.faults.plan(on_resends)
@@ -135,7 +137,8 @@ def test_whatever_fails_when_no_message_is_sent_twice_and_every_row_says_what_ha
         assert_each_message_went_at_most_once_and_its_row_says_so(sandbox)
         met_a_fault = sum(sandbox.faults.applied.values()) > before
         if not_found == "resend" and not met_a_fault:
-            assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+            settled = Message.objects.exclude(pk__in=failed_at_send)
+            assert set(settled.values_list("status", flat=True)) <= {"sent"}
         if not_found == "fail":
             assert not Message.objects.filter(settlement="resent").exists()
 
