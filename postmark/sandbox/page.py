@@ -48,7 +48,7 @@ td code{white-space:nowrap}
 @media (max-width:760px){header nav{margin-left:0} body{font-size:14px}
 thead{display:none} table,tbody,tr,td{display:block;width:100%}
 tr{padding:.55rem 0;border-bottom:1px solid var(--line)} tr:last-child{border-bottom:0}
-td{border:0;padding:.05rem 0} td:empty{display:none}
+td{border:0;padding:.05rem 0;overflow-wrap:anywhere} td:empty{display:none}
 td code{white-space:normal;word-break:break-all}}
 """
 
