@@ -13,6 +13,8 @@ from typing import Any
 
 from postmark.inbound import InboundMail, Mailbox, mailbox
 
+from .models import EMAIL_LENGTH
+
 #: Anyone can write to the address of a notification they received: a comment is cut here.
 MAX_COMMENT = 10_000
 
@@ -25,6 +27,9 @@ def comment(sender: Mailbox, mail: InboundMail, **kwargs: Any) -> None:
     text = (mail.reply_text or mail.message.body).strip()
     if not text:
         mail.drop("An empty reply: no comment.")
+        return
+    if len(mail.sender) > EMAIL_LENGTH:
+        mail.drop("The sender's address is longer than any real one.")
         return
     post.comments.create(email=mail.sender, text=text[:MAX_COMMENT])
 

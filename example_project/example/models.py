@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from django.db import models
 
+#: The longest address a mail system carries (RFC 5321's path limit, less its brackets).
+EMAIL_LENGTH = 254
+
 
 class Post(models.Model):
     title = models.CharField(max_length=200)
@@ -22,7 +25,7 @@ class Comment(models.Model):
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
     #: Who replied: the sender's address, as the inbound mail gave it (anyone can claim any
     #: From; the signed reply address, not this, is what makes a reply one to this post).
-    email = models.EmailField(max_length=254)
+    email = models.EmailField(max_length=EMAIL_LENGTH)
     text = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -146,6 +146,29 @@ def test_a_reply_to_a_changed_address_is_no_comment_and_its_sender_gets_a_notice
     assert notice["To"] == [READER] and notice["Outcomes"] == {READER: "delivered"}
 
 
+@pytest.mark.parametrize(
+    ("change", "note"),
+    [
+        ({"text": " \n "}, "An empty reply: no comment."),
+        ({"from": "a" * 250 + "@example.com"}, "longer than any real one"),
+    ],
+)
+def test_an_empty_reply_or_one_from_no_real_address_is_dropped_not_commented(
+    demo: Demo, change: dict[str, str], note: str
+) -> None:
+    session = demo.sign_in()
+    title = f"Dropped {len(change['text']) if 'text' in change else 'sender'}"
+    publish(demo, session, title)
+    fields = reply_form(demo, str(sent_message(demo, f"New post: {title}")["MessageID"]))
+
+    deliver(demo, dict(fields, **change))
+
+    live = wait_for_posts(session, demo, re.escape(note))
+    assert "badge bounced" in row_of(live, note) and "Dropped: no notice sent" in live
+    post = re.search(rf'<article class="post"[^>]*>\s*<h3>{title} .*?</article>', live, re.S)
+    assert post is not None and "No comments yet" in post.group()
+
+
 #: A reply kept by the site whose task a worker took (the reply "routed"), before it stopped.
 STRANDED = """
 from django.utils import timezone
