@@ -64,9 +64,8 @@ PROCESSING = ("attempts", "claimed_at", "next_attempt_at", "note", "stored_as")
 @admin.register(InboundMessage)
 class InboundMessageAdmin(CheckedQueries, ReadOnlyAdmin):
     list_display = (
-        compact_datetime("received_at", "received at"),
+        compact_datetime("received_at", "received"),
         "status_column",
-        "mailbox_column",
         "short_from",
         "short_subject",
         "files_column",
@@ -92,6 +91,8 @@ class InboundMessageAdmin(CheckedQueries, ReadOnlyAdmin):
                 "As recorded",
                 {
                     "fields": RECORDED,
+                    # Folded: the message itself is shown below, whole.
+                    "classes": ["collapse"],
                     "description": "What the record copied from the message, for lists and "
                     "searches (each cut to its column).",
                 },
@@ -114,28 +115,30 @@ class InboundMessageAdmin(CheckedQueries, ReadOnlyAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_column(self, row: InboundMessage) -> str:
-        # The error with the status, not in a column of its own: six columns fit a laptop's
-        # screen, and only failed rows have one.
+        # The mailbox and the error with the status, not in columns of their own: five columns
+        # fit a laptop's screen beside the admin's two sidebars, and few rows have an error.
         status = str(row.get_status_display())
-        return f"{status}: {shortened(row.error, 50)}" if row.error else status
-
-    @admin.display(description="mailbox", ordering="mailbox")
-    def mailbox_column(self, row: InboundMessage) -> str:
-        return row.mailbox or "-"
+        if row.mailbox:
+            status = f"{status} ({row.mailbox})"
+        return f"{status}: {shortened(row.error, 40)}" if row.error else status
 
     @admin.display(description="from", ordering="from_email")
-    def short_from(self, row: InboundMessage) -> str:
-        return shortened(row.from_email or "(no sender)", 40)
+    def short_from(self, row: InboundMessage) -> SafeString:
+        # A narrow column breaks the address before its "@", never inside a word.
+        local, at, domain = shortened(row.from_email or "(no sender)", 40).partition("@")
+        return format_html("{}<wbr>{}{}", local, at, domain)
 
     @admin.display(description="subject", ordering="subject")
     def short_subject(self, row: InboundMessage) -> str:
         return shortened(row.subject or "(no subject)", 50)
 
-    @admin.display(description="attachments", ordering="attachment_count")
-    def files_column(self, row: InboundMessage) -> str:
+    @admin.display(description="attached", ordering="attachment_count")
+    def files_column(self, row: InboundMessage) -> SafeString:
+        # The count; their size on hover (and on the message's page): a narrow column.
         if not row.attachment_count:
-            return "-"
-        return f"{row.attachment_count} ({filesizeformat(row.attachment_bytes)})"
+            return format_html("{}", "-")
+        size = filesizeformat(row.attachment_bytes)
+        return format_html('<span title="{}">{}</span>', size, row.attachment_count)
 
     # --- the page --------------------------------------------------------------------------
 
