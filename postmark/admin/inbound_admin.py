@@ -152,7 +152,7 @@ class InboundMessageAdmin(CheckedQueries, ReadOnlyAdmin):
         if row.status == Status.UNROUTED:
             return f"{status}: no route matched; reroute it once one does"
         if row.status == Status.BOUNCED and row.note:
-            return f"{status}: {row.note}"
+            return f"{status}: {row.note.splitlines()[0]}"  # the whole note is under Processing
         return status
 
     @admin.display(description="error")
