@@ -49,17 +49,20 @@ def record(payload: dict[str, Any]) -> InboundMessage:
 
 
 class Support:
-    """The mailbox "support": what it was given, and the exception it raises while ``broken``
-    holds one."""
+    """The mailbox "support": what it was given; it raises the exception ``broken`` holds, and
+    drops the mail with the note ``dropping`` holds."""
 
     def __init__(self) -> None:
         self.given: list[InboundMail] = []
         self.broken: Exception | None = None
+        self.dropping = ""
 
     def __call__(self, sender: Mailbox, mail: InboundMail, **kwargs: Any) -> None:
         self.given.append(mail)
         if self.broken is not None:
             raise self.broken
+        if self.dropping:
+            mail.drop(self.dropping)
 
 
 @pytest.fixture
@@ -189,6 +192,18 @@ def test_a_message_page_shows_its_headers_bodies_attachments_and_failure(
     assert "<td>test.txt</td>" in html and "<td>text/plain</td>" in html
     assert "45\xa0bytes" in html
     assert f"{page_of(mail['failed']).removesuffix('change/')}attachment/1/" in html
+
+
+def test_a_message_its_mailbox_refused_says_why_on_its_page(
+    admin_client: Client, deliver: Any, support: Support
+) -> None:
+    support.dropping = "Looks like spam"
+    row = deliver(inbound(OriginalRecipient=SUPPORT))
+
+    html = admin_client.get(page_of(row)).content.decode()
+
+    assert row.status == Status.BOUNCED
+    assert "Bounced: Looks like spam" in html
 
 
 def test_a_message_whose_json_has_no_body_is_shown_from_its_raw_mime(
@@ -423,21 +438,27 @@ def test_reroute_routes_unrouted_mail_by_the_routes_declared_now(
 
 
 def test_an_action_with_nothing_to_take_schedules_nothing_and_says_why(
-    mail: dict[str, InboundMessage], django_capture_on_commit_callbacks: Any
+    mail: dict[str, InboundMessage],
+    deliver: Any,
+    support: Support,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
+    support.dropping = "Spam"
+    dropped = deliver(inbound(OriginalRecipient=SUPPORT))
     client = staff("view_inboundmessage", "reroute_inboundmessage")
     routed = mail["failed"]
-    InboundMessage.objects.filter(pk=routed.pk).update(status=Status.ROUTED)
+    InboundMessage.objects.filter(pk=routed.pk).update(status=Status.ROUTED)  # a worker's
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = run_action(client, "reroute", routed, mail["processed"])
+        response = run_action(client, "reroute", routed, mail["processed"], dropped)
 
     assert said(response) == [
         "0 inbound messages scheduled for rerouting.",
-        "2 inbound messages skipped (1 already processed; 1 being processed by a worker): only "
-        "failed, unrouted and received mail is processed again.",
+        "3 inbound messages skipped (1 bounced by its mailbox; 1 already processed; 1 being "
+        "processed by a worker): only failed, unrouted and received mail is processed again.",
     ]
     assert record_of(routed).status == Status.ROUTED
+    assert record_of(dropped).status == Status.BOUNCED
 
 
 @pytest.mark.parametrize(
