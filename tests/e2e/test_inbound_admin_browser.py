@@ -2,8 +2,8 @@
 the site's inbound webhook as Postmark posts it, then its list and its page looked at. No script
 of the mail runs, nothing it names is fetched, its HTML reads as source, its attachment comes as
 a download under its safe name, and reroute runs from the list. The pages are photographed into
-``build/screenshots/`` (``$POSTMARK_SCREENSHOT_DIR``): ``admin-inbound-list`` and
-``admin-inbound-message``."""
+``build/screenshots/`` (``$POSTMARK_SCREENSHOT_DIR``): ``admin-inbound-list``,
+``admin-inbound-message``, ``admin-inbound-failed`` and ``admin-overview-inbound``."""
 
 from __future__ import annotations
 
@@ -135,3 +135,8 @@ def test_hostile_mail_in_the_inbound_admin_is_text_and_its_pages_are_photographe
         expect(page.locator(".messagelist")).to_contain_text(
             "1 inbound message scheduled for rerouting."
         )
+
+        page.goto(demo.site + "/admin/postmark/overview/")
+        expect(page.locator("#inbound-failed")).to_contain_text("1 inbound message failed")
+        expect(page.locator("#inbound-mail tfoot td")).to_have_text("3")
+        shoot(page, "admin-overview-inbound")
