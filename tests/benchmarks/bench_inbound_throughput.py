@@ -61,17 +61,11 @@ ROUTES = [
 
 def configure(database: str, name: str) -> None:
     """Django set up as the benchmark's site, on the database ``name`` (for SQLite, its file)."""
-    import importlib.util
-
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     os.environ["POSTMARK_TEST_DATABASE"] = database
     import django
     from django.conf import settings
 
-    apps = [*settings.INSTALLED_APPS, "django_tasks_db"]
-    if not importlib.util.find_spec("django.tasks"):  # Django 5.2: the backport is an app too
-        apps.append("django_tasks")
-    settings.INSTALLED_APPS = apps
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     settings.POSTMARK_INBOUND_ROUTES = ROUTES
     settings.ROOT_URLCONF = "__main__"
