@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import importlib.util
 import json
 import os
 import random
@@ -66,6 +67,12 @@ def configure(database: str, name: str) -> None:
     import django
     from django.conf import settings
 
+    # tests.settings has these apps; an older checkout's (BENCH_BASELINE) may not.
+    queue_apps = ["django_tasks_db"]
+    if not importlib.util.find_spec("django.tasks"):  # Django 5.2: the backport is an app too
+        queue_apps.append("django_tasks")
+    apps = settings.INSTALLED_APPS
+    settings.INSTALLED_APPS = [*apps, *(app for app in queue_apps if app not in apps)]
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     settings.POSTMARK_INBOUND_ROUTES = ROUTES
     settings.ROOT_URLCONF = "__main__"
