@@ -34,6 +34,7 @@ import importlib.util
 import json
 import os
 import random
+import resource
 import socket
 import statistics
 import subprocess
@@ -275,20 +276,25 @@ def measure_webhooks(
 
 def measure_worker(database: str, name: str) -> dict[str, Any]:
     from django.db.models import Max, Min
+    from django_tasks_db.models import DBTaskResult
 
     from postmark.models import InboundMessage, WebhookEvent
 
     kept = InboundMessage.objects.count()
     assert kept == WebhookEvent.objects.count(), "a webhook without its record"
+    assert kept == DBTaskResult.objects.count(), "a record without its task"
     workers = int(os.environ.get("BENCH_WORKERS", "1"))
     command = [sys.executable, __file__, "--work", database, name]
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     processes = [subprocess.Popen(command, cwd=ROOT) for _ in range(workers)]
     for process in processes:
         process.wait(timeout=3600)
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
     statuses = Counter(InboundMessage.objects.values_list("status", flat=True))
     span = InboundMessage.objects.aggregate(start=Min("claimed_at"), end=Max("processed_at"))
     seconds = (span["end"] - span["start"]).total_seconds()
-    return {"workers": workers, "kept": kept, "statuses": statuses, "seconds": seconds}
+    return {"workers": workers, "kept": kept, "statuses": statuses, "seconds": seconds, "cpu": cpu}
 
 
 def report(vendor: str, webhooks: dict[str, Any], worker: dict[str, Any]) -> None:
@@ -308,7 +314,8 @@ def report(vendor: str, webhooks: dict[str, Any], worker: dict[str, Any]) -> Non
     median, low, high = ratio("hook")
     verdict = "meets" if median >= AIM else "BELOW"
     print(
-        f"{vendor:>10}: floor {rate('floor'):5.0f}/s, inbound hook {rate('hook'):5.0f}/s: "
+        f"{vendor:>10}: bodies of {webhooks['size'] / 1024:.0f} KB; floor {rate('floor'):5.0f}/s, "
+        f"inbound hook {rate('hook'):5.0f}/s: "
         f"{median:.2f}x the floor (median of {rounds} rounds, {low:.2f}-{high:.2f}; {verdict} "
         f"the {AIM}x aim)\n{'':>12}app server's CPU per request: floor {cpu_ms('floor'):.2f} ms, "
         f"hook {cpu_ms('hook'):.2f} ms"
@@ -325,7 +332,8 @@ def report(vendor: str, webhooks: dict[str, Any], worker: dict[str, Any]) -> Non
     print(
         f"{'':>12}worker ({worker['workers']} db_worker): {done:,} of {worker['kept']:,} "
         f"messages routed and processed in {worker['seconds']:.1f} s: "
-        f"{done / worker['seconds']:.0f}/s; statuses {dict(worker['statuses'])}"
+        f"{done / worker['seconds']:.0f}/s, CPU {worker['cpu'] / done * 1000:.2f} ms a message "
+        f"(start-up included); statuses {dict(worker['statuses'])}"
     )
 
 
