@@ -156,7 +156,7 @@ def load(text: str, size: int | None = None, *, inbound: bool = False) -> dict[s
 
 def _refuse_unreadable(text: str, size: int, memory_per_byte: int) -> None:
     """Refuse what nests too deep (InvalidPayload) or would take too much memory (TooLarge)."""
-    quick, brackets = _quick_scan(text, size)
+    quick, brackets = _quick_scan(text)
     if _deeper_than(brackets, MAX_DEPTH):
         raise InvalidPayload(f"JSON nested deeper than {MAX_DEPTH} levels")
     del brackets
@@ -178,7 +178,7 @@ def measure(text: str) -> Shape:
     return _scan(text, len(text.encode("utf-8", "surrogatepass")))
 
 
-def _quick_scan(text: str, size: int) -> tuple[Shape, str]:
+def _quick_scan(text: str) -> tuple[Shape, str]:
     """What ``text`` would build at most, paying for every key and every string (keys repeat,
     and the empty string is free: ``_scan`` counts those), and its brackets outside strings in
     order (for the depth). One pass of ``str`` methods over ``_QUICK_CHUNK`` characters at a

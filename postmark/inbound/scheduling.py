@@ -85,7 +85,8 @@ def _queue_in_database(using: str) -> bool:
     backend = task_backends[settings.POSTMARK_QUEUE_TASK_BACKEND]
     if not isinstance(backend, DatabaseBackend):
         return False
-    if not apps.is_installed("django_tasks_db"):  # the enqueue would fail: after the commit
+    if not apps.is_installed("django_tasks_db"):
+        # Its enqueue would fail: after the commit that is logged, not a failed webhook.
         return False
     from django_tasks_db.models import DBTaskResult
 
