@@ -67,7 +67,8 @@ docs: $(VENV)/.docs-installed
 	$(PY) -m sphinx -W --keep-going -b html docs build/docs
 	@echo "The documentation: $(CURDIR)/build/docs/index.html"
 
-## make bench: the benchmarks in tests/benchmarks (they print ratios; they are not timed tests)
+## make bench: the benchmarks in tests/benchmarks (they print ratios; they are not timed tests).
+## Several need PostgreSQL on 127.0.0.1:5432 (bench_queued Redis too); see docs/benchmarks.rst.
 bench: $(VENV)/.installed
 	@for script in tests/benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 

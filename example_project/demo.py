@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """``make demo``: migrate, then run the Postmark sandbox, the task worker and the example site
 together until Ctrl-C (or SIGTERM), which stops all three. Run it again right away if you like.
+The sandbox delivers inbound mail (its form, its Reply links) to the site's /postmark/inbound/,
+and the worker processes it as it sends the queued mail.
 
     python example_project/demo.py [--port 8000] [--sandbox-port 8025] [--reset]
     EXAMPLE_PORT=8000 EXAMPLE_SANDBOX_PORT=8025 make demo      # the same, through make
@@ -106,12 +108,15 @@ def main(argv: list[str] | None = None) -> int:
             # No worker of this demo runs yet: a batch a stopped run left "sending" (its worker
             # killed mid-send) or "pending" without a task (taken by a worker that then stopped)
             # would otherwise wait for ever. Settle them before the new worker starts.
-            subprocess.run(
-                [*MANAGE, "postmark_recover", "--stale-after", "0"],
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            # Inbound mail likewise: a reply the stopped worker was processing ("routed") or
+            # whose task it took is handed to the new one.
+            for settle in ("postmark_recover", "postmark_inbound"):
+                subprocess.run(
+                    [*MANAGE, settle, "--stale-after", "0"],
+                    env=env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
             commands["worker"] = [
                 *MANAGE,
                 "db_worker",
@@ -133,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         _wait_until_up(children, [(args.host, args.sandbox_port), (args.host, args.port)])
         print(
             f"\n  The example site:     {site}/  (staff only: sign in with the admin's login)\n"
+            f"  Comments by email:    {site}/posts/  (reply from the sandbox's page)\n"
             f"  The admin:            {site}/admin/  ({login.removeprefix('Admin login: ')})\n"
             f"  The Postmark sandbox: http://{args.host}:{args.sandbox_port}/\n"
             f"  Logs:                 {args.log_dir}/\n\n"
-            "Send to hardbounce@bounce-testing.postmarkapp.com and watch the bounce arrive. "
+            "Send to hardbounce@bounce-testing.postmarkapp.com and watch the bounce arrive; "
+            "publish a post and reply to its notification to comment by email. "
             "Ctrl-C stops everything.",
             flush=True,
         )

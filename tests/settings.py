@@ -6,6 +6,7 @@ POSTMARK_TEST_DB_NAME names the test database that pytest-django creates on eith
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 SECRET_KEY = "tests-only-not-secret"
@@ -25,7 +26,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "postmark",
     "tests.inbound.blog",  # the posts and comments of the reply-by-email example
+    # A task queue that is a table of the site's database (tests/inbound/test_intake.py), and
+    # the worker processes' database queue.
+    "django_tasks_db",
 ]
+if not importlib.util.find_spec("django.tasks"):  # Django 5.2: the backport is an app too
+    INSTALLED_APPS.append("django_tasks")
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -8,7 +8,6 @@ POSTMARK_WORKER_TASKS picks the task backend: "db" (django-tasks-db) or "rq" (dj
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 from .settings import *  # noqa: F403
@@ -16,9 +15,7 @@ from .settings import DATABASE_KIND, INSTALLED_APPS, SERVERS, server_database
 
 REDIS_URL = os.environ.get("POSTMARK_WORKER_REDIS_URL", "redis://127.0.0.1:6379/3")
 
-INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db", "django_rq"]
-if not importlib.util.find_spec("django.tasks"):  # Django 5.2: the backport is an app too
-    INSTALLED_APPS.append("django_tasks")
+INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
 
 _kind = DATABASE_KIND if DATABASE_KIND in SERVERS else "postgres"
 DATABASES = {

@@ -26,3 +26,19 @@ class SendForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 44}),
         initial="Sent from the django-postmark example.",
     )
+
+
+class PublishForm(forms.Form):
+    """A post, and the reader its notification goes to (whose reply becomes a comment)."""
+
+    title = forms.CharField(max_length=200, initial="Hello from the example blog")
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 44}),
+        initial="Our first post. Reply to its notification by email to comment.",
+    )
+    to = forms.EmailField(
+        label="Notify",
+        initial="reader@example.com",
+        widget=forms.EmailInput(attrs={"size": 44}),
+        help_text="The notification's Reply-To is this post's signed reply address.",
+    )

@@ -119,6 +119,25 @@ POSTMARK_API_PASSWORD = env("POSTMARK_API_PASSWORD", secrets.token_urlsafe(24))
 # Quick retries in the worker; the demo's sandbox is local.
 POSTMARK_QUEUE_RETRY_DELAY = float(env("POSTMARK_QUEUE_RETRY_DELAY", "5"))
 
+# Inbound mail: comments by email (example/mailboxes.py). A post's notification is sent with a
+# signed Reply-To, reply+<token>@POSTMARK_INBOUND_DOMAIN; Postmark (or the sandbox of `make demo`)
+# posts the reply to /postmark/inbound/, and the worker routes it to the "comments" mailbox.
+# example.com's subdomains are reserved for examples (RFC 2606): set your own domain, the one
+# Postmark receives mail for, to take real replies.
+POSTMARK_INBOUND_DOMAIN = env("POSTMARK_INBOUND_DOMAIN", "inbound.example.com")
+POSTMARK_INBOUND_ROUTES = [
+    {"mailbox": "comments", "reply_for": "example.Post"},
+    {"mailbox": "others"},  # everything else: refused replies get a notice, the rest is dropped
+]
+# Processed by the worker that sends the queued mail; without the queued backend `make demo`
+# runs no worker, so the site processes each message itself once it is stored.
+POSTMARK_INBOUND_PROCESSING = env(
+    "POSTMARK_INBOUND_PROCESSING",
+    "task" if EMAIL_BACKEND.endswith(".QueuedPostmarkBackend") else "sync",
+)
+# Quick retries of a failing mailbox, as for sending.
+POSTMARK_INBOUND_RETRY_DELAY = float(env("POSTMARK_INBOUND_RETRY_DELAY", "5"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

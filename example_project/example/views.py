@@ -83,10 +83,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "form": SendForm(),
         "quick": [(name, bounce_testing_address(name)) for name in BOUNCE_TESTING],
         "api_url": api_url,
-        # The sandbox serves its own page at the API's root; real Postmark does not.
-        "sandbox_url": None
-        if urlsplit(api_url).hostname == REAL_POSTMARK
-        else api_url.rstrip("/") + "/",
+        "sandbox_url": sandbox_url(),
         "backend": settings.EMAIL_BACKEND,
         "time_zone": settings.TIME_ZONE,
         **_live(),
@@ -126,6 +123,12 @@ def send(request: HttpRequest) -> HttpResponse:
     status = result.status if result is not None else "sent"
     messages.success(request, f"Message to {form.cleaned_data['to']}: {status}.")
     return redirect("index")
+
+
+def sandbox_url() -> str | None:
+    """The sandbox's page: it serves one at the API's root; real Postmark does not."""
+    api_url: str = settings.POSTMARK_API_URL
+    return None if urlsplit(api_url).hostname == REAL_POSTMARK else api_url.rstrip("/") + "/"
 
 
 def _live() -> dict[str, object]:

@@ -1,6 +1,8 @@
-"""The admin: model admins (``model_admins``), actions that call Postmark (``actions``) and
-the overview page (``overview``). Importing the package registers them all."""
+"""The admin: model admins (``model_admins``), actions that call Postmark (``actions``), inbound
+mail (``inbound_admin``) and the overview page (``overview``). Importing the package registers
+them all."""
 
+from .inbound_admin import InboundMessageAdmin
 from .model_admins import (
     BounceAdmin,
     BounceInline,
@@ -17,6 +19,7 @@ __all__ = [
     "BounceAdmin",
     "BounceInline",
     "DataRemovalAdmin",
+    "InboundMessageAdmin",
     "MessageAdmin",
     "OverviewAdmin",
     "QueuedBatchAdmin",

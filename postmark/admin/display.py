@@ -40,6 +40,11 @@ def pretty_json(value: Any) -> SafeString:
     return format_html(_PRE, json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
 
 
+def preformatted(text: str) -> SafeString:
+    """Text (a traceback, a message's body) as it is, escaped, in a <pre> block that wraps."""
+    return format_html(_PRE, text)
+
+
 # Inline style: long values wrap instead of running off the page (no static files needed).
 _PRE = '<pre class="postmark-json" style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>'
 
@@ -80,6 +85,11 @@ def compact_datetime(field_name: str, description: str) -> Any:
 
     column.__name__ = f"{field_name}_column"
     return column
+
+
+def shortened(text: str, length: int) -> str:
+    """``text`` cut to ``length`` characters, "…" the last when cut (a list's column)."""
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def batch_state(row: Any) -> str:

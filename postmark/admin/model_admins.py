@@ -25,6 +25,7 @@ from .display import (
     fields_of,
     links,
     pretty_json,
+    shortened,
 )
 from .queries import CheckedQueries
 
@@ -88,11 +89,11 @@ class MessageAdmin(_StreamColumn, CheckedQueries, ReadOnlyAdmin):
 
     @admin.display(description="subject", ordering="subject")
     def short_subject(self, row: Message) -> str:
-        return _short(row.subject or "(no subject)", 60)
+        return shortened(row.subject or "(no subject)", 60)
 
     @admin.display(description="to", ordering="to")
     def short_to(self, row: Message) -> str:
-        return _short(row.to, 40)
+        return shortened(row.to, 40)
 
     @admin.display(description="metadata")
     def formatted_metadata(self, row: Message) -> SafeString:
@@ -221,7 +222,7 @@ class WebhookEventAdmin(CheckedQueries, ReadOnlyAdmin):
 
     @admin.display(description="error")
     def short_error(self, row: WebhookEvent) -> str:
-        return _short(row.error, 60)
+        return shortened(row.error, 60)
 
     @admin.display(description="Postmark MessageID")
     def message_link(self, row: WebhookEvent) -> SafeString:
@@ -310,7 +311,3 @@ class DataRemovalAdmin(CheckedQueries, ReadOnlyAdmin):
     @admin.display(description="erased here")
     def formatted_erased(self, obj: DataRemoval) -> SafeString:
         return pretty_json(obj.erased)
-
-
-def _short(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"

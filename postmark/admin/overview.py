@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from ..conf import settings
-from ..models import Overview
+from ..models import InboundMessage, Overview
 from . import chart, stats
 from .queries import CheckedQueries, has_nul, refuse_nul
 
@@ -57,6 +57,10 @@ class OverviewAdmin(CheckedQueries):
             "complaint_rate": percent(numbers.complaint_rate),
             "bounce_threshold": percent(settings.POSTMARK_BOUNCE_RATE_WARNING),
             "complaint_threshold": percent(settings.POSTMARK_COMPLAINT_RATE_WARNING),
+            "inbound_rows": [
+                (status, label, numbers.inbound.received.get(status, 0))
+                for status, label in InboundMessage.Status.choices
+            ],
         }
         return TemplateResponse(request, "admin/postmark/overview.html", context)
 

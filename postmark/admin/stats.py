@@ -2,7 +2,8 @@
 
 Per day of sending (``Message.created_at``, indexed; with a stream, the (stream, created_at)
 index), how many messages Postmark accepted and how many of those were delivered, bounced,
-complained of, opened and clicked; the top bounce types and domains; the newest suppressions.
+complained of, opened and clicked; the top bounce types and domains; the newest suppressions;
+inbound mail received in the same days, per status, and failed mail of any age.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, F, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.functions import Lower, StrIndex, Substr, TruncDate
 from django.utils import timezone
 
 from ..conf import settings
-from ..models import Bounce, Message, Suppression
+from ..models import Bounce, InboundMessage, Message, Suppression
 
 DAYS = 30
 #: The series, in order: (name, the Message column counted: set when it happened).
@@ -39,6 +40,18 @@ class Day:
 
 
 @dataclass
+class Inbound:
+    #: Per status (each of ``InboundMessage.Status``, in order), the mail received in the days.
+    received: dict[str, int]
+    #: Failed mail received at any time: it is kept until someone handles it.
+    failed: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.received.values())
+
+
+@dataclass
 class Overview:
     days: list[Day]
     totals: dict[str, int]
@@ -51,6 +64,7 @@ class Overview:
     newest_suppressions: list[Suppression]
     streams: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    inbound: Inbound = field(default_factory=lambda: Inbound({}, 0))
 
 
 def overview(stream: str = "", tag: str = "", *, today: date | None = None) -> Overview:
@@ -90,7 +104,21 @@ def overview(stream: str = "", tag: str = "", *, today: date | None = None) -> O
         ),
         streams=_distinct(Message.objects.filter(created_at__gte=since), "message_stream"),
         tags=_distinct(Message.objects.filter(created_at__gte=since), "tag"),
+        inbound=inbound_counts(since),
     )
+
+
+def inbound_counts(since: datetime) -> Inbound:
+    """One query, through the received_at index and the partial index of pending mail (which
+    holds the failed): inbound mail has no stream or tag, so the overview's filters leave it."""
+    window = Q(received_at__gte=since)
+    failed = Q(status=InboundMessage.Status.FAILED)
+    statuses = InboundMessage.Status.values
+    counts = {f"n_{s}": Count("pk", filter=window & Q(status=s)) for s in statuses}
+    row = InboundMessage.objects.filter(window | failed).aggregate(
+        **counts, failed_ever=Count("pk", filter=failed)
+    )
+    return Inbound({s: int(row[f"n_{s}"] or 0) for s in statuses}, int(row["failed_ever"] or 0))
 
 
 def _per_day(messages: QuerySet[Message], first: date) -> list[Day]:

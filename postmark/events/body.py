@@ -7,7 +7,10 @@ the text that spells it: ``[]`` is 2 bytes of text and 64 of list, so a 512 KB b
 lists took 37 MB. ``measure`` counts what the text would build, before anything is built, in
 linear time and without a Python loop per value (``str.count``, ``str.replace`` and regular
 expressions, 64 KB at a time). Its counts hold for any text, valid JSON or not: ``json.loads``
-stops at the first error, so it never builds more than the text spells.
+stops at the first error, so it never builds more than the text spells. ``load`` first makes a
+quicker count that pays for every key and string as if each were new (``str.split`` on quotes,
+16 KB at a time: under a millisecond a megabyte of attachments); the exact one runs only when
+that is over the limit.
 
 The costs below are CPython's (64-bit, 3.11 to 3.13) as tracemalloc counts them, rounded up:
 ``tests/webhooks/test_memory.py`` checks that the estimate stays above what parsing takes, and
@@ -70,6 +73,14 @@ _BYTES_PER_DISTINCT_KEY = 64
 #: The text is scanned this many characters at a time: what a regular expression builds while
 #: it scans (a list of pieces, a list of matches) stays this small, whatever the body.
 _CHUNK = 1 << 16
+#: The same for the quick scan, whose ``split`` makes a str of every piece between two quotes
+#: (two characters and a quote: 20 bytes of objects per character at worst).
+_QUICK_CHUNK = 1 << 14
+#: The longest \\u escape the width patterns read past its backslash.
+_LONGEST_ESCAPE = 5
+#: What a chunk never ends with: a backslash, or what a number is spelled with.
+_NO_END = frozenset("\\0123456789eE+-.")
+_ORDINARY = re.compile(r"[^\\0-9eE+\-.]")
 
 
 class InvalidPayload(ValueError):
@@ -145,7 +156,7 @@ def load(text: str, size: int | None = None, *, inbound: bool = False) -> dict[s
 
 def _refuse_unreadable(text: str, size: int, memory_per_byte: int) -> None:
     """Refuse what nests too deep (InvalidPayload) or would take too much memory (TooLarge)."""
-    quick, brackets = _scan(text, size, exact=False)
+    quick, brackets = _quick_scan(text)
     if _deeper_than(brackets, MAX_DEPTH):
         raise InvalidPayload(f"JSON nested deeper than {MAX_DEPTH} levels")
     del brackets
@@ -154,7 +165,7 @@ def _refuse_unreadable(text: str, size: int, memory_per_byte: int) -> None:
     # the strings) only when that is over: keys repeat, and the empty string is free.
     if quick.cost <= allowed:
         return
-    cost = _scan(text, size, exact=True)[0].cost
+    cost = _scan(text, size).cost
     if cost > allowed:
         raise TooLarge(
             f"JSON too dense: parsed, it could take {cost // max(size, 1)} times its size in "
@@ -164,11 +175,65 @@ def _refuse_unreadable(text: str, size: int, memory_per_byte: int) -> None:
 
 def measure(text: str) -> Shape:
     """What ``text`` would build, at most (the estimate ``load`` checks)."""
-    return _scan(text, len(text.encode("utf-8", "surrogatepass")), exact=True)[0]
+    return _scan(text, len(text.encode("utf-8", "surrogatepass")))
 
 
-def _scan(text: str, size: int, *, exact: bool) -> tuple[Shape, str]:
-    """What ``text`` would build, and its brackets in order (for the depth)."""
+def _quick_scan(text: str) -> tuple[Shape, str]:
+    """What ``text`` would build at most, paying for every key and every string (keys repeat,
+    and the empty string is free: ``_scan`` counts those), and its brackets outside strings in
+    order (for the depth). One pass of ``str`` methods over ``_QUICK_CHUNK`` characters at a
+    time: a webhook's body is mostly a few long strings (text, HTML, base64 attachments), and
+    ``split`` steps over a long string at the speed of ``memchr``."""
+    counts = dict.fromkeys("[{:,", 0)
+    outside = strings = huge = 0
+    width = _non_ascii_width(text)
+    brackets: list[str] = []
+    inside = False  # whether the chunk starts within a string
+    start, length = 0, len(text)
+    while start < length:
+        end = min(start + _QUICK_CHUNK, length)
+        if end < length and text[end - 1] in _NO_END:
+            # Never between a backslash and the character it escapes, nor within a number
+            # (its exponent is read): the chunk goes on to end with the next other character.
+            other = _ORDINARY.search(text, end)
+            end = other.end() if other else length
+        chunk = text[start:end]
+        if "\\" in chunk:
+            # Every quote left delimits a string: a backslash escapes exactly the next
+            # character, and str.replace pairs a run of backslashes from its left as JSON does.
+            width = max(width, _escaped_width(text[start : end + _LONGEST_ESCAPE]))
+            chunk = chunk.replace("\\\\", "").replace('\\"', "")
+        pieces = chunk.split('"')
+        quotes = len(pieces) - 1
+        strings += quotes // 2 if inside else (quotes + 1) // 2  # each counted where it opens
+        skeleton = "".join(pieces[1::2] if inside else pieces[::2])
+        del pieces
+        inside ^= quotes % 2 == 1
+        outside += len(skeleton)
+        for mark in counts:
+            counts[mark] += skeleton.count(mark)
+        huge += len(_HUGE_EXPONENT.findall(skeleton))
+        brackets.append(skeleton.translate(_BRACKETS_ONLY))
+        start = end
+    values = max(0, strings - counts[":"])
+    shape = Shape(
+        arrays=counts["["],
+        objects=counts["{"],
+        entries=counts[":"],
+        commas=counts[","],
+        keys=counts[":"],
+        key_chars=0,
+        strings=values,
+        empty_strings=0,
+        string_chars=max(0, length - outside),
+        huge_numbers=huge,
+        char_width=width,
+    )
+    return shape, "".join(brackets)
+
+
+def _scan(text: str, size: int) -> Shape:
+    """What ``text`` would build, at most, keys that repeat and empty strings counted once."""
     # Escapes first, so that every quote left delimits a string: a backslash escapes exactly
     # the next character, and str.replace pairs a run of backslashes from its left as JSON does.
     bare = text.replace("\\\\", "").replace('\\"', "") if "\\" in text else text
@@ -176,7 +241,6 @@ def _scan(text: str, size: int, *, exact: bool) -> tuple[Shape, str]:
     outside = strings = huge = all_key_chars = uncounted_keys = uncounted_key_chars = 0
     keys: set[str] = set()
     most_keys = size // _BYTES_PER_DISTINCT_KEY
-    brackets: list[str] = []
     inside = False  # whether the chunk starts within a string
     for start in range(0, len(bare), _CHUNK):
         chunk = bare[start : start + _CHUNK]
@@ -185,7 +249,7 @@ def _scan(text: str, size: int, *, exact: bool) -> tuple[Shape, str]:
             if end < 0:
                 continue
             chunk, inside = chunk[end + 1 :], False
-        skeleton, found = _STRING_TOKEN.subn("", chunk)
+        skeleton = _STRING_TOKEN.sub("", chunk)
         cut = skeleton.find('"')
         if cut >= 0:  # a string that goes on in the next chunk
             skeleton, inside = skeleton[:cut], True
@@ -194,10 +258,6 @@ def _scan(text: str, size: int, *, exact: bool) -> tuple[Shape, str]:
         for mark in counts:
             counts[mark] += colons if mark == ":" else skeleton.count(mark)
         huge += len(_HUGE_EXPONENT.findall(skeleton))
-        brackets.append(skeleton.translate(_BRACKETS_ONLY))
-        if not exact:
-            strings += found
-            continue
         # json.loads builds a key's str once however often it repeats.
         matches = _KEY_OR_STRING.findall(chunk)
         strings += len(matches)
@@ -208,43 +268,44 @@ def _scan(text: str, size: int, *, exact: bool) -> tuple[Shape, str]:
         else:
             uncounted_keys += colons  # from here on, every key is costed as distinct
             uncounted_key_chars += chars
-    if exact:
-        keys.discard("")
-        key_count = len(keys) + uncounted_keys
-        key_chars = sum(map(len, keys)) + uncounted_key_chars
-        # The empty str is shared: an empty string value costs its reference only.
-        empty_keys = text.count('"":') - text.count('\\"":')
-        empty = max(0, text.count('""') - text.count('\\""') - empty_keys)
-    else:
-        key_count, key_chars, empty = counts[":"], 0, 0
+    keys.discard("")
+    # The empty str is shared: an empty string value costs its reference only.
+    empty_keys = text.count('"":') - text.count('\\"":')
+    empty = max(0, text.count('""') - text.count('\\""') - empty_keys)
     values = max(0, strings - counts[":"])
-    shape = Shape(
+    return Shape(
         arrays=counts["["],
         objects=counts["{"],
         entries=counts[":"],
         commas=counts[","],
-        keys=key_count,
-        key_chars=key_chars,
+        keys=len(keys) + uncounted_keys,
+        key_chars=sum(map(len, keys)) + uncounted_key_chars,
         strings=values - min(values, empty),
         empty_strings=min(values, empty),
         string_chars=max(0, len(text) - outside - all_key_chars),
         huge_numbers=huge,
         char_width=_char_width(text),
     )
-    return shape, "".join(brackets)
 
 
 def _char_width(text: str) -> int:
     """Bytes per character of the widest str ``json.loads`` may make of ``text``."""
-    width = 1
-    if not text.isascii() and _BEYOND_LATIN_1.search(text) is not None:
-        width = 4 if _BEYOND_BMP.search(text) else 2
-    if width < 4 and "\\u" in text:
-        if _ESCAPED_SURROGATE.search(text):
-            width = 4
-        elif _ESCAPED_BEYOND_LATIN_1.search(text):
-            width = max(width, 2)
-    return width
+    width = _non_ascii_width(text)
+    return max(width, _escaped_width(text)) if "\\u" in text else width
+
+
+def _non_ascii_width(text: str) -> int:
+    """Bytes per character of the widest character ``text`` spells as itself."""
+    if text.isascii() or _BEYOND_LATIN_1.search(text) is None:
+        return 1
+    return 4 if _BEYOND_BMP.search(text) else 2
+
+
+def _escaped_width(text: str) -> int:
+    """Bytes per character of the widest character ``text`` spells as a \\u escape."""
+    if _ESCAPED_SURROGATE.search(text):
+        return 4
+    return 2 if _ESCAPED_BEYOND_LATIN_1.search(text) else 1
 
 
 def _deeper_than(brackets: str, limit: int) -> bool:

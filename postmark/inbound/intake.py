@@ -1,5 +1,6 @@
 """Keeping inbound mail as the webhook takes it: one INSERT, inside the webhook's transaction,
-and processing scheduled for after its commit.
+and its processing scheduled (``scheduling.schedule_new``: its task in the same commit, or once
+the webhook's transaction has committed).
 
 A redelivery changes nothing: the row is keyed on Postmark's MessageID under a unique
 constraint, and the INSERT of a message already kept leaves the row as it is (the database
@@ -10,18 +11,17 @@ here: the webhook's own dedup (``postmark.webhooks.processing``) stops it first.
 from __future__ import annotations
 
 import hashlib
-from functools import partial
 
-from django.db import router, transaction
+from django.db import router
 from django.utils import timezone
 
 from ..conf import settings
 from ..events import InboundEvent
 from ..models import WebhookEvent
 from ..storage import statements
-from .mailboxes import attachments_of
+from .mailboxes import safe_filename
 from .record import InboundMessage
-from .scheduling import schedule
+from .scheduling import schedule_new
 
 #: How many attachment names the row lists (the count and the total size cover them all).
 LISTED_ATTACHMENTS = 20
@@ -40,10 +40,10 @@ def record_key(message_id: str, body_sha256: str) -> str:
 
 def keep(event: InboundEvent, webhook_event: WebhookEvent) -> str:
     """Store the record of an inbound message (once) and, if routes are declared, schedule its
-    processing for when the webhook's transaction commits. Returns the record's key."""
+    processing (``scheduling.schedule_new``). Returns the record's key."""
     key = record_key(event.message_id, webhook_event.body_sha256)
     now = timezone.now()
-    attachments = attachments_of(event)
+    attachments = event.attachments
     # Without routes there is nowhere to take the mail: it is unrouted at once, and no task is
     # made (a site that only reads inbound_received needs no worker for it).
     routed = bool(settings.POSTMARK_INBOUND_ROUTES)
@@ -57,16 +57,18 @@ def keep(event: InboundEvent, webhook_event: WebhookEvent) -> str:
         "subject": event.subject,
         "mailbox_hash": event.mailbox_hash,
         "attachment_count": len(attachments),
-        "attachment_names": [a.name for a in attachments[:LISTED_ATTACHMENTS]],
-        "attachment_bytes": sum(len(a.content) for a in attachments),
+        # The names InboundMail.attachments gives; the sizes without decoding the content, which
+        # is the worker's work.
+        "attachment_names": [
+            safe_filename(a.name, number)
+            for number, a in enumerate(attachments[:LISTED_ATTACHMENTS], start=1)
+        ],
+        "attachment_bytes": sum(a.size for a in attachments),
         "received_at": now,
         "processed_at": None if routed else now,
     }
     # The key "updated" to itself: one statement that inserts or leaves the row as it was.
     statements.upsert(InboundMessage, row, ["message_id"], ["message_id"])
     if routed:
-        using = router.db_for_write(InboundMessage)
-        # robust: a queue that cannot take the task now must not fail the webhook, whose row
-        # is committed; the record stays "received" for ``manage.py postmark_inbound``.
-        transaction.on_commit(partial(schedule, key), using=using, robust=True)
+        schedule_new(key, router.db_for_write(InboundMessage))
     return key

@@ -3,6 +3,12 @@
 "sync"); again on request (``reprocess``, ``reroute``); and by ``manage.py postmark_inbound``,
 which takes back mail whose worker died and runs what is due.
 
+A newly kept message's task is enqueued inside the webhook's transaction when the queue is a
+table of the same database (django-tasks-db's ``DatabaseBackend``): the record and its task are
+committed together, in the webhook's one commit, or not at all. Any other queue (Redis, a
+broker, the immediate backend) is given the task once that transaction has committed, so that
+a worker never looks for a record that is not there yet.
+
 Scheduling a message twice is harmless: only one claim of it succeeds (``handling``).
 """
 
@@ -13,6 +19,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TypedDict
 
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.db import router, transaction
 from django.db.models import Q, QuerySet
@@ -20,7 +27,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from ..conf import settings
-from ..queue.queueing import require_queue
+from ..queue.queueing import queue_problem, require_queue
+from ..queue.tasks_api import task_backends
 from .handling import process
 from .record import InboundMessage
 
@@ -51,6 +59,38 @@ def schedule(key: str) -> None:
         process(key)  # a failure's retry is left to postmark_inbound: nothing here can wait
     else:
         enqueue(key)
+
+
+def schedule_new(key: str, using: str) -> None:
+    """Have a message just kept (in the current transaction on ``using``) processed: its task
+    enqueued in this transaction when the queue is a table of that database, else everything
+    left until the transaction commits (``robust``: a queue that cannot take the task then must
+    not fail the webhook, whose row is committed; the record stays "received" for
+    ``postmark_inbound``)."""
+    if settings.POSTMARK_INBOUND_PROCESSING == "task" and _queue_in_database(using):
+        enqueue(key)
+    else:
+        transaction.on_commit(partial(schedule, key), using=using, robust=True)
+
+
+def _queue_in_database(using: str) -> bool:
+    """Whether POSTMARK_QUEUE_TASK_BACKEND keeps its tasks in a table of the database ``using``
+    (django-tasks-db's backend, its table routed there), and can take a task now."""
+    try:
+        from django_tasks_db import DatabaseBackend
+    except ImportError:  # not installed: no such queue
+        return False
+    if queue_problem() is not None:
+        return False
+    backend = task_backends[settings.POSTMARK_QUEUE_TASK_BACKEND]
+    if not isinstance(backend, DatabaseBackend):
+        return False
+    if not apps.is_installed("django_tasks_db"):
+        # Its enqueue would fail: after the commit that is logged, not a failed webhook.
+        return False
+    from django_tasks_db.models import DBTaskResult
+
+    return router.db_for_write(DBTaskResult) == using
 
 
 def run(key: str) -> dict[str, str]:

@@ -170,7 +170,7 @@ def _raw_source(bounce: Bounce) -> str:
     source["From"] = message.sender
     source["To"] = bounce.email
     source["Subject"] = message.subject
-    source["Message-ID"] = f"<{message.message_id}@sandbox.postmark.local>"
+    source["Message-ID"] = message.header_message_id
     source["X-PM-Bounce-Type"] = bounce.bounce_type.name
     source.set_content(message.text_body or message.html_body or "")
     return source.as_string()

@@ -27,20 +27,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..api.spec import MAX_INBOUND_ATTACHMENT_BYTES
-from .inbound_page import render_form
+from .inbound_page import render_form, reply_values
 from .inbound_payload import MAX_EML_BYTES, AttachedFile, MailError, compose, payload
+from .page import INBOUND_FORM
 from .routing import Answer, Request, Route
-from .state import SandboxState, WebhookDelivery
+from .state import SandboxState, SentMessage, WebhookDelivery
 from .webhook_sender import WebhookSender, shown_url
 
 #: The record type the sandbox shows inbound deliveries under (Postmark's JSON has none).
 INBOUND = "Inbound"
-FORM_PATH = "/sandbox/inbound"
+FORM_PATH = INBOUND_FORM
 _DELIVERY_PATH = re.compile(r"/sandbox/inbound/(\d+)")
 #: What a post to FORM_PATH may hold: the largest message, and a form's fields around it.
 READ_LIMIT = MAX_EML_BYTES + 1024 * 1024
 _HTML = "text/html; charset=utf-8"
-_FORM_FIELDS = ("from", "to", "cc", "subject", "text", "html")
+_FORM_FIELDS = ("from", "to", "cc", "subject", "in_reply_to", "text", "html")
 
 
 def is_inbound_path(path: str) -> bool:
@@ -134,7 +135,7 @@ class InboundAPI:
         if found or request.method not in ("GET", "POST"):
             return Answer(405, {"Message": f"{request.method} not allowed here."})
         if request.method == "GET":
-            return self._form_page(200)
+            return self._form_for(request.query.get("reply"))
         kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         if kind == "multipart/form-data":
             return self._post_form(request, origins)
@@ -157,8 +158,26 @@ class InboundAPI:
                 None,
             )
 
+    def _form_for(self, reply: str | None) -> Answer:
+        """The empty form, or (``?reply=<MessageID>``) the form as that message's reply."""
+        if reply is None:
+            return self._form_page(200)
+        message = self._sent(reply)
+        if message is None:
+            missing = f"No message {reply[:100]!r} was sent: nothing to reply to."
+            return self._form_page(404, error=missing)
+        return self._form_page(200, reply_values(message), replying_to=message.subject)
+
+    def _sent(self, message_id: str) -> SentMessage | None:
+        with self.state.lock:
+            return next((m for m in self.state.messages if m.message_id == message_id), None)
+
     def _form_page(
-        self, status: int, values: Mapping[str, str] | None = None, error: str = ""
+        self,
+        status: int,
+        values: Mapping[str, str] | None = None,
+        error: str = "",
+        replying_to: str = "",
     ) -> Answer:
         page = render_form(
             token=self.form_token,
@@ -167,6 +186,7 @@ class InboundAPI:
             values=values,
             error=error,
             limit_mb=MAX_INBOUND_ATTACHMENT_BYTES // (1024 * 1024),
+            replying_to=replying_to,
         )
         return Answer(status, page, _HTML, {"Cache-Control": "no-store"})
 
@@ -262,6 +282,7 @@ def _mail_of(values: Mapping[str, str], files: _Files) -> tuple[bytes | Message,
         for field, filename, kind, content in files
         if field == "attachment"
     ]
+    answered = values["in_reply_to"].strip()
     message = compose(
         from_email=values["from"],
         to=values["to"],
@@ -269,6 +290,8 @@ def _mail_of(values: Mapping[str, str], files: _Files) -> tuple[bytes | Message,
         subject=values["subject"],
         text=values["text"],
         html=values["html"],
+        # What a mail client's reply carries: the thread it belongs to (RFC 5322, 3.6.4).
+        headers=[("In-Reply-To", answered), ("References", answered)] if answered else [],
         attachments=attachments,
     )
     return message, ""

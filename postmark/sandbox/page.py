@@ -6,9 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from .state import Bounce, SentMessage, Suppression, WebhookDelivery, postmark_timestamp
+
+#: The inbound form's path (``inbound_api``); ``?reply=<MessageID>`` fills it in as a reply.
+INBOUND_FORM = "/sandbox/inbound"
 
 STYLE = """
 :root{--ink:#1d2330;--muted:#5f6b7a;--line:#e3e7ee;--paper:#f7f6f2;--ok:#0f7b3f;--ok-bg:#e3f6ea;
@@ -45,7 +48,7 @@ td code{white-space:nowrap}
 @media (max-width:760px){header nav{margin-left:0} body{font-size:14px}
 thead{display:none} table,tbody,tr,td{display:block;width:100%}
 tr{padding:.55rem 0;border-bottom:1px solid var(--line)} tr:last-child{border-bottom:0}
-td{border:0;padding:.05rem 0} td:empty{display:none}
+td{border:0;padding:.05rem 0;overflow-wrap:anywhere} td:empty{display:none}
 td code{white-space:normal;word-break:break-all}}
 """
 
@@ -66,7 +69,7 @@ def render(
         _section(
             "messages",
             f"Messages ({len(messages)})",
-            ("Submitted", "To", "Subject", "From", "Stream", "Tag", "MessageID"),
+            ("Submitted", "To", "Subject", "From", "Stream", "Tag", "MessageID", "Reply"),
             (_message_row(m) for m in messages),
         ),
         _section(
@@ -103,7 +106,7 @@ def render(
         f"inbound mail to: <code>{inbound}</code> &middot; times in UTC; the page refreshes "
         "itself."
     )
-    nav = f'<a href="/sandbox/inbound">Deliver inbound mail</a>{_site_links(webhook_url)}'
+    nav = f'<a href="{INBOUND_FORM}">Deliver inbound mail</a>{_site_links(webhook_url)}'
     return document("Postmark sandbox", nav, f'<p class="facts">{facts}</p>{"".join(sections)}')
 
 
@@ -187,7 +190,17 @@ def _message_row(message: SentMessage) -> Sequence[str]:
         escape(message.stream),
         escape(message.tag),
         f"<code>{escape(message.message_id)}</code>",
+        _reply_link(message),
     )
+
+
+def _reply_link(message: SentMessage) -> str:
+    """A link to the inbound form, filled in as the recipient's reply (``inbound_page``); none
+    for a message sent with the test token, which reached nobody."""
+    if message.test:
+        return ""
+    href = escape(f"{INBOUND_FORM}?{urlencode({'reply': message.message_id})}")
+    return f'<a href="{href}" class="reply">Reply</a>'
 
 
 def _bounce_row(bounce: Bounce) -> Sequence[str]:

@@ -41,6 +41,12 @@ class SentMessage(ValidMessage):
     #: What became of each recipient: "delivered", a bounce type name, or "inactive" (dropped).
     outcomes: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def header_message_id(self) -> str:
+        """The Message-ID header it went out with, made of its MessageID: what a bounce report
+        quotes and a reply's In-Reply-To names."""
+        return f"<{self.message_id}@sandbox.postmark.local>"
+
 
 @dataclass
 class Bounce:

@@ -13,12 +13,13 @@ from django.apps import apps
 from django.contrib import admin
 from django.db.models import Model
 from django.test import Client
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 import postmark
 from postmark.models import (
     Bounce,
     DataRemoval,
+    InboundMessage,
     Message,
     Overview,
     QueuedBatch,
@@ -26,7 +27,8 @@ from postmark.models import (
     WebhookEvent,
 )
 from tests.support import webhook_payloads as payloads
-from tests.support.webhook_helpers import post
+from tests.support.admin_urls import page_url
+from tests.support.webhook_helpers import INBOUND_URL, post
 
 pytestmark = pytest.mark.django_db
 
@@ -36,20 +38,23 @@ def one_row_of_each(client: Client) -> dict[type[Model], Model]:
         message_id=payloads.MESSAGE_ID, status="sent", from_email="a@example.com", to="j@x.com"
     )
     post(client, payloads.bounce())  # a bounce, its suppression and its webhook event
+    bounce_event = WebhookEvent.objects.get()
+    post(client, payloads.inbound(), INBOUND_URL)  # inbound mail, an attachment with it
     return {
         Message: message,
         Overview: Overview.objects.get(pk=message.pk),
         Bounce: Bounce.objects.get(),
         Suppression: Suppression.objects.get(),
-        WebhookEvent: WebhookEvent.objects.get(),
+        WebhookEvent: bounce_event,
         QueuedBatch: QueuedBatch.objects.create(id=uuid.uuid4(), state="sent", messages=[{}]),
         DataRemoval: DataRemoval.objects.create(email_sha256="0" * 64, status="Pending"),
+        InboundMessage: InboundMessage.objects.get(),
     }
 
 
 def admin_pages(rows: dict[type[Model], Model]) -> dict[str, str]:
     """URL -> its name, for the admin's index, the app's index and every named URL of each of
-    the app's model admins (the object's pages with that model's row)."""
+    the app's model admins (the object's pages with that model's row, its first attachment)."""
     pages = {reverse("admin:index"): "index"}
     pages[reverse("admin:app_list", kwargs={"app_label": "postmark"})] = "app_list"
     for model in apps.get_app_config("postmark").get_models():
@@ -59,11 +64,7 @@ def admin_pages(rows: dict[type[Model], Model]) -> dict[str, str]:
         for pattern in admin.site.get_model_admin(model).get_urls():
             if pattern.name is None:
                 continue  # the bare <object_id>/, a redirect to the change page
-            try:
-                url = reverse(f"admin:{pattern.name}")
-            except NoReverseMatch:
-                url = reverse(f"admin:{pattern.name}", kwargs={"object_id": rows[model].pk})
-            pages[url] = pattern.name
+            pages[page_url(pattern, rows[model].pk)] = pattern.name
     return pages
 
 
@@ -82,6 +83,8 @@ def test_every_admin_page_renders_and_every_shipped_template_is_used(
     assert {name: code for name, code in answers.items() if code not in (200, 302, 403)} == {}
     assert all(answers[name] == 200 for name in answers if name.endswith("_changelist"))
     assert answers["postmark_suppression_suppress"] == 200
+    assert answers["postmark_inboundmessage_change"] == 200
+    assert answers["postmark_inboundmessage_attachment"] == 200
     templates = Path(postmark.__file__).parent / "templates"
     shipped = {path.relative_to(templates).as_posix() for path in templates.rglob("*.html")}
     assert shipped, f"no template under {templates}"

@@ -18,12 +18,21 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.db.models import Model
 from django.test import Client, RequestFactory
-from django.urls import URLPattern, reverse
+from django.urls import URLPattern
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postmark.models import Bounce, DataRemoval, Message, QueuedBatch, Suppression, WebhookEvent
+from postmark.models import (
+    Bounce,
+    DataRemoval,
+    InboundMessage,
+    Message,
+    QueuedBatch,
+    Suppression,
+    WebhookEvent,
+)
+from tests.support.admin_urls import kept_inbound, page_url
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +83,8 @@ def setting_up() -> tuple[Client, User, dict[type[Model], Model]]:
         or QueuedBatch.objects.create(id=uuid.uuid4(), state="unknown"),
         DataRemoval: DataRemoval.objects.first()
         or DataRemoval.objects.create(email_sha256="1" * 64, status="LocalOnly"),
+        InboundMessage: InboundMessage.objects.first()
+        or kept_inbound(status="failed", error="RuntimeError: down"),
     }
     return client, user, rows
 
@@ -93,10 +104,7 @@ def parameters(model: type[Model], user: User) -> list[str]:
 
 
 def url_of(model: type[Model], pattern: URLPattern, rows: dict[type[Model], Model]) -> str:
-    kwargs = {}
-    if "object_id" in str(pattern.pattern):
-        kwargs["object_id"] = str((rows.get(model) or rows[Message]).pk)
-    return reverse(f"admin:{pattern.name}", kwargs=kwargs)
+    return page_url(pattern, (rows.get(model) or rows[Message]).pk)
 
 
 @pytest.mark.parametrize(("model", "pattern"), PAGES)
@@ -121,6 +129,8 @@ def test_no_query_parameter_makes_an_admin_page_fail(
         ("/admin/postmark/message/", "status__exact"),
         ("/admin/postmark/message/", "message_stream"),
         ("/admin/postmark/suppression/", "reason__exact"),
+        ("/admin/postmark/inboundmessage/", "mailbox"),
+        ("/admin/postmark/inboundmessage/", "q"),
     ],
 )
 def test_nul_in_a_query_is_a_400(admin_client: Client, url: str, parameter: str) -> None:

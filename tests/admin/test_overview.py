@@ -1,5 +1,5 @@
-"""The overview page: the numbers the rows say, rates against the thresholds, filters, and a
-constant number of queries whatever the volume."""
+"""The overview page: the numbers the rows say (inbound mail's too), rates against the
+thresholds, filters, and a constant number of queries whatever the volume."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from postmark.admin import stats
 from postmark.models import Suppression
+from tests.support import webhook_payloads as payloads
+from tests.support.admin_urls import kept_inbound
 from tests.support.message_rows import sent
 
 pytestmark = pytest.mark.django_db
@@ -104,8 +106,11 @@ def test_a_constant_number_of_queries_whatever_the_volume(
 ) -> None:
     for day in range(volume % 30):
         sent(TODAY - timedelta(days=day), n=volume, bounced=True, tag=f"t{day}")
-    # Session and user (2), per-day counts, bounce types, domains, suppressions, streams, tags.
-    with django_assert_num_queries(8):
+    for n in range(volume):
+        kept_inbound(payloads.inbound(MessageID=f"m{n}"), status="failed" if n % 2 else "processed")
+    # Session and user (2), per-day counts, bounce types, domains, suppressions, streams, tags,
+    # inbound mail.
+    with django_assert_num_queries(9):
         assert admin_client.get(URL).status_code == 200
 
 
@@ -121,3 +126,37 @@ def test_the_overview_needs_its_permission() -> None:
     assert client.get(URL).status_code == 403
     user.user_permissions.add(Permission.objects.get(codename="view_overview"))
     assert client.get(URL).status_code == 200
+
+
+def test_inbound_mail_is_counted_per_status_and_failed_mail_of_any_age_is_a_warning(
+    admin_client: Client,
+) -> None:
+    def kept(n: int, status: str, when: Any = TODAY) -> None:
+        for _ in range(n):
+            key = f"{status}-{when:%j}-{_}"
+            kept_inbound(payloads.inbound(MessageID=key), status=status, received_at=when)
+
+    kept(3, "processed")
+    kept(1, "unrouted", YESTERDAY)
+    kept(2, "failed")
+    kept(1, "failed", TODAY - timedelta(days=90))  # before the 30 days, still waiting
+    kept(4, "processed", TODAY - timedelta(days=90))
+
+    numbers = stats.overview()
+    page = admin_client.get(URL).content.decode()
+
+    assert numbers.inbound.received == {
+        "received": 0,
+        "routed": 0,
+        "processed": 3,
+        "bounced": 0,
+        "failed": 2,
+        "unrouted": 1,
+    }
+    assert numbers.inbound.total == 6 and numbers.inbound.failed == 3
+    assert '?status__exact=failed">Failed</a></td><td>2</td>' in page
+    assert "3 inbound messages failed and are kept until handled" in page
+
+
+def test_no_inbound_warning_without_failed_mail(admin_client: Client) -> None:
+    assert 'id="inbound-failed"' not in admin_client.get(URL).content.decode()

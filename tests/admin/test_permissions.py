@@ -23,12 +23,14 @@ from django.utils import timezone
 from postmark.models import (
     Bounce,
     DataRemoval,
+    InboundMessage,
     Message,
     QueuedBatch,
     Suppression,
     WebhookEvent,
 )
 from postmark.sandbox import Sandbox
+from tests.support.admin_urls import kept_inbound, page_url
 
 pytestmark = pytest.mark.django_db
 
@@ -109,13 +111,15 @@ def rows(postmark_sandbox: Sandbox) -> dict[type[Model], Model]:
         ),
         QueuedBatch: QueuedBatch.objects.create(id=uuid.uuid4(), state="unknown"),
         DataRemoval: DataRemoval.objects.create(email_sha256="1" * 64, status="LocalOnly"),
+        InboundMessage: kept_inbound(status="failed", error="RuntimeError: down"),
     }
 
 
 def test_the_registry_lists_the_actions_and_pages() -> None:
     names = {param.values[1] for param in ACTIONS}
-    assert {"reactivate", "lift", "reprocess", "delete_selected"} <= names
-    assert "postmark_suppression_suppress" in {param.values[1].name for param in VIEWS}
+    assert {"reactivate", "lift", "reprocess", "reroute", "delete_selected"} <= names
+    pages = {param.values[1].name for param in VIEWS}
+    assert {"postmark_suppression_suppress", "postmark_inboundmessage_attachment"} <= pages
 
 
 @pytest.mark.parametrize(("model", "action"), ACTIONS)
@@ -157,11 +161,8 @@ def test_an_action_is_offered_to_staff_with_its_permission(
 
 
 def _url(model: type[Model], pattern: URLPattern, rows: dict[type[Model], Model]) -> str:
-    kwargs = {}
-    if "object_id" in str(pattern.pattern):
-        row = rows.get(model) or rows[Message]  # the overview is a proxy of Message
-        kwargs["object_id"] = str(row.pk)
-    return reverse(f"admin:{pattern.name}", kwargs=kwargs)
+    row = rows.get(model) or rows[Message]  # the overview is a proxy of Message
+    return page_url(pattern, row.pk)
 
 
 @pytest.mark.parametrize(("model", "pattern"), VIEWS)

@@ -123,3 +123,80 @@ def test_the_demo_as_a_person_uses_it_every_page_photographed(browser: Any, tmp_
             ("admin-bounce", bounce_admin),
         ):
             photograph(browser, url, name, cookies, ours=False)
+
+
+def test_comments_by_email_as_a_person_uses_them_every_page_photographed(
+    browser: Any, tmp_path: Path
+) -> None:
+    """Publish a post, reply to its notification from the sandbox's page with its Reply link,
+    and see the reply on the site as a comment, processed by the worker."""
+    from playwright.sync_api import expect
+
+    with running_demo(tmp_path) as demo:
+        page = browser.new_page(viewport=DESKTOP)
+        page.set_default_timeout(30_000)
+        page.goto(demo.site + "/posts/")
+        assert "/login/" in page.url  # staff only, as every page of the example
+        page.fill("#id_username", demo.username)
+        page.fill("#id_password", demo.password)
+        page.click("#sign-in")
+        assert page.url == demo.site + "/posts/"
+        expect(page.locator("#live")).to_contain_text("No posts yet")
+
+        # The form is filled in: one click publishes and notifies the reader.
+        page.click("#publish")
+        flash = page.locator(".flash")
+        expect(flash).to_contain_text("Notification to reader@example.com: queued.")
+        address = re.search(r"reply\+[a-z2-7]+@inbound\.example\.com", flash.inner_text())
+        assert address is not None, flash.inner_text()
+        expect(page.locator(".post h3")).to_contain_text("Hello from the example blog")
+
+        page.click("#sandbox-link")
+        notification = page.locator("#messages ~ .wrap tbody tr", has_text="New post:")
+        for _ in range(30):  # the worker sends it within a second or two
+            if notification.count():
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        sandbox_page = page.url
+        notification.locator("a.reply").click()
+        reply_form = page.url
+        assert "/sandbox/inbound?reply=" in reply_form
+        expect(page.locator("#f-from")).to_have_value("reader@example.com")
+        expect(page.locator("#f-to")).to_have_value(address.group())
+        expect(page.locator("#f-subject")).to_have_value(
+            "Re: New post: Hello from the example blog"
+        )
+        expect(page.locator("#f-text")).to_be_focused()
+        quoted = page.input_value("#f-text")
+        assert "wrote:\n> Our first post." in quoted
+        page.fill("#f-text", "Count me in, by email!" + quoted)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/#webhooks")  # listed among the webhooks: posted to the site
+        expect(page.locator("#webhooks ~ .wrap tbody tr", has_text="Inbound")).to_have_count(1)
+
+        page.click("#site-link")
+        page.click("#posts-link")
+        comment = page.locator(".comment", has_text="Count me in, by email!")
+        expect(comment).to_contain_text("reader@example.com")
+        expect(comment).not_to_contain_text("Our first post")  # the quote is left out
+        inbound_row = page.locator("#inbound tbody tr", has_text="Re: New post:")
+        expect(inbound_row.locator(".status")).to_have_text("processed")
+        assert DATE_AND_TIME.match(inbound_row.locator("td.when").inner_text())
+
+        page.goto(demo.site + "/admin/example/post/")
+        page.locator("#result_list a", has_text="Hello from the example blog").click()
+        expect(page.locator("#content")).to_contain_text("Count me in, by email!")
+        post_admin = page.url
+        admin_pages = [("admin-post", post_admin)]
+        # The inbound messages' admin (postmark/admin/), where the app has one.
+        inbound_admin = demo.site + "/admin/postmark/inboundmessage/"
+        if page.goto(inbound_admin).status == 200:
+            admin_pages.append(("admin-inbound", inbound_admin))
+
+        cookies = page.context.cookies()
+        photograph(browser, demo.site + "/posts/", "site-posts", cookies)
+        photograph(browser, sandbox_page, "sandbox-reply-link", [])
+        photograph(browser, reply_form, "sandbox-reply-form", [])
+        for name, url in admin_pages:
+            photograph(browser, url, name, cookies, ours=False)

@@ -41,9 +41,11 @@ REPO = EXAMPLE.parent
 EXPORTED_TOKEN = "exported-server-token-0b7c4e"
 DELIVERED, DELIVERED_SUBJECT = "private.person@example.com", "Private subject 5c1f"
 BOUNCED, BOUNCED_SUBJECT = f"hardbounce@{BOUNCE_TESTING}", "Private bounce 8e2a"
-PRIVATE = (DELIVERED, DELIVERED_SUBJECT, BOUNCED, BOUNCED_SUBJECT)
+COMMENTER, COMMENT, POST = "private.reader@example.com", "Private comment 2b9e", "Private 7d3a"
+PRIVATE = (DELIVERED, DELIVERED_SUBJECT, BOUNCED, BOUNCED_SUBJECT, COMMENTER, COMMENT, POST)
 RELAY_TO = "relay-target@example.net"
-OUR_VIEWS = ("", "send/", "live/")  # the example's own pages; the rest is Django's and the app's
+#: The example's own pages; the rest is Django's and the app's.
+OUR_VIEWS = ("", "send/", "live/", "posts/", "posts/live/", "posts/publish/")
 #: Redirects here need not be followed to look for leaks: they only show a sign-in form.
 SIGN_IN_PAGES = ("/login/", "/admin/login/")
 
@@ -86,14 +88,16 @@ def wait_for(session: requests.Session, url: str, pattern: str, timeout: float =
     return text
 
 
-def row_counts(demo: Demo) -> tuple[int, int]:
-    """Messages logged and batches queued: any send, by either backend, adds to one."""
+def row_counts(demo: Demo) -> tuple[int, ...]:
+    """Messages logged and batches queued (any send, by either backend, adds to one), posts
+    and comments."""
     with closing(sqlite3.connect(demo.database)) as db:
         counts = db.execute(
             "SELECT (SELECT COUNT(*) FROM postmark_message), "
-            "(SELECT COUNT(*) FROM postmark_queuedbatch)"
+            "(SELECT COUNT(*) FROM postmark_queuedbatch), "
+            "(SELECT COUNT(*) FROM example_post), (SELECT COUNT(*) FROM example_comment)"
         ).fetchone()
-    return int(counts[0]), int(counts[1])
+    return tuple(int(count) for count in counts)
 
 
 @dataclass
@@ -120,12 +124,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "User.objects.create_user('visitor', password=os.environ['VISITOR_PASSWORD'])"
         )
         manage(demo, "shell", "-c", script, VISITOR_PASSWORD=visitor[1])
+        # A post with a comment, as a reply by email leaves it (no mail sent).
+        script = (
+            "from example.models import Post; "
+            f"Post.objects.create(title={POST!r}, text='t')"
+            f".comments.create(email={COMMENTER!r}, text={COMMENT!r})"
+        )
+        manage(demo, "shell", "-c", script)
         yield Site(demo, staff, routes, visitor)  # type: ignore[arg-type]
 
 
 def test_staff_send_and_see_every_recipient(site: Site) -> None:
     """The control: what the other tests must not find is there for staff."""
     page = site.staff.get(site.demo.site + "/", timeout=10).text
+    page += site.staff.get(site.demo.site + "/posts/", timeout=10).text
     assert all(text in page for text in PRIVATE)
     sent = [m["To"] for m in site.demo.sandbox_state()["messages"]]
     assert sorted(sent, key=str) == [[BOUNCED], [DELIVERED]]
@@ -141,7 +153,14 @@ def test_no_url_sends_or_shows_mail_for_anyone_but_staff(site: Site, who: str) -
 
     session, token = new_session()
     rows, problems, tried = row_counts(demo), [], 0
-    form = {"to": RELAY_TO, "subject": "Relayed", "body": "spam", "quick": RELAY_TO}
+    form = {
+        "to": RELAY_TO,
+        "subject": "Relayed",
+        "body": "spam",
+        "quick": RELAY_TO,
+        "title": "Relayed",  # with "to": what publishing a post takes
+        "text": "spam",
+    }
     for route, path in site.routes:
         for method in ("GET", "POST", "PUT", "DELETE"):
             for with_csrf in (False,) if method == "GET" else (False, True):

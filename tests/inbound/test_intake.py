@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
 
 from postmark import signals
 from postmark.models import InboundMessage, WebhookEvent
@@ -186,3 +187,50 @@ def test_the_stored_webhook_event_body_is_the_message(
     payload = inbound()
     deliver(payload)
     assert json.loads(record(payload).webhook_event.body)["MessageID"] == payload["MessageID"]
+
+
+# --- A task queue in the site's own database ----------------------------------------------------
+
+
+@pytest.fixture
+def database_queue(settings: Any) -> None:
+    """django-tasks-db's queue: a table of the database the records are in."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def test_on_a_queue_in_the_same_database_the_task_is_committed_with_the_record(
+    client: Client, routes: Any, database_queue: None, commit: Any
+) -> None:
+    payload = inbound()
+
+    with commit() as after_commit:
+        assert post(client, payload, INBOUND_URL).status_code == 200
+
+    assert after_commit == []  # nothing left for a second transaction: one commit holds both
+    [task] = DBTaskResult.objects.all()
+    assert task.task_path == "postmark.tasks.process_inbound_message"
+    assert task.args_kwargs["args"] == [record(payload).message_id]
+
+
+def test_on_a_queue_in_the_same_database_a_failing_webhook_leaves_neither_record_nor_task(
+    client: Client, routes: Any, database_queue: None
+) -> None:
+    with failing_receiver(signals.inbound_received, "broken"):
+        assert post(client, inbound(), INBOUND_URL).status_code == 500
+
+    assert not InboundMessage.objects.exists() and not DBTaskResult.objects.exists()
+
+
+def test_a_queue_elsewhere_is_given_the_task_once_the_record_is_committed(
+    client: Client, routes: Any, kept_tasks: Any, commit: Any
+) -> None:
+    payload = inbound()
+
+    with commit() as after_commit:
+        assert post(client, payload, INBOUND_URL).status_code == 200
+        assert list(kept_tasks.results) == []  # not while the record may still roll back
+
+    for callback in after_commit:
+        callback()
+    [task] = kept_tasks.results
+    assert task.args == [record(payload).message_id]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from postmark import events
 from postmark.events import InvalidPayload, parse
@@ -201,6 +205,39 @@ def test_inbound_attachments_sent_as_data_and_without_padding_are_decoded() -> N
 
     assert [a.content for a in event.attachments] == [b"\x00\x01\x02", b"\x00\x01"]
     assert event.attachments[0].content_type == "application/octet-stream"
+
+
+@given(st.binary(max_size=200), st.sampled_from(["", "\n", "\r\n", " "]), st.booleans())
+def test_an_attachment_s_size_is_known_before_it_is_decoded_and_is_its_decoded_size(
+    data: bytes, line_break: str, padded: bool
+) -> None:
+    encoded = base64.b64encode(data).decode()
+    encoded = encoded if padded else encoded.rstrip("=")
+    lines = [encoded[start : start + 76] for start in range(0, len(encoded), 76)]
+    payload = payloads.inbound(Attachments=[{"Name": "a.bin", "Content": line_break.join(lines)}])
+
+    [attachment] = parse(payload, inbound=True).attachments
+
+    assert attachment.size == len(data)
+    assert attachment.content == data
+
+
+@given(st.text(alphabet="AQgw+/=\n !\u00e9", max_size=24))
+def test_an_attachment_is_taken_exactly_when_its_content_is_base64(encoded: str) -> None:
+    # Base64 as a lenient reader takes it: whitespace anywhere, the padding optional.
+    compact = "".join(encoded.split())
+    try:
+        expected = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        expected = None
+    payload = payloads.inbound(Attachments=[{"Name": "a.bin", "Content": encoded}])
+
+    if encoded and not expected:
+        with pytest.raises(InvalidPayload, match="is not base64"):
+            parse(payload, inbound=True)
+    else:
+        [attachment] = parse(payload, inbound=True).attachments
+        assert (attachment.content, attachment.size) == (expected or b"", len(expected or b""))
 
 
 def test_a_header_with_a_line_break_does_not_break_the_django_message() -> None:

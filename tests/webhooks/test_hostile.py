@@ -55,6 +55,29 @@ def test_nesting_up_to_the_limit_is_processed(client: Client) -> None:
     assert Bounce.objects.get().metadata == payload["Metadata"]
 
 
+#: What looks like structure inside strings: brackets, quotes, colons, runs of backslashes, and
+#: numbers' characters, each written by json.dumps as JSON escapes them (long enough that a
+#: list of them is not too dense to be taken).
+lookalikes = st.text(alphabet='[]{}":,\\e1+ \u0100', min_size=8, max_size=16)
+
+
+@given(st.integers(events.MAX_DEPTH - 3, events.MAX_DEPTH + 3), lookalikes, st.integers(0, 400))
+def test_the_depth_limit_holds_wherever_a_long_body_is_cut_to_be_read(
+    levels: int, text: str, shift: int
+) -> None:
+    value: Any = text
+    for _ in range(levels - 2):  # the body's object and "items" are the first two levels
+        value = [text, value]
+    copies = 40_000 // len(json.dumps(value)) + 1  # a long body: it is read a part at a time
+    payload = {"pad": "p" * shift, "items": [value] * copies}
+
+    if levels > events.MAX_DEPTH:
+        with pytest.raises(events.InvalidPayload, match="nested deeper"):
+            events.load(json.dumps(payload), inbound=True)
+    else:
+        assert events.load(json.dumps(payload), inbound=True) == payload
+
+
 # --- 2. non-finite numbers ---------------------------------------------------------------------
 
 

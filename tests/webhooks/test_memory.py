@@ -213,6 +213,24 @@ def test_the_estimate_is_at_least_what_parsing_takes(values: list[Any], ascii_on
     assert peak <= measure(text).cost + 4096
 
 
+@given(st.lists(json_values, min_size=1, max_size=30), st.booleans(), st.integers(0, 400))
+def test_a_long_body_is_refused_as_too_dense_exactly_when_its_estimate_is_over(
+    values: list[Any], ascii_only: bool, shift: int
+) -> None:
+    from postmark.events.body import measure
+
+    # A long body is read a part at a time: whatever falls across a cut counts all the same.
+    copies = 40_000 // len(json.dumps(values)) + 1
+    text = json.dumps({"pad": "p" * shift, "values": values * copies}, ensure_ascii=ascii_only)
+    size = len(text.encode("utf-8", "surrogatepass"))
+
+    if measure(text).cost > events.MEMORY_PER_BYTE * size:
+        with pytest.raises(events.TooLarge):
+            events.load(text, inbound=True)
+    else:
+        assert events.load(text, inbound=True) == json.loads(text)
+
+
 def test_the_stated_multiple_is_the_code_s() -> None:
     from postmark.events.body import REQUEST_MEMORY_PER_BYTE
 
