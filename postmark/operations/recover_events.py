@@ -160,7 +160,12 @@ def _message_ids(
     pending = [(since, until)]
     while pending:
         start, end = pending.pop()
-        filters = {"fromdate": _eastern(start), "todate": _eastern(end), "messagestream": stream}
+        # Whole seconds, the end rounded up: the range may only widen.
+        filters = {
+            "fromdate": _eastern(start),
+            "todate": _eastern(end + timedelta(seconds=1)),
+            "messagestream": stream,
+        }
         offset, total = 0, None
         while total is None or offset < total:
             page = api("request", "GET", "/messages/outbound", params=_params(offset, filters))

@@ -17,6 +17,7 @@ from .bounces_api import BouncesAPI
 from .bulk import BulkAPI
 from .inbound_api import READ_LIMIT as INBOUND_READ_LIMIT
 from .inbound_api import InboundAPI, is_inbound_path
+from .message_details import MessageDetailsAPI
 from .page import render
 from .routing import Answer, PostmarkAPI, Request
 from .sending_api import SendingAPI
@@ -91,6 +92,10 @@ class Sandbox:
         areas = (self.sending, BouncesAPI(self.state), self.bulk, self.operations, self.inbound)
         for area in areas:
             self.api.routes += area.routes()
+        # Message details with their events, opens, clicks, failed inbound mail; a recipient
+        # opening, clicking, unsubscribing (message_details.py).
+        self.events = MessageDetailsAPI(self.state, self.webhooks, self.inbound)
+        self.api.routes += self.events.routes()
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sandbox = self
         self.host = host
