@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from postmark import events
 from postmark.models import Bounce, Message, Suppression, WebhookEvent
-from postmark.operations.recover_events import RECOVERED_FROM, RECOVERED_MISSING, recover_events
+from postmark.operations.recover_events import RECOVERED_FROM, RECOVERED_MISSING
 from postmark.sandbox import Sandbox
 from tests.support.outbound_search import add_search
 from tests.support.webhook_helpers import post
