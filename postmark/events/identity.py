@@ -6,7 +6,9 @@ body of its own, though, and the webhook for the same event may still come (a re
 still pending, or a replay): both must be stored once. ``event_key`` names the event by what
 Postmark's webhook and its API agree on:
 
-* a bounce or spam complaint by its bounce ID (unique in Postmark);
+* a bounce or spam complaint by its bounce ID (unique in Postmark), type, details, time and
+  state (``Inactive``, ``CanActivate``: a bounce reactivated between its webhook and the
+  recovery is told twice, each state once, as two webhooks would tell it);
 * a delivery by message and recipient (a recipient's copy is delivered once);
 * a first open by message and recipient: the opens API keeps only the first open, and the
   webhook says ``FirstOpen``; any later open by its time as well;
@@ -44,7 +46,13 @@ def event_key(event: AnyEvent) -> str | None:
 
 def _parts(event: AnyEvent) -> list[str] | None:
     if isinstance(event, BounceEvent):  # spam complaints too: they share the bounce IDs
-        return ["bounce", str(event.id)] if event.id else None
+        if not event.id:
+            return None
+        # The bounce and the state it tells: a webhook telling of the same bounce in a new
+        # state (reactivated: Inactive false) is a new event that updates the row.
+        state = f"{event.inactive}/{event.can_activate}"
+        told = [event.type, event.details, _second(event.bounced_at), state]
+        return ["bounce", str(event.id), *told]
     message = str(getattr(event, "message_id", None) or "")
     recipient = str(getattr(event, "recipient", "") or "").strip().lower()
     if isinstance(event, DeliveryEvent):
