@@ -128,6 +128,9 @@ class WebhookEvent(models.Model):
 
     #: SHA-256 of the raw body: Postmark repeats the same body when it retries.
     body_sha256 = models.CharField("body SHA-256", max_length=64, editable=False)
+    #: Names the event whichever way it came (its webhook, or recovered from the Messages API
+    #: after an outage): ``postmark.events.identity``. None for inbound mail and unknown types.
+    event_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     record_type = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)
     body = models.TextField()

@@ -20,6 +20,7 @@ from .bulk import BulkAPI
 from .faults import ACCEPTING, Faults
 from .inbound_api import READ_LIMIT as INBOUND_READ_LIMIT
 from .inbound_api import InboundAPI, is_inbound_path
+from .message_details import MessageDetailsAPI
 from .messages_api import MessagesAPI
 from .page import render, state_json
 from .routing import Answer, PostmarkAPI, Request
@@ -101,6 +102,10 @@ class Sandbox:
         areas = (self.sending, BouncesAPI(self.state), self.bulk, self.operations, self.inbound)
         for area in (*areas, MessagesAPI(self.state, self.faults)):
             self.api.routes += area.routes()
+        # Message details with their events, opens, clicks, failed inbound mail; a recipient
+        # opening, clicking, unsubscribing (message_details.py).
+        self.events = MessageDetailsAPI(self.state, self.webhooks, self.inbound)
+        self.api.routes += self.events.routes()
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sandbox = self
         self.host = host
