@@ -75,9 +75,8 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        # Index choices, here and below: every index is written on each webhook, so only the ones
-        # that serve a lookup or an ordering are kept. Meta.indexes rather than db_index=True,
-        # which on PostgreSQL adds a second (LIKE) index to every text column.
+        # Only indexes that serve a lookup or an ordering (each is written on every webhook);
+        # Meta.indexes, not db_index=True, which on PostgreSQL adds a LIKE index to text columns.
         indexes = [
             models.Index(fields=["status"], name="postmark_message_status"),
             # The overview page filtered by stream: a range of created_at within one stream.
@@ -98,10 +97,9 @@ class Message(models.Model):
 
 
 def _message_link(related_name: str) -> models.ForeignKey[Message | None]:
-    # Joined on Postmark's MessageID, without a database constraint: the column is filled straight
-    # from the payload (no lookup per webhook) and a bounce for a message this app never logged
-    # (sent elsewhere, or before the app was installed) is still stored. ``row.message_id`` is the
-    # MessageID; ``row.message`` raises Message.DoesNotExist when no such Message was logged.
+    # Joined on Postmark's MessageID without a database constraint: filled straight from the
+    # payload (no lookup per webhook), and a bounce for a message never logged here is still
+    # stored. ``row.message`` raises Message.DoesNotExist when no such Message was logged.
     return models.ForeignKey(
         Message,
         to_field="message_id",
@@ -128,8 +126,7 @@ class WebhookEvent(models.Model):
 
     #: SHA-256 of the raw body: Postmark repeats the same body when it retries.
     body_sha256 = models.CharField("body SHA-256", max_length=64, editable=False)
-    #: Names the event whichever way it came (its webhook, or recovered from the Messages API
-    #: after an outage): ``postmark.events.identity``. None for inbound mail and unknown types.
+    #: One row per event, by webhook or recovered from the Messages API (events.identity).
     event_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     record_type = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)

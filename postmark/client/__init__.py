@@ -16,5 +16,7 @@ from .server import ServerEndpoints
 __all__ = ["USER_AGENT", "Client", "HTTPClient", "Timeout", "encode_json"]
 
 
-class Client(EmailEndpoints, BounceEndpoints, MessageEndpoints, MessageEventEndpoints, ServerEndpoints):
+class Client(
+    EmailEndpoints, BounceEndpoints, MessageEndpoints, MessageEventEndpoints, ServerEndpoints
+):
     """Talks to one Postmark server with one token (see ``HTTPClient``), every endpoint."""

@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from ..api.spec import MAX_SEARCH_COUNT
 from .http import HTTPClient, query
-
-#: The largest page these endpoints answer.
-PAGE_SIZE = 500
 
 
 def _id(message_id: object) -> str:
@@ -27,7 +25,7 @@ class MessageEventEndpoints(HTTPClient):
         return answer
 
     def get_message_opens(
-        self, message_id: object, *, count: int = PAGE_SIZE, offset: int = 0
+        self, message_id: object, *, count: int = MAX_SEARCH_COUNT, offset: int = 0
     ) -> dict[str, Any]:
         """``GET /messages/outbound/opens/{id}``: ``{"TotalCount", "Opens"}``, each with the Open
         webhook's fields but ``FirstOpen`` and ``Metadata`` (Postmark keeps the first open only)."""
@@ -38,7 +36,7 @@ class MessageEventEndpoints(HTTPClient):
         return answer
 
     def get_message_clicks(
-        self, message_id: object, *, count: int = PAGE_SIZE, offset: int = 0
+        self, message_id: object, *, count: int = MAX_SEARCH_COUNT, offset: int = 0
     ) -> dict[str, Any]:
         """``GET /messages/outbound/clicks/{id}``: ``{"TotalCount", "Clicks"}``, each with the Click
         webhook's fields but ``Metadata``."""
@@ -49,7 +47,7 @@ class MessageEventEndpoints(HTTPClient):
         return answer
 
     def list_inbound(
-        self, *, count: int = PAGE_SIZE, offset: int = 0, **filters: Any
+        self, *, count: int = MAX_SEARCH_COUNT, offset: int = 0, **filters: Any
     ) -> dict[str, Any]:
         """``GET /messages/inbound``: ``{"TotalCount", "InboundMessages"}``; filters use Postmark's
         names (``status``: ``blocked``, ``processed``, ``queued``, ``failed``, ``scheduled``;

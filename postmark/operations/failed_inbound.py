@@ -11,12 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api.spec import MAX_SEARCH_COUNT, MAX_SEARCH_WINDOW
 from ..client import Client
-from ..client.message_events import PAGE_SIZE
 from ..exceptions import PostmarkAPIError
-
-#: Postmark pages no further than this into a list.
-LIST_WINDOW = 10_000
 
 
 def failed_inbound(*, client: Client | None = None, **filters: Any) -> list[dict[str, Any]]:
@@ -26,8 +23,8 @@ def failed_inbound(*, client: Client | None = None, **filters: Any) -> list[dict
     client = client or Client.from_settings()
     found: list[dict[str, Any]] = []
     offset = 0
-    while offset < LIST_WINDOW:
-        count = min(PAGE_SIZE, LIST_WINDOW - offset)
+    while offset < MAX_SEARCH_WINDOW:
+        count = min(MAX_SEARCH_COUNT, MAX_SEARCH_WINDOW - offset)
         page = client.list_inbound(count=count, offset=offset, status="failed", **filters)
         messages = page.get("InboundMessages") or []
         found += [message for message in messages if isinstance(message, dict)]

@@ -32,17 +32,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import events
+from ..api.spec import MAX_SEARCH_COUNT, MAX_SEARCH_WINDOW
+from ..api.timestamps import eastern_time
 from ..client import Client
 from ..exceptions import PostmarkError
 from ..webhooks import processing
 
-#: The Messages API's paging: ``count`` at most 500, ``count + offset`` at most 10,000.
-PAGE_SIZE = 500
-SEARCH_WINDOW = 10_000
 #: The headers a recovered row carries instead of a request's.
 RECOVERED_FROM = "Recovered-From"
 RECOVERED_MISSING = "Recovered-Missing"
@@ -65,11 +64,6 @@ WEBHOOK_FIELDS = {
                            "Origin", "SuppressSending", "SuppressionReason", "Tag", "Metadata"),
 }  # fmt: skip
 WEBHOOK_FIELDS["SpamComplaint"] = WEBHOOK_FIELDS["Bounce"]
-
-# Postmark reads search dates as US Eastern time without an offset. Written at UTC-5 all year,
-# a date names the instant meant or, under daylight time, one an hour earlier: the search can
-# only widen, never miss a message.
-_EASTERN = timezone(timedelta(hours=-5))
 
 
 @dataclass
@@ -162,15 +156,16 @@ def _message_ids(
         start, end = pending.pop()
         # Whole seconds, the end rounded up: the range may only widen.
         filters = {
-            "fromdate": _eastern(start),
-            "todate": _eastern(end + timedelta(seconds=1)),
-            "messagestream": stream,
+            "fromdate": eastern_time(start),
+            "todate": eastern_time(end + timedelta(seconds=1)),
+            "messagestream": stream or None,
         }
         offset, total = 0, None
         while total is None or offset < total:
-            page = api("request", "GET", "/messages/outbound", params=_params(offset, filters))
+            count = min(MAX_SEARCH_COUNT, MAX_SEARCH_WINDOW - offset)
+            page = api("search_outbound", count=count, offset=offset, **filters)
             total = int(page.get("TotalCount") or 0)
-            if total > SEARCH_WINDOW and end - start > timedelta(seconds=2):
+            if total > MAX_SEARCH_WINDOW and end - start > timedelta(seconds=2):
                 middle = start + (end - start) / 2
                 pending += [(start, middle), (middle, end)]
                 break
@@ -183,21 +178,13 @@ def _message_ids(
             offset += len(messages)
             if not messages:
                 break
-            if offset >= SEARCH_WINDOW:
+            if offset >= MAX_SEARCH_WINDOW:
                 summary.skipped.append(
-                    f"the messages past {SEARCH_WINDOW:,} sent within {_eastern(start)} to "
-                    f"{_eastern(end)} (Eastern; too many to page, even in a two-second range)"
+                    f"the messages past {MAX_SEARCH_WINDOW:,} sent within {eastern_time(start)} "
+                    f"to {eastern_time(end)} (Eastern; too many to page, even in a two-second "
+                    "range)"
                 )
                 break
-
-
-def _params(offset: int, filters: dict[str, Any]) -> dict[str, Any]:
-    count = min(PAGE_SIZE, SEARCH_WINDOW - offset)
-    return {"count": count, "offset": offset, **{k: v for k, v in filters.items() if v}}
-
-
-def _eastern(moment: datetime) -> str:
-    return moment.astimezone(_EASTERN).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _payloads(
@@ -275,7 +262,7 @@ def _subscription_change(entry: dict[str, Any], common: dict[str, Any]) -> dict[
 def _all(api: _PacedClient, method: str, message_id: str, key: str) -> Iterator[dict[str, Any]]:
     offset = 0
     while True:
-        page = api(method, message_id, count=PAGE_SIZE, offset=offset)
+        page = api(method, message_id, count=MAX_SEARCH_COUNT, offset=offset)
         entries = page.get(key) or []
         yield from (entry for entry in entries if isinstance(entry, dict))
         offset += len(entries)

@@ -26,13 +26,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..api.spec import MAX_SEARCH_WINDOW
 from .inbound_api import InboundAPI
-from .routing import Answer, Request, Route
+from .messages_api import summary
+from .routing import Answer, Request, Route, paging
 from .state import SandboxState, SentMessage, WebhookDelivery, now, postmark_timestamp
 from .validation import Refusal
 from .webhook_sender import WebhookSender
 
-_MAX_COUNT = 500
 _MESSAGE_EVENT = {
     "Delivery": "Delivered",
     "Bounce": "Bounced",
@@ -154,7 +155,8 @@ class MessageDetailsAPI:
         message, _ = self._message(message_id)
         with self.state.lock:
             message_events = list(self.events.get(message_id, []))
-        return Answer(200, {**_summary(message), "MessageEvents": message_events})
+        bodies = {"TextBody": message.text_body, "HtmlBody": message.html_body}
+        return Answer(200, {**summary(message), **bodies, "MessageEvents": message_events})
 
     def list_opens(self, request: Request) -> Answer:
         return self._page(request, self.opens, "Opens")
@@ -171,7 +173,7 @@ class MessageDetailsAPI:
     def _page(
         self, request: Request, entries: list[dict[str, Any]], key: str, message_id: str = ""
     ) -> Answer:
-        count, offset = _paging(request.query)
+        count, offset = paging(request.query, MAX_SEARCH_WINDOW)
         wanted = {name: request.query.get(name, "") for name in ("recipient", "tag")}
         stream = request.query.get("messagestream", "")
         with self.state.lock:
@@ -188,7 +190,7 @@ class MessageDetailsAPI:
     # --- Inbound ------------------------------------------------------------------------------
 
     def list_inbound(self, request: Request) -> Answer:
-        count, offset = _paging(request.query)
+        count, offset = paging(request.query, MAX_SEARCH_WINDOW)
         status = request.query.get("status", "").lower()
         listed = [
             {**_inbound_summary(delivery), "Status": _inbound_status(delivery)}
@@ -271,28 +273,6 @@ def _reader() -> dict[str, Any]:
     }
 
 
-def _summary(message: SentMessage) -> dict[str, Any]:
-    return {
-        "MessageID": message.message_id,
-        "Tag": message.tag,
-        "MessageStream": message.stream,
-        "To": [{"Email": address, "Name": None} for address in message.to],
-        "Cc": [{"Email": address, "Name": None} for address in message.cc],
-        "Bcc": [{"Email": address, "Name": None} for address in message.bcc],
-        "Recipients": list(message.recipients),
-        "ReceivedAt": postmark_timestamp(message.submitted_at, eastern=True),
-        "From": message.sender,
-        "Subject": message.subject,
-        "Attachments": list(message.attachments),
-        "Status": "Sent",
-        "TrackOpens": bool(message.payload.get("TrackOpens")),
-        "TrackLinks": str(message.payload.get("TrackLinks") or "None"),
-        "Metadata": dict(message.metadata),
-        "TextBody": message.text_body,
-        "HtmlBody": message.html_body,
-    }
-
-
 def _inbound_summary(delivery: WebhookDelivery) -> dict[str, Any]:
     names = ("From", "FromName", "FromFull", "To", "ToFull", "Cc", "CcFull", "ReplyTo",
              "OriginalRecipient", "Subject", "Date", "MailboxHash", "Tag", "MessageID",
@@ -308,13 +288,3 @@ def _inbound_status(delivery: WebhookDelivery) -> str:
     if delivery.state in _INBOUND_STATUS:
         return _INBOUND_STATUS[delivery.state]
     return "scheduled" if delivery.attempts else "queued"
-
-
-def _paging(query: Mapping[str, str]) -> tuple[int, int]:
-    try:
-        count, offset = int(query["count"]), int(query["offset"])
-    except (KeyError, ValueError):
-        raise Refusal(403, "The 'count' and 'offset' parameters are required numbers.") from None
-    if not 1 <= count <= _MAX_COUNT or offset < 0 or count + offset > 10_000:
-        raise Refusal(403, f"'count' must be from 1 to {_MAX_COUNT}, 'offset' at least 0.")
-    return count, offset

@@ -55,7 +55,7 @@ class MessagesAPI:
             and all(check(message) for check in checks)
         ]
         page = found[offset : offset + count]
-        return Answer(200, {"TotalCount": len(found), "Messages": [_summary(m) for m in page]})
+        return Answer(200, {"TotalCount": len(found), "Messages": [summary(m) for m in page]})
 
 
 def _checks(query: Mapping[str, str]) -> list[Check]:
@@ -111,7 +111,7 @@ def _date(name: str, value: str, *, end_of_day: bool = False) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=_EASTERN)
 
 
-def _summary(message: SentMessage) -> dict[str, Any]:
+def summary(message: SentMessage) -> dict[str, Any]:
     """A message as the search lists it (its bodies only come with its details)."""
     payload = message.payload
     return {

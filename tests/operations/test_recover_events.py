@@ -19,7 +19,6 @@ from postmark import events
 from postmark.models import Bounce, Message, Suppression, WebhookEvent
 from postmark.operations.recover_events import RECOVERED_FROM, RECOVERED_MISSING
 from postmark.sandbox import Sandbox
-from tests.support.outbound_search import add_search
 from tests.support.webhook_helpers import post
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +32,6 @@ def outage(sandbox: Sandbox) -> list[dict[str, Any]]:
     """Mail sent while the site cannot be reached (the sandbox posts no webhook: every retry
     spent), read, clicked, bounced, complained of, unsubscribed from; every webhook payload that
     never arrived, as Postmark would have posted it."""
-    add_search(sandbox)
     mail = EmailMessage("Hello", "Hi", "shop@example.com", [ALICE, BOB])
     mail.metadata = {"order": "42"}  # type: ignore[attr-defined]
     mail.tag = "welcome"  # type: ignore[attr-defined]

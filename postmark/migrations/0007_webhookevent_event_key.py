@@ -1,15 +1,11 @@
 """WebhookEvent.event_key: one row per event, whether its webhook came or it was recovered from
-the Messages API (postmark.events.identity).
-
-The settling branch adds a 0006 of its own; when both land, the merge renumbers this one 0007 and
-makes it follow that one.
-"""
+the Messages API (postmark.events.identity)."""
 
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("postmark", "0005_inbound_messages")]
+    dependencies = [("postmark", "0006_settling")]
 
     operations = [
         migrations.AddField(
