@@ -1,8 +1,4 @@
-"""Settling: what a Message row whose outcome is unknown keeps until it is settled.
-
-Numbered 0006 and made to follow 0004: the inbound mail branch adds 0005; when both land, the
-merge relinks this one to depend on 0005.
-"""
+"""Settling: what a Message row whose outcome is unknown keeps until it is settled."""
 
 from django.db import migrations, models
 
