@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import JSONField, Value
 from django.utils import timezone
-from hypothesis import given
+from hypothesis import given, reject
 from hypothesis import strategies as st
 
 from postmark.models import Message, QueuedBatch
@@ -40,8 +40,21 @@ def _queue_row(state: str, count: int, spoil: Spoil | None, commit: Any) -> Queu
     }
     if spoil is not None:
         values["messages"] = as_json(spoil(row.messages))
-    QueuedBatch.objects.filter(pk=row.pk).update(**values)
+    store(row, values)
     return row
+
+
+def store(row: QueuedBatch, values: dict[str, Any]) -> None:
+    """Write the spoilt row. MariaDB keeps a JSON column under CHECK (JSON_VALID(...)), which
+    refuses JSON nested deeper than 32: such a row cannot exist there, so the example is not
+    one this database can meet (any other database stores it)."""
+    try:
+        with transaction.atomic():
+            QueuedBatch.objects.filter(pk=row.pk).update(**values)
+    except IntegrityError:
+        if connection.vendor != "mysql":
+            raise
+        reject()
 
 
 def as_json(value: Any) -> Value:
@@ -143,7 +156,7 @@ def test_a_worker_fails_an_unreadable_batch_without_a_request_and_marks_its_log_
     queued.clear()
     send(messages(2), commit=django_capture_on_commit_callbacks)
     row = QueuedBatch.objects.get()
-    QueuedBatch.objects.filter(pk=row.pk).update(messages=as_json(spoil(row.messages)))
+    store(row, {"messages": as_json(spoil(row.messages))})
 
     [outcome] = run_tasks(queued)
 
