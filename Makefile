@@ -16,9 +16,10 @@ $(VENV)/.installed: setup.cfg setup.py
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## make fuzz: the Hypothesis suites (webhooks, sending, storage) with many more examples each
+## make fuzz: the Hypothesis suites (webhooks, sending, storage, settling) with many more examples each
 FUZZ_TESTS = tests/webhooks/test_fuzz.py tests/webhooks/test_hostile.py \
-	$(shell grep -l '@given' tests/sending/*.py) tests/storage/test_portable_storage.py
+	$(shell grep -l '@given' tests/sending/*.py) tests/storage/test_portable_storage.py \
+	tests/operations/test_never_twice.py
 fuzz: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest $(FUZZ_TESTS) $(PYTEST_ARGS)
 

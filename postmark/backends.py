@@ -186,10 +186,13 @@ class QueuedPostmarkBackend(PostmarkBackend):
         server = server_label(batch.server_token)
         queued = _Queued(QueuedBatch(id=uuid.uuid4(), state=QueuedBatch.State.PENDING))
         queued.row.template = batch.template
+        link_field = settings.POSTMARK_LINK_FIELD
         for message, payload in zip(batch.messages, batch.payloads, strict=True):
-            # The id that links the message's log row to its entry, for the worker to update
-            # that row; a Bulk API message's rows go by the link ids its payload carries.
-            log_id = None if payload is not None and batch.bulk else str(uuid.uuid4())
+            # The id in the message's Metadata, which also links its log row to its entry, for
+            # the worker to update that row; a Bulk API message's rows go by its recipients'.
+            log_id: str | None = str(uuid.uuid4())  # not sent: its row needs an id all the same
+            if payload is not None:
+                log_id = None if batch.bulk else payload["Metadata"][link_field]
             queued.logged.append((message, log_id))
             if payload is None:  # suppressed or refused: its result is already final
                 result = result_of(message)
@@ -204,6 +207,7 @@ class QueuedPostmarkBackend(PostmarkBackend):
                 recipients=list(message.recipients()),
                 message="Queued for sending.",
                 batch_id=str(queued.row.id),
+                link_id=log_id,  # the id it is sent with, as a sent message's result has
             )
             set_result(message, queued_result)
             queued.row.messages.append(

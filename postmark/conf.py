@@ -17,14 +17,18 @@ from django.dispatch import receiver
 from .api.spec import MAX_BATCH
 from .installation.package import require_installed_app
 from .installation.setting_rules import (
+    DEFAULT_LINK_FIELD,
     Secret,
     byte_count,
     checked_api_url,
+    checked_link_field,
     conceal,
     exposed,
+    seconds,
 )
 
 __all__ = [
+    "DEFAULT_LINK_FIELD",
     "SECRET_SETTINGS",
     "PostmarkConf",
     "Secret",
@@ -98,6 +102,20 @@ class PostmarkConf(AppConf):
     STORE_MESSAGES: bool = True
     #: Also keep text and HTML bodies on those rows.
     STORE_BODIES: bool = False
+
+    # --- Settling uncertain sends (docs/reliability.rst, manage.py postmark_settle) -------------
+    #: The Metadata field that carries each message's generated id (``Message.link_id``), by
+    #: which a message whose answer never came is searched for: up to 20 letters, digits, "-"
+    #: or "_", a name your own metadata does not use.
+    LINK_FIELD: str = DEFAULT_LINK_FIELD
+    #: Seconds after a send whose outcome is unknown before its message is first searched for.
+    SETTLE_AFTER: float = 60.0
+    #: Seconds after that send from which "not found" is believed: Postmark does not say how
+    #: soon a sent message shows in its search, so this waits far longer than it usually takes.
+    SETTLE_NOT_FOUND_AFTER: float = 3600.0
+    #: What a message not found by then becomes: "fail" (marked failed: it was never sent) or
+    #: "resend" (sent once more, with the same id, itself settled the same way if need be).
+    SETTLE_NOT_FOUND: str = "fail"
 
     # --- Queued sending (postmark.backends.QueuedPostmarkBackend) --------------------------------
     #: Alias in Django's TASKS setting of the task backend that queues the batches.
@@ -266,6 +284,20 @@ class PostmarkConf(AppConf):
                 'strings), e.g. [os.environ["POSTMARK_NEWS_SERVER_TOKEN"]].'
             )
         return tokens
+
+    def configure_link_field(self, value: Any) -> str:
+        return checked_link_field(value)
+
+    def configure_settle_not_found(self, value: Any) -> str:
+        if value not in ("fail", "resend"):
+            raise ImproperlyConfigured('POSTMARK_SETTLE_NOT_FOUND must be "fail" or "resend".')
+        return str(value)
+
+    def configure_settle_after(self, value: Any) -> float:
+        return seconds("POSTMARK_SETTLE_AFTER", value)
+
+    def configure_settle_not_found_after(self, value: Any) -> float:
+        return seconds("POSTMARK_SETTLE_NOT_FOUND_AFTER", value)
 
     def configure_api_url(self, value: Any) -> str:
         return checked_api_url(value)

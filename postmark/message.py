@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 
-from .conf import conceal, settings
+from .conf import DEFAULT_LINK_FIELD, conceal, settings
 
 # README documents ``postmark.message.PostmarkResult``; it lives in ``postmark.results``.
 from .results import PostmarkResult
@@ -113,6 +113,8 @@ class Defaults:
     track_links: str | None = None
     message_stream: str | None = None
     bulk_streams: frozenset[str] = frozenset()
+    #: The Metadata field of each message's generated id (POSTMARK_LINK_FIELD).
+    link_field: str = DEFAULT_LINK_FIELD
 
     @classmethod
     def from_settings(cls) -> Defaults:
@@ -123,6 +125,7 @@ class Defaults:
             track_links=settings.POSTMARK_TRACK_LINKS,
             message_stream=settings.POSTMARK_MESSAGE_STREAM,
             bulk_streams=frozenset(settings.POSTMARK_BULK_STREAMS),
+            link_field=settings.POSTMARK_LINK_FIELD,
         )
 
 

@@ -20,6 +20,7 @@ class Message(models.Model):
 
     # The send statuses of postmark.results.Status, then the lifecycle webhooks report. (An
     # enum with members cannot be subclassed, so this one is built from that one's members.)
+    _SETTLEMENTS = [("found", "found in Postmark"), ("resent", "resent"), ("failed", "failed")]
     Status = models.TextChoices(  # type: ignore[misc,call-overload]
         "Status",
         [(status.name, (status.value, status.label)) for status in SendStatus]
@@ -61,15 +62,21 @@ class Message(models.Model):
     server = models.CharField("Postmark server", max_length=64, blank=True)
     #: The Bulk API request that carried it (``manage.py postmark_bulk_status ID``).
     bulk_request_id = models.CharField("bulk request ID", max_length=64, blank=True)
-    #: Generated for each recipient of a Bulk API request and sent in its Metadata (Postmark
-    #: names no MessageID for them): its webhooks find this row by it, and fill in message_id.
+    #: Generated, sent in its Metadata (POSTMARK_LINK_FIELD): Postmark's search finds it by this.
     link_id = models.UUIDField("link ID", null=True, blank=True, unique=True, editable=False)
+    # Settling an unknown outcome (postmark.operations.settle): the request kept (ASCII JSON,
+    # emptied once settled), when the call was made, when settling sent it again (committed
+    # before the request goes), a settler's claim, and how it ended (``_SETTLEMENTS``).
+    payload = models.TextField("request kept to resend", blank=True, editable=False)
+    unknown_since = models.DateTimeField(null=True, blank=True, editable=False)
+    resent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    settling_since = models.DateTimeField(null=True, blank=True, editable=False)
+    settlement = models.CharField(max_length=16, blank=True, choices=_SETTLEMENTS, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        # Index choices, here and below: every index is written on each webhook, so only the ones
-        # that serve a lookup or an ordering are kept. Meta.indexes rather than db_index=True,
-        # which on PostgreSQL adds a second (LIKE) index to every text column.
+        # Only indexes that serve a lookup or an ordering (each is written on every webhook);
+        # Meta.indexes, not db_index=True, which on PostgreSQL adds a LIKE index to text columns.
         indexes = [
             models.Index(fields=["status"], name="postmark_message_status"),
             # The overview page filtered by stream: a range of created_at within one stream.
@@ -90,10 +97,9 @@ class Message(models.Model):
 
 
 def _message_link(related_name: str) -> models.ForeignKey[Message | None]:
-    # Joined on Postmark's MessageID, without a database constraint: the column is filled straight
-    # from the payload (no lookup per webhook) and a bounce for a message this app never logged
-    # (sent elsewhere, or before the app was installed) is still stored. ``row.message_id`` is the
-    # MessageID; ``row.message`` raises Message.DoesNotExist when no such Message was logged.
+    # Joined on Postmark's MessageID without a database constraint: filled straight from the
+    # payload (no lookup per webhook), and a bounce for a message never logged here is still
+    # stored. ``row.message`` raises Message.DoesNotExist when no such Message was logged.
     return models.ForeignKey(
         Message,
         to_field="message_id",
@@ -120,6 +126,8 @@ class WebhookEvent(models.Model):
 
     #: SHA-256 of the raw body: Postmark repeats the same body when it retries.
     body_sha256 = models.CharField("body SHA-256", max_length=64, editable=False)
+    #: One row per event, by webhook or recovered from the Messages API (events.identity).
+    event_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     record_type = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices)
     body = models.TextField()

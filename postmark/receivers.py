@@ -26,10 +26,11 @@ from .events import (
 )
 from .inbound.intake import keep
 from .models import Bounce, Message, Suppression
+from .queue.queueing import schedule_settling
 from .results import PostmarkResult
 from .sending.addresses import bare_address
 from .sending.message_log import log_sent
-from .sending.recipients import LINK_KEY, set_suppressed
+from .sending.recipients import set_suppressed
 from .storage import statements
 
 Receiver = TypeVar("Receiver", bound=Callable[..., None])
@@ -54,8 +55,11 @@ def store_sent_messages(
     sender: Any, messages: Sequence[EmailMessage], results: Sequence[PostmarkResult], **kwargs: Any
 ) -> None:
     """``post_send``: one ``Message`` row per message (per recipient of a Bulk API message),
-    one bulk insert per API call (``postmark.sending.message_log``)."""
-    log_sent(messages, results)
+    one bulk insert per API call (``postmark.sending.message_log``); the rows whose outcome is
+    unknown are settled later (``postmark.tasks.settle_task``)."""
+    unknown = log_sent(messages, results)
+    if unknown:
+        schedule_settling(unknown)
 
 
 # --- Webhook receivers ---------------------------------------------------------------------------
@@ -161,7 +165,7 @@ def advance_message(event: Any, when: Any) -> None:
 
 
 def _link_id(event: Any) -> uuid.UUID | None:
-    value = (getattr(event, "metadata", None) or {}).get(LINK_KEY)
+    value = (getattr(event, "metadata", None) or {}).get(settings.POSTMARK_LINK_FIELD)
     try:
         return uuid.UUID(str(value)) if value else None
     except ValueError:
@@ -169,15 +173,16 @@ def _link_id(event: Any) -> uuid.UUID | None:
 
 
 def _link(link_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    """A Bulk API recipient's row learns its MessageID from the first webhook that names both
-    (its generated id came back in the Metadata), so that this and every later event, and the
-    Bounce rows, find it by MessageID."""
+    """A row without its MessageID (a Bulk API recipient's, or one whose send's answer was
+    lost) learns it from the first webhook that names both (its generated id came back in the
+    Metadata), so that this and every later event, and the Bounce rows, find it by MessageID."""
     try:
         # A savepoint: a MessageID some other row already holds must not break the webhook's
         # transaction (that row keeps it; this event then updates it alone).
         with transaction.atomic(using=router.db_for_write(Message)):
+            # An unknown row's kept request goes too: Postmark had the message after all.
             Message.objects.filter(link_id=link_id, message_id__isnull=True).update(
-                message_id=message_id
+                message_id=message_id, payload=""
             )
     except IntegrityError:
         pass

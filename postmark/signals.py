@@ -38,6 +38,16 @@ pre_send = Signal()
 # the mail has gone by then, and an exception would invite sending it again.
 post_send = Signal()
 
+# Sent once settling (postmark.operations.settle) has decided what became of a message whose
+# outcome was unknown, after its Message row was written.
+#   sender: postmark.models.Message
+#   message: postmark.models.Message, the row as written
+#   outcome: "found" (Postmark had it: the row is "sent", with Postmark's MessageID), "resent"
+#            (not found, sent once more, and Postmark took it) or "failed" (it was not sent)
+#   reason: str, what happened, as the row's error now says it
+# A receiver that raises is logged (logger "postmark") and undoes nothing.
+message_settled = Signal()
+
 # Webhook signals. Each is sent inside the transaction that stores the webhook: a receiver
 # that raises rolls back every receiver's work, the view answers 500 and Postmark retries.
 #   sender: the event class (e.g. postmark.events.BounceEvent); EVENT_SIGNALS below says which

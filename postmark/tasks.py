@@ -1,5 +1,6 @@
 """Every task the app makes: the one ``QueuedPostmarkBackend`` enqueues (``send_queued_batch``),
-inbound mail's (``process_inbound_message``) and the operations' (``sync_task``, ``purge_task``,
+the one a send whose outcome is unknown schedules (``settle_task``), inbound mail's
+(``process_inbound_message``) and the operations' (``sync_task``, ``purge_task``,
 ``bulk_status_task``), all in the module Celery's autodiscovery imports.
 
 The task stays here, at ``postmark.tasks.send_queued_batch``, although its work is done in
@@ -12,15 +13,17 @@ queue imports it (by its path): ``PostmarkBackend`` works whatever the queue's s
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
 
 from .inbound.scheduling import run as inbound_run
 from .operations.bulk import follow_bulk_request
 from .operations.retention import purge
+from .operations.settle import settle
 from .operations.sync import sync_bounces, sync_suppressions
 from .queue import recovery
-from .queue.queueing import enqueue, queue_task
+from .queue.queueing import enqueue, queue_task, schedule_settling
 from .queue.worker import deliver
 
 __all__ = [
@@ -30,8 +33,15 @@ __all__ = [
     "purge_task",
     "recover",
     "send_queued_batch",
+    "settle_task",
     "sync_task",
 ]
+
+logger = logging.getLogger("postmark.tasks")
+
+#: How many times ``settle_task`` follows its rows up: twice is the usual (a first search, then
+#: one once "not found" is believed), a few more after a resend or a search that failed.
+SETTLE_ROUNDS = 12
 
 
 # Defaults from settings: a task backend validates the queue name as soon as the task is made.
@@ -44,6 +54,25 @@ def send_queued_batch(batch_id: str) -> dict[str, str]:
         # postmark_recover enqueues it again. Nothing was sent, so nothing can be doubled.
         enqueue(batch_id, run_after=outcome.retry_at)
     return {"batch": batch_id, "state": outcome.state}
+
+
+@queue_task
+def settle_task(link_ids: list[str] | None = None, rounds: int = 0) -> dict[str, int]:
+    """Settle the ``Message`` rows whose outcome is unknown (these, or every one that is due),
+    as ``manage.py postmark_settle`` does; the rows left for later are followed up by a task of
+    their own at the time they are due. Safe to run any number of times, at once too."""
+    report = settle(link_ids)
+    if link_ids is not None and report.waiting:
+        if rounds < SETTLE_ROUNDS:
+            schedule_settling(report.waiting, rounds=rounds + 1, run_after=report.next_at)
+        else:
+            logger.error(
+                "%d message(s) are still unsettled after %d rounds; `manage.py postmark_settle` "
+                "settles them once Postmark's search answers.",
+                len(report.waiting),
+                rounds,
+            )
+    return report.as_dict()
 
 
 def recover(stale_after: float | None = None) -> recovery.Recovered:

@@ -138,6 +138,8 @@ DOCUMENTED = [
     ("postmark.exceptions", "is_safe_to_retry"),
     ("postmark.exceptions", "BulkNotEnabledError"),
     ("postmark.tasks", "send_queued_batch"),
+    ("postmark.tasks", "settle_task"),
+    ("postmark.signals", "message_settled"),
     ("postmark.operations.tasks", "sync_task"),
     ("postmark.operations.tasks", "purge_task"),
     ("postmark.operations.tasks", "bulk_status_task"),

@@ -77,11 +77,12 @@ class MessageAdmin(_StreamColumn, CheckedQueries, ReadOnlyAdmin):
         "tag",
         "stream",
     )
-    list_filter = ("status", "message_stream", "tag", "created_at")
+    list_filter = ("status", "settlement", "message_stream", "tag", "created_at")
     search_fields = ("message_id", "to", "cc", "bcc", "subject", "from_email")
     date_hierarchy = "created_at"
     readonly_fields = (
-        *fields_of(Message, message_stream="stream", metadata="formatted_metadata"),
+        # The request kept to resend an unknown message is left out: up to 10 MB of JSON.
+        *fields_of(Message, message_stream="stream", metadata="formatted_metadata", payload=""),
         "suppressions",
     )
     inlines = (BounceInline, WebhookEventInline)

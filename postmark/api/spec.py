@@ -22,6 +22,15 @@ MAX_BATCH_BYTES = 50 * 1024 * 1024  # a whole batch request
 #: Postmark takes inbound mail with up to this many bytes of attachments (decoded).
 MAX_INBOUND_ATTACHMENT_BYTES = 35 * 1024 * 1024
 MAX_TAG_LENGTH = 1000
+#: Metadata: at most 10 fields, names of at most 20 characters, values of at most 80 (Postmark
+#: refuses the message otherwise: "Invalid metadata content. Field names are limited to 20
+#: characters and field values are limited to 80 characters in length.", ErrorCode 300).
+MAX_METADATA_FIELDS = 10
+MAX_METADATA_KEY_LENGTH = 20
+MAX_METADATA_VALUE_LENGTH = 80
+#: The Messages API's paging: ``count`` at most 500, ``count + offset`` at most 10,000.
+MAX_SEARCH_COUNT = 500
+MAX_SEARCH_WINDOW = 10_000
 TRACK_LINKS_VALUES = ("None", "HtmlAndText", "HtmlOnly", "TextOnly")
 
 # --- Webhooks -----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 # Postmark sends up to 7 fractional digits ("2026-11-27T10:11:12.1234567-04:00") and "Z" or any
 # offset. Python 3.11's fromisoformat() reads all of that (cutting the fraction to microseconds);
@@ -36,3 +36,15 @@ def _parse_untidy(value: str) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+#: US Eastern standard time. Postmark reads the dates of its searches (``fromdate``, ``todate``)
+#: as Eastern time without an offset; written at UTC-5 all year, a date names the same instant
+#: or, while daylight time (UTC-4) is in force there, one an hour earlier: a ``fromdate`` so
+#: written can only widen the search, never miss a message.
+_EASTERN_STANDARD = timezone(timedelta(hours=-5))
+
+
+def eastern_time(moment: datetime) -> str:
+    """An aware datetime as a search date Postmark reads (``2026-01-01T07:00:00``)."""
+    return moment.astimezone(_EASTERN_STANDARD).strftime("%Y-%m-%dT%H:%M:%S")

@@ -9,10 +9,14 @@ from __future__ import annotations
 from .bounces import BounceEndpoints
 from .email import EmailEndpoints
 from .http import USER_AGENT, HTTPClient, Timeout, encode_json
+from .message_events import MessageEventEndpoints
+from .messages import MessageEndpoints
 from .server import ServerEndpoints
 
 __all__ = ["USER_AGENT", "Client", "HTTPClient", "Timeout", "encode_json"]
 
 
-class Client(EmailEndpoints, BounceEndpoints, ServerEndpoints):
+class Client(
+    EmailEndpoints, BounceEndpoints, MessageEndpoints, MessageEventEndpoints, ServerEndpoints
+):
     """Talks to one Postmark server with one token (see ``HTTPClient``), every endpoint."""

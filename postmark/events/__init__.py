@@ -15,6 +15,7 @@ from .body import (
     load,
 )
 from .fields import clean_json, clean_text
+from .identity import event_key
 from .inbound import INBOUND, Address, Attachment, Header, InboundEvent
 from .outbound import (
     Agent,
@@ -59,6 +60,7 @@ __all__ = [
     "UnknownEvent",
     "clean_json",
     "clean_text",
+    "event_key",
     "event_type_of",
     "load",
     "parse",

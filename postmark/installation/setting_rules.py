@@ -5,10 +5,17 @@ scheme, a byte count that is not a number). Each names the setting; none repeats
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+
+#: The Metadata field of each message's generated id, unless POSTMARK_LINK_FIELD names another.
+DEFAULT_LINK_FIELD = "django-postmark-id"
+#: What POSTMARK_LINK_FIELD may be: Postmark takes metadata names of up to 20 characters, and
+#: the name goes into a query string (``metadata_<name>=<id>``) when the message is searched for.
+_LINK_FIELD = re.compile(r"[A-Za-z0-9_-]{1,20}")
 
 
 class Secret(str):
@@ -80,4 +87,19 @@ def url_problem(url: str) -> str:
 def byte_count(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ImproperlyConfigured(f"{name} must be a whole number of bytes, e.g. 1024 * 1024.")
+    return value
+
+
+def seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, 0 or more.")
+    return float(value)
+
+
+def checked_link_field(value: Any) -> str:
+    if not isinstance(value, str) or not _LINK_FIELD.fullmatch(value):
+        raise ImproperlyConfigured(
+            "POSTMARK_LINK_FIELD must be a metadata name of 1 to 20 letters, digits, - or _ "
+            f'(Postmark\'s limit), e.g. "{DEFAULT_LINK_FIELD}".'
+        )
     return value

@@ -35,8 +35,9 @@ def message_entry(
     API message (``bulk``) also keeps the link id generated for each recipient (already in the
     payload's Metadata) and its ``merge_metadata``: the log's per-recipient rows need both. A
     message for another server keeps that server's label (``server``), never its token.
-    ``log_id`` is the ``link_id`` of the message's log row, written when it was queued: the
-    worker's log updates that row (a Bulk API message's rows go by its recipients' link ids).
+    ``log_id`` is the ``link_id`` of the message's log row, written when it was queued (the id
+    its payload's Metadata carries): the worker's log updates that row (a Bulk API message's
+    rows go by its recipients' link ids).
     """
     envelope: dict[str, Any] = {
         "version": ENVELOPE_VERSION,
@@ -109,12 +110,14 @@ def _rebuild_message(entry: Mapping[str, Any]) -> EmailMessage:
         )
     for content, mimetype in alternatives:
         message.attach_alternative(content, mimetype)
+    state = state_of(message)
+    # Its log rows were written when it was queued, by these ids: the worker's log updates them.
+    # Every attempt sends the same payload, with the same ids in its Metadata.
+    state.queued = True
     if envelope.get("log_id"):
-        state_of(message).log_id = envelope["log_id"]
+        state.log_id = envelope["log_id"]
     if envelope.get("link_ids"):
-        state_of(message).link_ids = {
-            _address(address): link_id for address, link_id in envelope["link_ids"]
-        }
+        state.link_ids = {_address(address): link_id for address, link_id in envelope["link_ids"]}
     if envelope.get("merge_metadata"):
         message.merge_metadata = envelope["merge_metadata"]
     if entry.get("result") is not None:

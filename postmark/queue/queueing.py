@@ -1,5 +1,6 @@
-"""Putting batches on the task queue: the task backend POSTMARK_QUEUE_TASK_BACKEND names, checked
-before anything is queued, and the enqueueing of ``postmark.tasks.send_queued_batch``.
+"""Putting work on the task queue: the task backend POSTMARK_QUEUE_TASK_BACKEND names, checked
+before anything is queued, the enqueueing of ``postmark.tasks.send_queued_batch``, and the
+scheduling of ``postmark.tasks.settle_task`` after a send whose outcome is unknown.
 
 Nothing here touches a task backend when it is imported: the synchronous ``PostmarkBackend``
 imports ``postmark.backends``, which imports this, and must work whatever the queue's settings
@@ -9,21 +10,27 @@ is used (and ``postmark.E020``/``E021`` from ``manage.py check``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from functools import partial
 from typing import ParamSpec, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import router, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from ..conf import settings
-from ..models import QueuedBatch
+from ..models import Message, QueuedBatch
 from .tasks_api import Task, task, task_backends
 
 #: The task, by the path a task backend stores it under (README documents it). Named, not
 #: imported: ``postmark.tasks`` makes the task when it is imported, which needs the task backend.
 SEND_TASK = "postmark.tasks.send_queued_batch"
+SETTLE_TASK = "postmark.tasks.settle_task"
+
+logger = logging.getLogger("postmark.tasks")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -83,3 +90,40 @@ def enqueue(batch_id: str, *, run_after: datetime | None = None) -> str:
     result = queued_task.enqueue(batch_id)
     QueuedBatch.objects.filter(pk=batch_id).update(task_id=result.id, enqueued_at=timezone.now())
     return str(result.id)
+
+
+def schedule_settling(
+    link_ids: Sequence[object], *, rounds: int = 0, run_after: datetime | None = None
+) -> None:
+    """Have ``settle_task`` settle these ``Message`` rows (their outcome is unknown) at
+    ``run_after`` (POSTMARK_SETTLE_AFTER from now by default), once the current transaction
+    commits: the worker must see the rows. Only on a task backend that can run a task later
+    (``supports_defer``): one that runs it at once would search before anything could be found.
+    Without one, ``manage.py postmark_settle``, run by a scheduler, settles them."""
+    if link_ids:
+        ids = [str(link_id) for link_id in link_ids]
+        on_commit = partial(_enqueue_settling, ids, rounds, run_after)
+        transaction.on_commit(on_commit, using=router.db_for_write(Message), robust=True)
+
+
+def _enqueue_settling(ids: list[str], rounds: int, run_after: datetime | None) -> None:
+    if queue_problem() is not None:
+        return
+    alias = settings.POSTMARK_QUEUE_TASK_BACKEND
+    if not task_backends[alias].supports_defer:
+        return
+    at = run_after or timezone.now() + timedelta(seconds=settings.POSTMARK_SETTLE_AFTER)
+    try:
+        queued_task = import_string(SETTLE_TASK).using(
+            backend=alias, queue_name=settings.POSTMARK_QUEUE_NAME, run_after=at
+        )
+        queued_task.enqueue(ids, rounds)
+    except Exception:
+        # A commit hook raises nothing (Django would skip the later ones); the rows stay unknown
+        # for manage.py postmark_settle, which settles every row that is due.
+        logger.error(
+            "Could not enqueue the settling of %d message(s) whose outcome is unknown; "
+            "`manage.py postmark_settle` settles them.",
+            len(ids),
+            exc_info=True,
+        )

@@ -16,7 +16,7 @@ from .. import signals
 from ..conf import settings
 from ..models import QueuedBatch
 from ..results import PostmarkResult, Status
-from ..sending.recipients import message_results, result_of, set_result
+from ..sending.recipients import known_state, message_results, result_of, set_result
 from .envelope import result_to_json
 from .readable import UnreadableBatch, load_messages, mark_unreadable, read_batch
 from .tasks_api import TaskResultDoesNotExist, TaskResultStatus, task_backends
@@ -107,8 +107,14 @@ def _settle_unknown(row: QueuedBatch, messages: list[EmailMessage]) -> None:
     for message, entry in zip(messages, row.messages, strict=True):
         if entry["payload"] is not None:
             recipients = list(message.recipients())
+            # The id it was queued with, and its request for the log to keep for settling.
+            state = known_state(message)
             unknown = PostmarkResult(
-                Status.UNKNOWN, recipients=recipients, message=UNKNOWN_AFTER_CRASH
+                Status.UNKNOWN,
+                recipients=recipients,
+                message=UNKNOWN_AFTER_CRASH,
+                link_id=state.log_id if state is not None else None,
+                request=entry["payload"],
             )
             set_result(message, unknown)
         entry["result"] = result_to_json(result_of(message))
@@ -126,6 +132,8 @@ def _settle_unknown(row: QueuedBatch, messages: list[EmailMessage]) -> None:
             logger.error(
                 "post_send receiver %r failed for batch %s", receiver, row.pk, exc_info=response
             )
+    for result in message_results(messages):
+        result.request = None  # the log kept it; the batch row keeps its own
     row.state = QueuedBatch.State.UNKNOWN
     row.error = UNKNOWN_AFTER_CRASH
     row.finished_at = timezone.now()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 from ..api.spec import ERROR_BOUNCE_NOT_FOUND, ERROR_CANNOT_ACTIVATE
-from .routing import Answer, Request, Route, known_stream
+from .routing import Answer, Request, Route, known_stream, paging
 from .state import Bounce, SandboxState
 from .validation import ADDRESS, Refusal
 
@@ -33,7 +33,7 @@ class BouncesAPI:
         ]
 
     def list_bounces(self, request: Request) -> Answer:
-        count, offset = _paging(request.query)
+        count, offset = paging(request.query)
         query = request.query
         bounces = sorted(self.state.snapshot()["bounces"], key=lambda b: b.id, reverse=True)
         filters: list[Callable[[Bounce], bool]] = []
@@ -145,16 +145,6 @@ def _suppression_addresses(request: Request, stream: str) -> list[str]:
     if len(items) > 50:
         raise Refusal(403, "At most 50 suppressions may be changed per request.")
     return [str(item.get("EmailAddress") or "") for item in items]
-
-
-def _paging(query: Mapping[str, str]) -> tuple[int, int]:
-    try:
-        count, offset = int(query["count"]), int(query["offset"])
-    except (KeyError, ValueError):
-        raise Refusal(403, "The 'count' and 'offset' parameters are required numbers.") from None
-    if not 1 <= count <= 500 or offset < 0:
-        raise Refusal(403, "'count' must be from 1 to 500 and 'offset' at least 0.")
-    return count, offset
 
 
 def _boolean(name: str, value: str) -> bool:

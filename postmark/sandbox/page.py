@@ -125,6 +125,44 @@ def document(title: str, nav: str, main: str, *, refresh: bool = True, style: st
 </main></body></html>"""
 
 
+def state_json(snapshot: dict[str, list[Any]], server_id: int) -> dict[str, Any]:
+    """What the page shows, as JSON (``GET /sandbox/state.json``)."""
+    messages: list[SentMessage] = snapshot["messages"]
+    deliveries: list[WebhookDelivery] = snapshot["webhook_deliveries"]
+    return {
+        "messages": [
+            {
+                "MessageID": m.message_id,
+                "From": m.sender,
+                "To": m.to,
+                "Cc": m.cc,
+                "Bcc": m.bcc,
+                "Subject": m.subject,
+                "Tag": m.tag,
+                "MessageStream": m.stream,
+                "Outcomes": m.outcomes,
+                "Test": m.test,
+            }
+            for m in messages
+        ],
+        "bounces": [b.as_json(server_id) for b in snapshot["bounces"]],
+        "suppressions": [
+            dict(s.as_json(), MessageStream=s.stream) for s in snapshot["suppressions"]
+        ],
+        "webhooks": [
+            {
+                "ID": d.id,
+                "RecordType": d.record_type,
+                "URL": d.url,
+                "State": d.state,
+                "Statuses": [a.status for a in d.attempts],
+                "Payload": d.payload,
+            }
+            for d in deliveries
+        ],
+    }
+
+
 def _site_links(webhook_url: str | None) -> str:
     """Links back to the site that receives the webhooks (the demo's, say), if there is one."""
     if not webhook_url:

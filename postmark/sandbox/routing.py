@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.spec import TEST_TOKEN
+from ..api.spec import MAX_SEARCH_COUNT, TEST_TOKEN
 from .state import SandboxState
 from .validation import Refusal
 
@@ -61,6 +61,20 @@ def known_stream(state: SandboxState, stream: str) -> str:
     if stream not in state.streams:
         raise Refusal(1235, f"The message stream '{stream}' was not found on this server.")
     return stream
+
+
+def paging(query: Mapping[str, str], window: int | None = None) -> tuple[int, int]:
+    """A list endpoint's ``count`` (1 to 500) and ``offset`` (required, both); with ``window``,
+    ``count + offset`` at most that (the Messages API's 10,000)."""
+    try:
+        count, offset = int(query["count"]), int(query["offset"])
+    except (KeyError, ValueError):
+        raise Refusal(403, "The 'count' and 'offset' parameters are required numbers.") from None
+    if not 1 <= count <= MAX_SEARCH_COUNT or offset < 0:
+        raise Refusal(403, f"'count' must be from 1 to {MAX_SEARCH_COUNT} and 'offset' at least 0.")
+    if window is not None and count + offset > window:
+        raise Refusal(403, f"'count' and 'offset' together may not exceed {window}.")
+    return count, offset
 
 
 class PostmarkAPI:

@@ -4,8 +4,10 @@ object tests and the management command start, inspect and stop."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,9 +17,12 @@ from urllib.parse import parse_qsl, urlsplit
 from ..api.spec import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES
 from .bounces_api import BouncesAPI
 from .bulk import BulkAPI
+from .faults import ACCEPTING, Faults
 from .inbound_api import READ_LIMIT as INBOUND_READ_LIMIT
 from .inbound_api import InboundAPI, is_inbound_path
-from .page import render
+from .message_details import MessageDetailsAPI
+from .messages_api import MessagesAPI
+from .page import render, state_json
 from .routing import Answer, PostmarkAPI, Request
 from .sending_api import SendingAPI
 from .state import Bounce, SandboxState, SentMessage, Suppression, WebhookDelivery
@@ -57,6 +62,10 @@ class Sandbox:
     ``inbound_url`` receives the inbound mail delivered to it (``deliver_inbound()``, the
     form of ``/sandbox/inbound``), with ``RawEmail`` unless ``raw_email`` is False.
 
+    ``faults`` plays the calls whose outcome a client cannot know (``faults.plan([...])``, see
+    ``postmark.sandbox.faults``), and ``index_delay`` the seconds before a message accepted shows
+    in the Messages API's search.
+
     Requests must call it by a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``) or the
     address it listens on, with its port, or by one of ``allowed_hosts``: any other ``Host`` is
     answered 421, so that a web page cannot read it by rebinding its own name to 127.0.0.1.
@@ -72,10 +81,12 @@ class Sandbox:
         webhook_delay: float = 0.5,
         retry_delays: Sequence[float] = (1.0, 5.0, 15.0),
         allowed_hosts: Sequence[str] = (),
+        index_delay: float = 0.0,
         inbound_url: str | None = None,
         raw_email: bool = True,
     ) -> None:
         self.state = SandboxState()
+        self.faults = Faults(index_delay=index_delay)
         self.webhooks = WebhookSender(
             self.state, webhook_url, delay=webhook_delay, retry_delays=retry_delays
         )
@@ -89,8 +100,12 @@ class Sandbox:
         # The server's inbound settings (GET/PUT /server) and inbound mail (inbound_api.py).
         self.inbound = InboundAPI(self.state, self.webhooks, url=inbound_url, raw_email=raw_email)
         areas = (self.sending, BouncesAPI(self.state), self.bulk, self.operations, self.inbound)
-        for area in areas:
+        for area in (*areas, MessagesAPI(self.state, self.faults)):
             self.api.routes += area.routes()
+        # Message details with their events, opens, clicks, failed inbound mail; a recipient
+        # opening, clicking, unsubscribing (message_details.py).
+        self.events = MessageDetailsAPI(self.state, self.webhooks, self.inbound)
+        self.api.routes += self.events.routes()
         self.httpd = _Server((host, port), _Handler)
         self.httpd.sandbox = self
         self.host = host
@@ -128,6 +143,7 @@ class Sandbox:
             self.httpd.server_close()
 
     def stop(self) -> None:
+        self.faults.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.webhooks.stop()
@@ -167,6 +183,15 @@ class Sandbox:
     def webhook_deliveries(self) -> list[WebhookDelivery]:
         return self.state.snapshot()["webhook_deliveries"]
 
+    def copies(self, metadata_key: str) -> Counter[str]:
+        """How many messages it accepted for each value of a Metadata field: with the app's
+        POSTMARK_LINK_FIELD, how many copies of each message (test-token sends left out)."""
+        return Counter(
+            message.metadata[metadata_key]
+            for message in self.messages
+            if not message.test and metadata_key in message.metadata
+        )
+
     def wait_for_webhooks(self, timeout: float = 10.0) -> list[WebhookDelivery]:
         """Wait until every scheduled webhook was delivered or gave up; return them all."""
         deadline = time.monotonic() + timeout
@@ -178,37 +203,7 @@ class Sandbox:
 
     def state_json(self) -> dict[str, Any]:
         """What the page shows, as JSON (``GET /sandbox/state.json``)."""
-        server_id = self.state.server_id
-        return {
-            "messages": [
-                {
-                    "MessageID": m.message_id,
-                    "From": m.sender,
-                    "To": m.to,
-                    "Cc": m.cc,
-                    "Bcc": m.bcc,
-                    "Subject": m.subject,
-                    "Tag": m.tag,
-                    "MessageStream": m.stream,
-                    "Outcomes": m.outcomes,
-                    "Test": m.test,
-                }
-                for m in self.messages
-            ],
-            "bounces": [b.as_json(server_id) for b in self.bounces],
-            "suppressions": [dict(s.as_json(), MessageStream=s.stream) for s in self.suppressions],
-            "webhooks": [
-                {
-                    "ID": d.id,
-                    "RecordType": d.record_type,
-                    "URL": d.url,
-                    "State": d.state,
-                    "Statuses": [a.status for a in d.attempts],
-                    "Payload": d.payload,
-                }
-                for d in self.webhook_deliveries
-            ],
-        }
+        return state_json(self.state.snapshot(), self.state.server_id)
 
 
 _FOREIGN_HOST = (
@@ -235,17 +230,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the page shows every request that mattered
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
+    def setup(self) -> None:
+        super().setup()
+        # An answer goes out in two writes (headers, body): without this, Nagle's algorithm
+        # holds the body until the client's delayed ACK, some 40 ms per answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _handle(self) -> None:
         sandbox = self.server.sandbox
@@ -277,6 +266,13 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox.webhooks.enabled = bool(json.loads(body or b"{}").get("Enabled", True))
             self._reply(Answer(200, {"Enabled": sandbox.webhooks.enabled}))
             return
+        if parts.path == "/sandbox/faults" and self.command in ("GET", "PUT"):
+            self._reply(sandbox.faults.control(self.command, body))
+            return
+        fault = sandbox.faults.take(self.command, parts.path)
+        if fault is not None and fault not in ACCEPTING:
+            self._reply_for(fault, None)  # not processed: nothing was accepted
+            return
         request = Request(
             method=self.command,
             path=parts.path,
@@ -287,7 +283,17 @@ class _Handler(BaseHTTPRequestHandler):
         if is_inbound_path(parts.path):
             self._reply(sandbox.inbound.handle(request, sandbox.origins))
             return
-        self._reply(sandbox.api.handle(request))
+        self._reply_for(fault, sandbox.api.handle(request))
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+    def _reply_for(self, fault: str | None, answer: Answer | None) -> None:
+        if fault is not None:
+            answer = self.server.sandbox.faults.answer_for(fault, answer)
+        if answer is None:
+            self.close_connection = True  # closed unanswered, as a connection cut mid-call
+        else:
+            self._reply(answer)
 
     def _called_by_its_name(self) -> bool:
         hosts = self.headers.get_all("Host") or []
@@ -327,15 +333,18 @@ class _Handler(BaseHTTPRequestHandler):
         json_body = answer.content_type == "application/json"
         text = json.dumps(answer.body) if json_body else str(answer.body)
         data = text.encode("utf-8")
-        self.send_response(answer.status)
-        self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(data)))
-        if answer.content_type.startswith("text/html"):
-            # Its own styles only, no script, framed by no one (its form is the target).
-            self.send_header("Content-Security-Policy", _PAGE_POLICY)
-            self.send_header("X-Frame-Options", "DENY")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for name, value in answer.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(data)))
+            if answer.content_type.startswith("text/html"):
+                # Its own styles only, no script, framed by no one (its form is the target).
+                self.send_header("Content-Security-Policy", _PAGE_POLICY)
+                self.send_header("X-Frame-Options", "DENY")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a slow answer, say)

@@ -18,6 +18,9 @@ from ..api.spec import (
     DEFAULT_STREAM,
     ERROR_SENDER_SIGNATURE_NOT_FOUND,
     MAX_MESSAGE_BYTES,
+    MAX_METADATA_FIELDS,
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_VALUE_LENGTH,
     MAX_RECIPIENTS,
     MAX_TAG_LENGTH,
     can_send_from,
@@ -208,6 +211,14 @@ def _content(payload: dict[str, Any], template: bool) -> tuple[str, str, str]:
     return str(payload.get("Subject") or ""), text_body, html_body
 
 
+#: Postmark's words for a metadata field name or value too long.
+METADATA_TOO_LONG = (
+    f"Invalid metadata content. Field names are limited to {MAX_METADATA_KEY_LENGTH} characters "
+    f"and field values are limited to {MAX_METADATA_VALUE_LENGTH} characters in length. The "
+    "'{}' field in your metadata content exceeds these limits."
+)
+
+
 def _metadata(value: Any) -> dict[str, str]:
     if value in (None, {}):
         return {}
@@ -220,6 +231,10 @@ def _metadata(value: Any) -> dict[str, str]:
         if key.lower() in seen:
             raise Refusal(300, f"Metadata keys must differ by more than case: '{key}'.")
         seen.add(key.lower())
+        if len(key) > MAX_METADATA_KEY_LENGTH or len(str(item or "")) > MAX_METADATA_VALUE_LENGTH:
+            raise Refusal(300, METADATA_TOO_LONG.format(key))
+    if len(value) > MAX_METADATA_FIELDS:
+        raise Refusal(300, f"Invalid metadata content: at most {MAX_METADATA_FIELDS} fields.")
     return {str(key): "" if item is None else str(item) for key, item in value.items()}
 
 

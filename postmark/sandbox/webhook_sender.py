@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -105,6 +105,9 @@ class WebhookSender:
         self._thread: threading.Thread | None = None
         self._busy = 0
         self._paused = False
+        #: Called with (RecordType, payload) for every outbound event, posted or not: the
+        #: Messages API records its MessageEvents (message_details.py).
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
@@ -119,6 +122,8 @@ class WebhookSender:
 
     def send(self, record_type: str, payload: dict[str, Any]) -> WebhookDelivery | None:
         """Schedule one webhook; None when it goes nowhere (the event is only shown)."""
+        for listener in self.listeners:
+            listener(record_type, payload)
         stream = str(payload.get("MessageStream") or DEFAULT_STREAM)
         target, headers = self.route(stream, record_type)
         return self.send_to(target, record_type, payload, headers)

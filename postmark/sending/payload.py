@@ -19,6 +19,7 @@ from ..exceptions import UnsupportedMessageError
 from ..message import Defaults, is_template
 from .addresses import address_list, format_address, refuse_line_breaks
 from .attachments import attachment_of
+from .metadata import add_link_id, metadata_of
 
 #: Headers Postmark builds from the payload's own fields: a copy in Headers would be ignored or
 #: conflict. (From and Reply-To are mapped to their fields instead.)
@@ -54,14 +55,16 @@ def to_payload(
     message: EmailMessage,
     defaults: Defaults | None = None,
     bulk_recipients: list[BulkRecipient] | None = None,
+    link_id: str | None = None,
 ) -> dict[str, Any]:
     """The JSON object Postmark's sending API takes for this message; with ``bulk_recipients``,
-    the Bulk API's: the message's content once, each recipient in its ``Messages``.
+    the Bulk API's: the message's content once, each recipient in its ``Messages``. ``link_id``
+    goes in its Metadata under ``defaults.link_field`` (POSTMARK_LINK_FIELD).
 
     Raises UnsupportedMessageError, before anything is sent, for what Postmark cannot carry.
     """
     bulk = bulk_recipients is not None
-    payload = _Payload(message, defaults or _NO_DEFAULTS, bulk=bulk).build()
+    payload = _Payload(message, defaults or _NO_DEFAULTS, bulk=bulk, link_id=link_id).build()
     if bulk_recipients is not None:
         # Each recipient's model holds the shared one: it is not sent on its own.
         payload.pop("TemplateModel", None)
@@ -93,11 +96,19 @@ def check_recipients(message: EmailMessage) -> None:
 class _Payload:
     # One is made per message of a batch: slots, and no header dicts for a message without extra
     # headers (most), keep that cheap.
-    __slots__ = ("bulk", "defaults", "header_names", "headers", "message", "payload")
+    __slots__ = ("bulk", "defaults", "header_names", "headers", "link_id", "message", "payload")
 
-    def __init__(self, message: EmailMessage, defaults: Defaults, *, bulk: bool = False) -> None:
+    def __init__(
+        self,
+        message: EmailMessage,
+        defaults: Defaults,
+        *,
+        bulk: bool = False,
+        link_id: str | None = None,
+    ) -> None:
         self.message = message
         self.defaults = defaults
+        self.link_id = link_id
         #: The Bulk API's shared content: the recipients go in its Messages instead.
         self.bulk = bulk
         self.payload: dict[str, Any] = {}
@@ -237,8 +248,11 @@ class _Payload:
 
     def set_metadata(self) -> None:
         metadata = {**self.defaults.metadata, **(getattr(self.message, "metadata", None) or {})}
-        if metadata:
-            self.payload["Metadata"] = metadata_of(metadata)
+        checked = metadata_of(metadata) if metadata else {}
+        if self.link_id is not None:
+            add_link_id(checked, self.defaults.link_field, self.link_id)
+        if checked:
+            self.payload["Metadata"] = checked
 
     def set_tracking(self) -> None:
         track_opens = getattr(self.message, "track_opens", None)
@@ -295,21 +309,6 @@ class _Payload:
                 f"{size / 1024 / 1024:.1f} MB once encoded.",
                 field="attachments",
             )
-
-
-def metadata_of(metadata: Mapping[str, Any]) -> dict[str, str]:
-    """Metadata as Postmark takes it: text values, no two keys that differ only by case."""
-    seen: dict[str, str] = {}
-    for key in metadata:
-        folded = str(key).lower()
-        if folded in seen:
-            raise UnsupportedMessageError(
-                f"Metadata keys {seen[folded]!r} and {key!r} differ only by case; Postmark "
-                "refuses that.",
-                field="metadata",
-            )
-        seen[folded] = str(key)
-    return {str(key): "" if value is None else str(value) for key, value in metadata.items()}
 
 
 def headers_of(headers: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -22,10 +22,12 @@ from typing import Any
 
 from django.core.mail import EmailMessage
 
+from ..conf import DEFAULT_LINK_FIELD
 from ..exceptions import BatchError, UnsupportedMessageError
 from ..message import CallKey, Defaults
 from ..results import PostmarkResult, Status
 from .addresses import bare_address
+from .metadata import add_link_id, metadata_of
 from .payload import BulkRecipient, to_payload
 
 _FINAL_OK = (Status.SENT, Status.SUPPRESSED)  # compared with ==: plain strings match too
@@ -46,11 +48,14 @@ class SendState:
     #: A ``merge_data`` message's per-recipient copies (public as ``postmark_messages``).
     copies: list[EmailMessage] = field(default_factory=list)
     #: A Bulk API message's generated id per To recipient (``payloads_of``), keyed
-    #: by the address as given: a string or a (name, address) pair.
+    #: by the address as given: a string or a (name, address) pair. (Any other message's id
+    #: travels in its payload, and then on its result: ``PostmarkResult.link_id``.)
     link_ids: dict[Any, str] = field(default_factory=dict)
     #: A message rebuilt by the queue's worker: the ``link_id`` of its log row written when it
     #: was queued, which the worker's log updates.
     log_id: str | None = None
+    #: Rebuilt by the queue's worker: its log rows were written when it was queued.
+    queued: bool = False
 
 
 def state_of(message: EmailMessage) -> SendState:
@@ -95,9 +100,10 @@ def set_suppressed(message: EmailMessage, dropped: list[Any]) -> None:
     setattr(message, "suppressed_recipients", dropped)  # noqa: B010 (documented, as above)
 
 
-#: The Metadata key of the id generated for each Bulk API recipient (``Message.link_id``): its
-#: Delivery, Bounce... webhooks carry it back, since Postmark names no MessageID in the answer.
-LINK_KEY = "django-postmark-link-id"
+#: The default Metadata field (POSTMARK_LINK_FIELD) of the id generated for every message, and for
+#: each Bulk API recipient (``Message.link_id``): Postmark's search finds the message by it, and
+#: its webhooks carry it back (a Bulk API answer names no MessageID).
+LINK_KEY = DEFAULT_LINK_FIELD
 
 # --- Before pre_send: the messages as calls ------------------------------------------------------
 
@@ -191,25 +197,35 @@ def payloads_of(
             set_result(message, PostmarkResult(Status.SUPPRESSED, message=nobody))
         else:
             try:
-                payload = to_payload(message, defaults, _bulk_recipients(message) if bulk else None)
+                if bulk:
+                    payload = to_payload(message, defaults, _bulk_recipients(message, defaults))
+                else:
+                    # A fresh id each time (the same message object sent twice is two messages
+                    # to find), carried by the payload alone: the message gets no attribute for
+                    # it (``send_loop.finish_batch`` puts it on the result).
+                    payload = to_payload(message, defaults, link_id=str(uuid.uuid4()))
             except UnsupportedMessageError as error:
                 refuse(message, error, fail_silently)
         payloads.append(payload)
     return payloads
 
 
-def _bulk_recipients(message: EmailMessage) -> list[BulkRecipient]:
+def _bulk_recipients(message: EmailMessage, defaults: Defaults) -> list[BulkRecipient]:
     """The Bulk API's recipients: one per To address (each once), with its own model, metadata
     (and the generated link id, kept in the message's state for the log's rows) and headers."""
     _refuse_cc_and_bcc(message, "The Bulk API")
     shared_model = dict(getattr(message, "template_model", None) or {})
+    shared = metadata_of({**defaults.metadata, **(getattr(message, "metadata", None) or {})})
     link_ids = {address: str(uuid.uuid4()) for address in message.to}
     state_of(message).link_ids = link_ids
     recipients = []
     for address, link_id in link_ids.items():
         model, metadata, headers = _own_options(message, address)
-        metadata[LINK_KEY] = link_id
-        recipients.append(BulkRecipient(address, {**shared_model, **model}, metadata, headers))
+        own = metadata_of(metadata)
+        # Postmark merges each recipient's Metadata over the shared one: checked as merged.
+        add_link_id({**shared, **own}, defaults.link_field, link_id)
+        own[defaults.link_field] = link_id
+        recipients.append(BulkRecipient(address, {**shared_model, **model}, own, headers))
     return recipients
 
 

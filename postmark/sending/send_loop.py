@@ -29,6 +29,9 @@ from .recipients import message_results, set_result, settle
 
 logger = logging.getLogger("postmark")
 
+_UNKNOWN = Status.UNKNOWN  # looked up once, not per message
+_NO_METADATA: dict[str, str] = {}  # read only: a payload without Metadata
+
 #: Called with the error that failed a whole call, before any result is set; it may raise to
 #: take the batch back (the queue's worker does, to try again later).
 OnCallError = Callable[[PostmarkError], None]
@@ -210,8 +213,20 @@ def finish_batch(
         if on_call_error is not None:
             on_call_error(error)
         results = [PostmarkResult.from_error(error, message) for message in answer.messages]
-    for message, result in zip(answer.messages, results or [], strict=True):
+    # Each result learns its message's generated id, which only the payload carries (so that a
+    # message gains no attribute but its result); an unknown one also keeps its request while
+    # post_send's receivers run, for the log to keep for settling. The payloads of the messages
+    # sent are those not None, in the same order (``call_batch``).
+    link_field = settings.POSTMARK_LINK_FIELD
+    sent = [payload for payload in batch.payloads if payload is not None]
+    unknown = []
+    for message, result, payload in zip(answer.messages, results or [], sent, strict=True):
         set_result(message, result)
+        # A Bulk API request's top-level Metadata has no id: its recipients have one each.
+        result.link_id = payload.get("Metadata", _NO_METADATA).get(link_field)
+        if result.status == _UNKNOWN:
+            result.request = payload
+            unknown.append(result)
     settle(batch.messages)
     # The mail has gone (or not) by now: a receiver that fails (say, the log's database) must
     # not turn that into an exception the caller would answer by sending again, nor stop the
@@ -231,6 +246,8 @@ def finish_batch(
                 len(batch.messages),
                 exc_info=response,
             )
+    for result in unknown:
+        result.request = None  # the log kept what settling needs; the caller keeps no request
     return error
 
 

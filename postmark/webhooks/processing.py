@@ -3,7 +3,9 @@
 Transactions are where the subtle bugs live, so here is the whole story.
 
 * The dedup key is the SHA-256 of the raw body (a retry repeats the same body) under a unique
-  constraint; whether an event is new is decided by the database, never read-then-write.
+  constraint; whether an event is new is decided by the database, never read-then-write. An
+  outbound event also has ``event_key`` (``postmark.events.identity``), unique too: an event
+  recovered from the Messages API and its webhook have different bodies, and are one row.
 * Success path, one transaction and one commit: INSERT the ``WebhookEvent`` (already marked
   processed), send the signal, receivers write their rows, COMMIT. If the commit happens, the row
   and everything the receivers wrote are there together; if not, neither is.
@@ -30,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, QuerySet, When
 from django.utils import timezone
 
 from .. import events, signals
@@ -87,6 +89,7 @@ def receive(
         return _reject(row, str(exc))
     if isinstance(event, events.Event):  # inbound mail's MessageID is not one of ours
         row.message_id = event.message_id
+    row.event_key = events.event_key(event)
     try:
         with transaction.atomic():
             _mark_processed(row, event, now=row.received_at)
@@ -98,7 +101,7 @@ def receive(
                 raise _Duplicate from None
             dispatch(event, payload, row)
     except _Duplicate:
-        return _process_existing(row.body_sha256, payload, inbound)
+        return _process_duplicate(row, payload, inbound)
     except Exception as exc:
         return _record_failure(row, exc)
     return _done(row)
@@ -157,6 +160,16 @@ def _done(row: WebhookEvent) -> WebhookOutcome:
     return WebhookOutcome(200, "processed", row)
 
 
+def _process_duplicate(row: WebhookEvent, payload: dict[str, Any], inbound: bool) -> WebhookOutcome:
+    """The same body again, or the same event by another body (its webhook after it was
+    recovered, or the other way round): the row already stored is the one processed, with its
+    own body; the new body is not kept."""
+    if WebhookEvent.objects.filter(body_sha256=row.body_sha256).exists():
+        return _process_existing(row.body_sha256, payload, inbound)
+    stored = WebhookEvent.objects.get(event_key=row.event_key)
+    return _process_existing(stored.body_sha256, events.load(stored.body), inbound)
+
+
 def _process_existing(key: str, payload: dict[str, Any], inbound: bool) -> WebhookOutcome:
     row = WebhookEvent.objects.get(body_sha256=key)  # for the failure record, should one be needed
     try:
@@ -195,7 +208,6 @@ def _record_failure(row: WebhookEvent, exc: BaseException) -> WebhookOutcome:
     trace = "".join(traceback.format_exception(exc))
     failed: dict[str, Any] = {"status": Status.FAILED, "error": error, "traceback": trace}
     failed["processed_at"] = timezone.now()
-    key = row.body_sha256
     # Concurrent failing copies race for the same row: on MySQL/MariaDB the INSERT that finds a
     # duplicate takes a shared lock that the others' UPDATEs then deadlock on. The database has
     # rolled the loser back whole, so it is run again: every try is counted, none is lost.
@@ -206,14 +218,22 @@ def _record_failure(row: WebhookEvent, exc: BaseException) -> WebhookOutcome:
         except DatabaseError as problem:
             if not statements.is_deadlock(problem) or attempt == _FAILURE_RECORD_TRIES - 1:
                 raise
-    return WebhookOutcome(500, RECEIVER_FAILED, WebhookEvent.objects.get(body_sha256=key))
+    own_body_first = Case(When(body_sha256=row.body_sha256, then=0), default=1)
+    return WebhookOutcome(500, RECEIVER_FAILED, _same(row).order_by(own_body_first).first())
 
 
 _FAILURE_RECORD_TRIES = 10
 
 
+def _same(row: WebhookEvent) -> QuerySet[WebhookEvent]:
+    """The stored row this one collides with: the same body, or else the same event."""
+    same = Q(body_sha256=row.body_sha256)
+    if row.event_key:
+        same |= Q(event_key=row.event_key)
+    return WebhookEvent.objects.filter(same)
+
+
 def _write_failure(row: WebhookEvent, failed: dict[str, Any]) -> None:
-    key = row.body_sha256
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -224,6 +244,6 @@ def _write_failure(row: WebhookEvent, failed: dict[str, Any]) -> None:
         except IntegrityError:
             # There already (an earlier failure, or a concurrent copy): count this try, and
             # record its error unless that copy has processed the event meanwhile.
-            again = WebhookEvent.objects.filter(body_sha256=key)
+            again = _same(row)
             if not again.exclude(status__in=_DONE).update(**failed, attempts=F("attempts") + 1):
                 again.update(attempts=F("attempts") + 1)

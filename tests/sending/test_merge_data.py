@@ -15,6 +15,7 @@ from postmark.exceptions import InactiveRecipientsError, UnsupportedMessageError
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message, Suppression
 from tests.support.fake_postmark import FakePostmark, Reply, accepted, serving
+from tests.support.link_ids import own_metadata
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +111,7 @@ def test_data_keyed_by_the_bare_address_reaches_a_recipient_given_as_a_pair(
     message.send()
     [sent] = fake_postmark.sent_messages
     assert sent["TemplateModel"] == {"shop": "Acme", "name": "Ann"}
-    assert sent["Metadata"] == {"user": "1"}
+    assert own_metadata(sent["Metadata"]) == {"user": "1"}
 
 
 def test_merge_metadata_and_headers_are_per_recipient(fake_postmark: FakePostmark) -> None:
@@ -123,8 +124,11 @@ def test_merge_metadata_and_headers_are_per_recipient(fake_postmark: FakePostmar
     )
     message.send()
     first, second = fake_postmark.sent_messages
-    assert first["Metadata"] == {"campaign": "nov", "user": "1"} and "Headers" not in first
-    assert second["Metadata"] == {"campaign": "nov"}
+    assert own_metadata(first["Metadata"]) == {"campaign": "nov", "user": "1"}
+    assert "Headers" not in first
+    assert own_metadata(second["Metadata"]) == {"campaign": "nov"}
+    # Each recipient's message is a message of its own, found by an id of its own.
+    assert first["Metadata"] != second["Metadata"]
     assert second["Headers"] == [{"Name": "X-Reader", "Value": "b"}]
 
 

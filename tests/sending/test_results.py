@@ -10,6 +10,7 @@ from django.core.mail import EmailMessage, get_connection
 
 from postmark.exceptions import BatchError, InactiveRecipientsError, InvalidRequestError
 from postmark.results import PostmarkResult
+from postmark.sending.recipients import LINK_KEY
 from tests.support.fake_postmark import FakePostmark, Received, Reply, accepted
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +69,8 @@ def test_accepted_message_result_has_id_time_and_recipients(fake_postmark: FakeP
         recipients=["a@example.com"],
         error_code=0,
         message="OK",
+        # The id it was sent with, by which Postmark's search finds it.
+        link_id=fake_postmark.sent_messages[0]["Metadata"][LINK_KEY],
     )
     assert result(message).accepted
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from postmark.models import Message
 from postmark.storage.values import REPLACEMENT
 from tests.support.fake_postmark import FakePostmark, Reply, serving
+from tests.support.link_ids import own_metadata
 
 pytestmark = pytest.mark.django_db
 
@@ -76,11 +77,12 @@ def test_nul_anywhere_in_a_message_is_logged_as_the_replacement_character(
     assert sent.postmark.status == "sent"  # type: ignore[attr-defined]
     rows = {row.to.split("<")[-1].rstrip(">"): row for row in Message.objects.all()}
     assert len(rows) == 2
+    cleaned = {key.replace("\x00", REPLACEMENT): value.replace("\x00", REPLACEMENT)}
     for row in rows.values():
         assert row.text_body == body.replace("\x00", REPLACEMENT)
-        assert row.metadata == {
-            key.replace("\x00", REPLACEMENT): value.replace("\x00", REPLACEMENT)
-        }
+    # Only the message sent carries a generated id: the refused one went nowhere to be found.
+    assert own_metadata(rows["b@example.com"].metadata) == cleaned
     refused_row = rows["a@example.com"]
+    assert refused_row.metadata == cleaned and refused_row.link_id is None
     assert refused_row.subject == subject.replace("\x00", REPLACEMENT)
     assert refused_row.to == f"{name} <a@example.com>".replace("\x00", REPLACEMENT)

@@ -16,7 +16,9 @@ from django.test.utils import CaptureQueriesContext
 
 from postmark.message import PostmarkEmailMessage
 from postmark.models import Message
+from postmark.sending.recipients import LINK_KEY
 from tests.support.fake_postmark import FakePostmark, Reply
+from tests.support.link_ids import own_metadata
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +57,13 @@ def test_every_message_gets_a_row_in_one_insert(fake_postmark: FakePostmark) -> 
         "cc@example.com",
         "bcc@example.com",
     )
-    assert (row.tag, row.metadata, row.message_stream) == ("receipt", {"order": "1"}, "outbound")
+    assert (row.tag, own_metadata(row.metadata), row.message_stream) == (
+        "receipt",
+        {"order": "1"},
+        "outbound",
+    )
+    # The id the message carried in its Metadata, kept as the row's link id.
+    assert row.metadata[LINK_KEY] == str(row.link_id)
     assert row.submitted_at == batch[1].postmark.submitted_at  # type: ignore[attr-defined]
     assert (row.error_code, row.error, row.text_body, row.html_body) == (None, "", "", "")
 
@@ -66,7 +74,7 @@ def test_settings_defaults_are_logged_too(fake_postmark: FakePostmark, settings)
     settings.POSTMARK_MESSAGE_STREAM = "transactional"
     EmailMessage("s", "b", "f@example.com", ["t@example.com"]).send()
     row = Message.objects.get()
-    assert (row.tag, row.metadata, row.message_stream) == (
+    assert (row.tag, own_metadata(row.metadata), row.message_stream) == (
         "default",
         {"site": "shop"},
         "transactional",

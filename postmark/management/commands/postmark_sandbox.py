@@ -66,6 +66,13 @@ class Command(BaseCommand):
             "localhost, 127.0.0.1 and [::1] with the sandbox's port are answered.",
         )
         parser.add_argument(
+            "--index-delay",
+            type=float,
+            default=0.0,
+            help="Seconds before a message sent shows in the Messages API's search (default 0); "
+            "faults on demand: PUT /sandbox/faults.",
+        )
+        parser.add_argument(
             "--webhook-delay",
             type=float,
             default=1.0,
@@ -81,6 +88,7 @@ class Command(BaseCommand):
                 webhook_url=options["webhook_url"],
                 webhook_delay=options["webhook_delay"],
                 allowed_hosts=options["allowed_host"],
+                index_delay=options["index_delay"],
                 inbound_url=options["inbound_url"] or _inbound_beside(options["webhook_url"]),
                 raw_email=options["raw_email"],
             )
