@@ -17,9 +17,9 @@ from tests.support.example_demo import (
     DEMO,
     Demo,
     example_env,
-    free_port,
     running_demo,
 )
+from tests.support.ports import free_port
 
 # checkout: the example project is not in the wheel (make test-wheel leaves this out).
 pytestmark = [pytest.mark.worker, pytest.mark.checkout]

@@ -16,7 +16,7 @@ from typing import IO
 import pytest
 import requests
 
-from tests.support.example_demo import free_port
+from tests.support.ports import free_port
 from tests.support.sandbox_api import receiving
 
 ROOT = Path(__file__).resolve().parents[2]

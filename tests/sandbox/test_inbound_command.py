@@ -20,8 +20,8 @@ from pytest_django.live_server_helper import LiveServer
 from postmark.events.inbound import InboundEvent
 from postmark.sandbox import Sandbox
 from tests.sandbox.test_command import ROOT, command, read_line_with
-from tests.support.example_demo import free_port
 from tests.support.inbound_mail import INVOICE_EML
+from tests.support.ports import free_port
 from tests.support.sandbox_api import receiving
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ from django.core.mail import EmailMessage, get_connection
 from postmark import exceptions
 from postmark.results import PostmarkResult
 from tests.support.fake_postmark import FakePostmark, Reply, start
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +43,6 @@ def message() -> EmailMessage:
 def result(message: EmailMessage) -> PostmarkResult:
     value: PostmarkResult = message.postmark  # type: ignore[attr-defined]
     return value
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def test_401_raises_unauthorized(fake_postmark: FakePostmark) -> None:

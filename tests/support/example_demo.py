@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 #: Where the browser tests photograph each page (``.ci/run`` lists them).
@@ -33,13 +34,6 @@ def example_env(database: Path) -> dict[str, str]:
         if name != "DJANGO_SETTINGS_MODULE" and not name.startswith(("POSTMARK_", "EXAMPLE_"))
     }
     return dict(env, EXAMPLE_DATABASE=str(database), PYTHONUNBUFFERED="1")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

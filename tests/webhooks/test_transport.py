@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import webhook_payloads as payloads
+from tests.support.ports import free_port
 from tests.support.webhook_helpers import AUTH
 
 LIMIT = 20_000
@@ -46,12 +47,6 @@ def raw_post(port: int, headers: dict[str, str], body: bytes) -> tuple[int, byte
             answer += chunk
     status_line, _, rest = answer.partition(b"\r\n")
     return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
