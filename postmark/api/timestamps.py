@@ -38,13 +38,19 @@ def _parse_untidy(value: str) -> datetime | None:
         return None
 
 
-#: US Eastern standard time. Postmark reads the dates of its searches (``fromdate``, ``todate``)
-#: as Eastern time without an offset; written at UTC-5 all year, a date names the same instant
-#: or, while daylight time (UTC-4) is in force there, one an hour earlier: a ``fromdate`` so
-#: written can only widen the search, never miss a message.
+# Postmark reads the dates of its searches (``fromdate``, ``todate``) as US Eastern wall time
+# without an offset: UTC-5, or UTC-4 while daylight time is in force there. A start written at
+# UTC-5 is read as that instant or an hour earlier, an end written at UTC-4 as that instant or an
+# hour later: either way the range can only widen, never miss a message, whatever the date, and
+# no time-zone database is needed to write it.
 _EASTERN_STANDARD = timezone(timedelta(hours=-5))
+_EASTERN_DAYLIGHT = timezone(timedelta(hours=-4))
 
 
-def eastern_time(moment: datetime) -> str:
-    """An aware datetime as a search date Postmark reads (``2026-01-01T07:00:00``)."""
-    return moment.astimezone(_EASTERN_STANDARD).strftime("%Y-%m-%dT%H:%M:%S")
+def eastern_time(moment: datetime, *, end: bool = False) -> str:
+    """An aware datetime as a search date Postmark reads (``2026-01-01T07:00:00``): as a
+    ``fromdate`` by default, as a ``todate`` with ``end`` (then rounded up to the second)."""
+    if end and moment.microsecond:
+        moment += timedelta(microseconds=1_000_000 - moment.microsecond)
+    zone = _EASTERN_DAYLIGHT if end else _EASTERN_STANDARD
+    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")

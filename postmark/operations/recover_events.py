@@ -154,10 +154,10 @@ def _message_ids(
     pending = [(since, until)]
     while pending:
         start, end = pending.pop()
-        # Whole seconds, the end rounded up: the range may only widen.
+        # Written so that Postmark's reading can only widen the range (eastern_time).
         filters = {
             "fromdate": eastern_time(start),
-            "todate": eastern_time(end + timedelta(seconds=1)),
+            "todate": eastern_time(end, end=True),
             "messagestream": stream or None,
         }
         offset, total = 0, None

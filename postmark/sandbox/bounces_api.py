@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from email.message import EmailMessage
 from typing import Any
 
 from ..api.spec import ERROR_BOUNCE_NOT_FOUND, ERROR_CANNOT_ACTIVATE
-from .routing import Answer, Request, Route, known_stream, paging
+from .routing import Answer, Request, Route, known_stream, paging, query_date
 from .state import Bounce, SandboxState
 from .validation import ADDRESS, Refusal
 
@@ -51,10 +51,10 @@ class BouncesAPI:
         if query.get("messageStream"):
             filters.append(lambda b: b.message.stream == query["messageStream"])
         if query.get("fromdate"):
-            start = _date("fromdate", query["fromdate"])
+            start = query_date("fromdate", query["fromdate"], UTC)
             filters.append(lambda b: b.bounced_at >= start)
         if query.get("todate"):
-            end = _date("todate", query["todate"], end_of_day=True)
+            end = query_date("todate", query["todate"], UTC, end_of_day=True)
             filters.append(lambda b: b.bounced_at <= end)
         matching = [b for b in bounces if all(check(b) for check in filters)]
         page = matching[offset : offset + count]
@@ -95,8 +95,11 @@ class BouncesAPI:
     def dump_suppressions(self, request: Request, stream: str) -> Answer:
         known_stream(self.state, stream)
         query = request.query
-        start = _date("fromdate", query["fromdate"]) if query.get("fromdate") else None
-        end = _date("todate", query["todate"], end_of_day=True) if query.get("todate") else None
+        start = end = None
+        if query.get("fromdate"):
+            start = query_date("fromdate", query["fromdate"], UTC)
+        if query.get("todate"):
+            end = query_date("todate", query["todate"], UTC, end_of_day=True)
         found = [
             s.as_json()
             for s in self.state.snapshot()["suppressions"]
@@ -151,16 +154,6 @@ def _boolean(name: str, value: str) -> bool:
     if value.lower() not in ("true", "false"):
         raise Refusal(403, f"'{name}' must be true or false.")
     return value.lower() == "true"
-
-
-def _date(name: str, value: str, *, end_of_day: bool = False) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise Refusal(403, f"'{name}' must be a date such as 2026-11-27.") from None
-    if end_of_day and len(value) == 10:
-        moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _raw_source(bounce: Bounce) -> str:

@@ -1,10 +1,10 @@
 """Postmark's outbound message search (``GET /messages/outbound``) as the sandbox answers it.
 
 Filters as Postmark names them: ``recipient``, ``fromemail``, ``tag``, ``status``, ``subject``,
-``messagestream``, ``fromdate``/``todate`` (US Eastern time when they carry no offset, as
-Postmark reads them) and ``metadata_<name>=<value>``, one such field per search (Postmark's
-rule: a second is refused here, so that a client relying on two learns it). Newest first,
-``count`` at most 500, ``count + offset`` at most 10,000.
+``messagestream``, ``fromdate``/``todate`` (US Eastern wall time, daylight time included, when
+they carry no offset, as Postmark reads them) and ``metadata_<name>=<value>``, one such field
+per search (Postmark's rule: a second is refused here, so that a client relying on two learns
+it). Newest first, ``count`` at most 500, ``count + offset`` at most 10,000.
 
 The faults' ``index_delay`` plays the unknown time Postmark takes before a message it accepted
 shows in its search: a message is found only that many seconds after it was accepted. Messages
@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from ..api.spec import MAX_SEARCH_WINDOW
 from .faults import Faults
-from .routing import Answer, Request, Route, paging
-from .state import SandboxState, SentMessage, now, postmark_timestamp
+from .routing import Answer, Request, Route, paging, query_date
+from .state import EASTERN, SandboxState, SentMessage, now, postmark_timestamp
 from .validation import Refusal
 
-#: US Eastern standard time: what a search date without an offset is read in.
-_EASTERN = timezone(timedelta(hours=-5))
 _METADATA = "metadata_"
 #: Postmark's ``status`` filter takes these; every message the sandbox keeps has been sent.
 _STATUSES = ("queued", "sent")
@@ -78,10 +76,10 @@ def _checks(query: Mapping[str, str]) -> list[Check]:
             raise Refusal(403, f"'status' must be one of {', '.join(_STATUSES)}.")
         checks.append(lambda m: query["status"].lower() == "sent")
     if query.get("fromdate"):
-        start = _date("fromdate", query["fromdate"])
+        start = query_date("fromdate", query["fromdate"], EASTERN)
         checks.append(lambda m: m.submitted_at >= start)
     if query.get("todate"):
-        end = _date("todate", query["todate"], end_of_day=True)
+        end = query_date("todate", query["todate"], EASTERN, end_of_day=True)
         checks.append(lambda m: m.submitted_at <= end)
     fields = [(key[len(_METADATA) :], value) for key, value in query.items() if _is_field(key)]
     if len(fields) > 1:
@@ -99,16 +97,6 @@ def _is_field(key: str) -> bool:
 def _metadata_value(message: SentMessage, name: str) -> str | None:
     # Metadata names differ by more than case (Postmark refuses two that do not).
     return next((v for k, v in message.metadata.items() if k.lower() == name.lower()), None)
-
-
-def _date(name: str, value: str, *, end_of_day: bool = False) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise Refusal(403, f"'{name}' must be a date such as 2026-11-27T10:00:00.") from None
-    if end_of_day and len(value) == 10:
-        moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
-    return moment if moment.tzinfo else moment.replace(tzinfo=_EASTERN)
 
 
 def summary(message: SentMessage) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
 
 from ..api.spec import MAX_SEARCH_COUNT, TEST_TOKEN
@@ -75,6 +76,18 @@ def paging(query: Mapping[str, str], window: int | None = None) -> tuple[int, in
     if window is not None and count + offset > window:
         raise Refusal(403, f"'count' and 'offset' together may not exceed {window}.")
     return count, offset
+
+
+def query_date(name: str, value: str, zone: tzinfo, *, end_of_day: bool = False) -> datetime:
+    """A list endpoint's ``fromdate``/``todate``: a date or date and time, read in ``zone`` when
+    it has no offset; a bare date as an end means the whole of that day."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Refusal(403, f"'{name}' must be a date such as 2026-11-27T10:00:00.") from None
+    if end_of_day and len(value) == 10:
+        moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 class PostmarkAPI:

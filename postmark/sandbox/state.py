@@ -8,15 +8,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..api.spec import DEFAULT_STREAM, BounceType
 from .validation import ValidMessage
 
-# Postmark answers SubmittedAt in US Eastern time and webhooks in UTC, both with 7 fractional
-# digits; playing both shapes keeps clients honest about parsing offsets and long fractions.
-_EASTERN = timezone(timedelta(hours=-5))
+# Postmark answers SubmittedAt in US Eastern time (-05:00, or -04:00 in daylight time) and
+# webhooks in UTC, both with 7 fractional digits; playing both shapes keeps clients honest about
+# parsing offsets and long fractions. Django brings the time-zone database where the system
+# lacks one (tzdata on Windows).
+EASTERN = ZoneInfo("America/New_York")
 
 
 def now() -> datetime:
@@ -24,9 +27,9 @@ def now() -> datetime:
 
 
 def postmark_timestamp(moment: datetime, *, eastern: bool = False) -> str:
-    moment = moment.astimezone(_EASTERN if eastern else UTC)
+    moment = moment.astimezone(EASTERN if eastern else UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{moment.microsecond:06d}0"
-    return text + ("-05:00" if eastern else "Z")
+    return text + (moment.isoformat()[-6:] if eastern else "Z")
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -88,6 +88,27 @@ def test_every_event_of_the_outage_is_recovered_once_with_its_webhooks_fields(
     assert Bounce.objects.filter(email__in=[HARD, COMPLAINT]).count() == 2
     assert Suppression.objects.active().filter(email=BOB).exists()
     assert Message.objects.filter(status=Message.Status.BOUNCED).count() == 1
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [datetime(2026, 7, 1, 12, 0, tzinfo=UTC), datetime(2026, 1, 15, 12, 0, tzinfo=UTC)],
+    ids=["daylight-time", "standard-time"],
+)
+def test_a_message_sent_in_the_last_minutes_of_the_range_is_recovered_all_year(
+    postmark_sandbox: Sandbox, sent: datetime
+) -> None:
+    EmailMessage("Hello", "Hi", "shop@example.com", [ALICE]).send()
+    [message] = postmark_sandbox.messages
+    message.submitted_at = sent  # as if sent then: Postmark reads search dates as Eastern time
+    out = io.StringIO()
+    since, until = sent - timedelta(hours=12), sent + timedelta(minutes=5)
+    call_command(
+        "postmark_recover_events", "--since", since.isoformat(), "--until", until.isoformat(),
+        stdout=out,
+    )  # fmt: skip
+    assert "events: 1 messages read, 1 events recovered" in out.getvalue(), out.getvalue()
+    assert WebhookEvent.objects.get().record_type == "Delivery"
 
 
 def test_a_second_recovery_stores_nothing_more(postmark_sandbox: Sandbox) -> None:

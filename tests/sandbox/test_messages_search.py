@@ -95,9 +95,36 @@ def test_dates_without_an_offset_are_read_in_eastern_time(
     assert client.search_outbound(fromdate=eastern_time(sent))["TotalCount"] == 1
 
 
-def test_eastern_time_is_written_at_utc_minus_five_all_year() -> None:
-    assert eastern_time(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "2026-07-01T07:00:00"
-    assert eastern_time(datetime(2026, 1, 1, 3, 30, tzinfo=UTC)) == "2025-12-31T22:30:00"
+@given(
+    st.datetimes(datetime(1970, 1, 2), datetime(9998, 12, 31), timezones=st.just(UTC)),
+)
+def test_a_search_date_the_app_writes_never_narrows_the_range_in_either_eastern_offset(
+    moment: datetime,
+) -> None:
+    # Postmark reads the date as Eastern wall time: UTC-5, or UTC-4 in daylight time.
+    for hours in (-5, -4):
+        zone = timezone(timedelta(hours=hours))
+        assert datetime.fromisoformat(eastern_time(moment)).replace(tzinfo=zone) <= moment
+        assert datetime.fromisoformat(eastern_time(moment, end=True)).replace(tzinfo=zone) >= moment
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        datetime(2026, 7, 1, 12, 0, 0, 500000, tzinfo=UTC),  # daylight time
+        datetime(2026, 1, 15, 12, 0, 0, 500000, tzinfo=UTC),  # standard time
+        datetime(2026, 11, 1, 5, 30, tzinfo=UTC),  # 01:30 happens twice there
+        datetime(2026, 3, 8, 7, 30, tzinfo=UTC),  # 02:30 never happens there
+    ],
+)
+def test_a_message_is_found_between_the_dates_of_its_own_send_all_year(
+    postmark_sandbox: Sandbox, client: Client, sent: datetime
+) -> None:
+    send(client, "ann@example.com")
+    [message] = postmark_sandbox.messages
+    message.submitted_at = sent
+    found = client.search_outbound(fromdate=eastern_time(sent), todate=eastern_time(sent, end=True))
+    assert found["TotalCount"] == 1
 
 
 def test_pages_follow_count_and_offset(client: Client) -> None:
