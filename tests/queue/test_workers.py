@@ -14,47 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from postmark.message import server_label
 from postmark.models import Message, QueuedBatch
 from postmark.sending.recipients import LINK_KEY
 from tests.support.fake_postmark import FakePostmark, Received, Reply, default_reply, serving
+from tests.support.worker_marks import ENGINES, WORKER_MARKS
 from tests.support.worker_processes import TASK_TABLE, Workers, reset_queues, wait_until
 
-ON_SERVER = settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
-
-pytestmark = [
-    pytest.mark.worker,
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not ON_SERVER,
-        reason="worker processes share the test database, which needs a database server: "
-        "run with POSTMARK_TEST_DATABASE=postgres or mysql",
-    ),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-def _redis_reachable() -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-ENGINES = [
-    "db",
-    pytest.param(
-        "rq",
-        marks=pytest.mark.skipif(
-            not _redis_reachable(), reason="RQ tests need Redis on 127.0.0.1:6379"
-        ),
-    ),
-]
+pytestmark = WORKER_MARKS
 
 
 @pytest.fixture(scope="module")
