@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from ..conf import settings
-from ..models import InboundMessage, Overview
+from ..models import InboundMessage, Message, Overview
 from . import chart, stats
 from .queries import CheckedQueries, has_nul, refuse_nul
 
@@ -60,6 +60,10 @@ class OverviewAdmin(CheckedQueries):
             "inbound_rows": [
                 (status, label, numbers.inbound.received.get(status, 0))
                 for status, label in InboundMessage.Status.choices
+            ],
+            "settled_rows": [
+                (value, label, numbers.settling.settled.get(value, 0))
+                for value, label in Message._meta.get_field("settlement").choices or ()
             ],
         }
         return TemplateResponse(request, "admin/postmark/overview.html", context)

@@ -3,6 +3,7 @@
 Per day of sending (``Message.created_at``, indexed; with a stream, the (stream, created_at)
 index), how many messages Postmark accepted and how many of those were delivered, bounced,
 complained of, opened and clicked; the top bounce types and domains; the newest suppressions;
+the messages whose outcome is unknown (of any age) and how those of the days were settled;
 inbound mail received in the same days, per status, and failed mail of any age.
 """
 
@@ -52,6 +53,14 @@ class Inbound:
 
 
 @dataclass
+class Settling:
+    #: Messages whose outcome is unknown, of any age: each waits to be settled.
+    waiting: int
+    #: How the messages of the days whose outcome was unknown were settled: per settlement.
+    settled: dict[str, int]
+
+
+@dataclass
 class Overview:
     days: list[Day]
     totals: dict[str, int]
@@ -65,23 +74,24 @@ class Overview:
     streams: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     inbound: Inbound = field(default_factory=lambda: Inbound({}, 0))
+    settling: Settling = field(default_factory=lambda: Settling(0, {}))
 
 
 def overview(stream: str = "", tag: str = "", *, today: date | None = None) -> Overview:
     today = today or timezone.localdate()
     first = today - timedelta(days=DAYS - 1)
     since = timezone.make_aware(datetime.combine(first, time.min))
-    messages = Message.objects.filter(created_at__gte=since)
+    chosen = Message.objects.all()
     bounces = Bounce.objects.filter(bounced_at__gte=since)
     suppressions = Suppression.objects.active()
     if stream:
-        messages = messages.filter(message_stream=stream)
+        chosen = chosen.filter(message_stream=stream)
         bounces = bounces.filter(message_stream=stream)
         suppressions = suppressions.filter(message_stream=stream)
     if tag:
-        messages = messages.filter(tag=tag)
+        chosen = chosen.filter(tag=tag)
         bounces = bounces.filter(tag=tag)
-    days = _per_day(messages, first)
+    days = _per_day(chosen.filter(created_at__gte=since), first)
     totals = {name: sum(d.counts[name] for d in days) for name, _ in SERIES}
     sent = totals["sent"]
     bounce_rate = totals["bounced"] / sent if sent else 0.0
@@ -105,7 +115,18 @@ def overview(stream: str = "", tag: str = "", *, today: date | None = None) -> O
         streams=_distinct(Message.objects.filter(created_at__gte=since), "message_stream"),
         tags=_distinct(Message.objects.filter(created_at__gte=since), "tag"),
         inbound=inbound_counts(since),
+        settling=settling_counts(chosen, since),
     )
+
+
+def settling_counts(chosen: QuerySet[Message], since: datetime) -> Settling:
+    """One query, through the status index and the created_at index."""
+    waiting = Q(status=Message.Status.UNKNOWN)
+    outcomes = [value for value, _ in Message._meta.get_field("settlement").choices or ()]
+    window = Q(created_at__gte=since, settlement__in=outcomes)
+    counts = {f"n_{o}": Count("pk", filter=window & Q(settlement=o)) for o in outcomes}
+    row = chosen.filter(waiting | window).aggregate(**counts, waiting=Count("pk", filter=waiting))
+    return Settling(int(row["waiting"] or 0), {o: int(row[f"n_{o}"] or 0) for o in outcomes})
 
 
 def inbound_counts(since: datetime) -> Inbound:

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from postmark.admin import stats
-from postmark.models import Suppression
+from postmark.models import Message, Suppression
 from tests.support import webhook_payloads as payloads
 from tests.support.admin_urls import kept_inbound
 from tests.support.message_rows import sent
@@ -109,8 +109,8 @@ def test_a_constant_number_of_queries_whatever_the_volume(
     for n in range(volume):
         kept_inbound(payloads.inbound(MessageID=f"m{n}"), status="failed" if n % 2 else "processed")
     # Session and user (2), per-day counts, bounce types, domains, suppressions, streams, tags,
-    # inbound mail.
-    with django_assert_num_queries(9):
+    # inbound mail, settling.
+    with django_assert_num_queries(10):
         assert admin_client.get(URL).status_code == 200
 
 
@@ -160,3 +160,59 @@ def test_inbound_mail_is_counted_per_status_and_failed_mail_of_any_age_is_a_warn
 
 def test_no_inbound_warning_without_failed_mail(admin_client: Client) -> None:
     assert 'id="inbound-failed"' not in admin_client.get(URL).content.decode()
+
+
+def row(status: str, settlement: str = "", *, days_ago: int = 0, stream: str = "outbound") -> None:
+    """A logged message whose outcome was unknown: still waiting, or settled as ``settlement``."""
+    made = Message.objects.create(
+        status=status, settlement=settlement, message_stream=stream, from_email="s@example.com"
+    )
+    Message.objects.filter(pk=made.pk).update(created_at=TODAY - timedelta(days=days_ago))
+
+
+@pytest.fixture
+def settling() -> None:
+    row("unknown")
+    row("unknown", days_ago=40)  # waiting still, however old
+    row("unknown", stream="broadcast")
+    for _ in range(3):
+        row("sent", "found")
+    row("sent", "resent")
+    row("failed", "failed")
+    row("failed", "failed", days_ago=40)  # settled outside the 30 days
+    row("sent")  # never unknown
+
+
+def test_unknown_outcomes_waiting_of_any_age_and_those_settled_in_the_days_are_counted(
+    settling: None,
+) -> None:
+    numbers = stats.overview()
+    assert numbers.settling == stats.Settling(3, {"found": 3, "resent": 1, "failed": 1})
+    assert stats.overview("broadcast").settling == stats.Settling(
+        1, {"found": 0, "resent": 0, "failed": 0}
+    )
+
+
+def test_messages_waiting_to_be_settled_are_a_warning_that_links_to_them(
+    admin_client: Client, settling: None
+) -> None:
+    page = admin_client.get(URL).content.decode()
+    assert 'id="unknown-waiting">3 messages may or may not have been sent' in page
+    assert '/admin/postmark/message/?status__exact=unknown">see them</a>' in page
+    assert '?settlement__exact=found">found in Postmark</a></td><td>3</td>' in page
+    assert '<tfoot><tr><th scope="row">waiting</th><td>3</td></tr></tfoot>' in page
+
+
+def test_without_messages_waiting_there_is_no_settling_warning(admin_client: Client) -> None:
+    row("sent", "found")
+    assert b'id="unknown-waiting"' not in admin_client.get(URL).content
+
+
+def test_the_settling_links_need_the_permission_to_see_messages(settling: None) -> None:
+    user = User.objects.create_user("staff", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_overview"))
+    client = Client()
+    client.force_login(user)
+    page = client.get(URL).content.decode()
+    assert 'id="unknown-waiting">3 messages' in page
+    assert "status__exact=unknown" not in page and "settlement__exact" not in page
