@@ -211,7 +211,6 @@ _FOREIGN_HOST = (
     "port (postmark_sandbox --allowed-host adds names)."
 )
 
-
 _PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -283,7 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
         if is_inbound_path(parts.path):
             self._reply(sandbox.inbound.handle(request, sandbox.origins))
             return
-        self._reply_for(fault, sandbox.api.handle(request))
+        with sandbox.webhooks.withheld(sandbox.faults.withholds_webhooks(fault)):
+            self._reply_for(fault, sandbox.api.handle(request))
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 
