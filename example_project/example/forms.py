@@ -19,6 +19,20 @@ def bounce_testing_address(bounce_type: str) -> str:
     return f"{bounce_type.lower()}@bounce-testing.postmarkapp.com"
 
 
+# The calls whose answer never arrives that the index page plays on the local sandbox (its
+# faults, postmark/sandbox/faults.py), each as its button reads.
+LOST_ANSWERS = {
+    "accept-drop": "Accepted, then the connection cut",
+    "accept-500": "Accepted, then answered 500",
+    "drop": "Never accepted",
+}
+LOST_ANSWER_TO = "lost.answer@example.com"
+
+
+class LostAnswerForm(forms.Form):
+    fault = forms.ChoiceField(choices=list(LOST_ANSWERS.items()))
+
+
 class SendForm(forms.Form):
     to = forms.EmailField(label="To", widget=forms.EmailInput(attrs={"size": 44}))
     subject = forms.CharField(max_length=200, initial="Hello from django-postmark")

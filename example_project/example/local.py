@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import requests
+
 
 def is_local_sandbox(api_url: str) -> bool:
     """True when the API is on this machine (the sandbox of ``make demo``), not Postmark."""
@@ -23,6 +25,26 @@ def is_local_sandbox(api_url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def plan_fault(api_url: str, fault: str) -> None:
+    """Have the local sandbox at ``api_url`` play ``fault`` (``postmark.sandbox.faults``) on its
+    next sending call that has none planned yet, withholding the webhooks of the messages it
+    accepts, so that only settling's search can tell whether they went. ``ValueError`` for any
+    other API (real Postmark knows no such thing); ``requests.RequestException`` if the sandbox
+    did not take it."""
+    if not is_local_sandbox(api_url):
+        raise ValueError("Faults are played by the local sandbox only.")
+    control = api_url.rstrip("/") + "/sandbox/faults"
+    with requests.Session() as session:
+        session.trust_env = False  # straight to this machine: no proxy from the environment
+        # Added after what is planned (the plan is replaced whole): two buttons pressed before
+        # the worker sends get a call each, in the order pressed.
+        planned = session.get(control, timeout=5, allow_redirects=False)
+        planned.raise_for_status()
+        faults = [*planned.json()["Faults"], fault]
+        body = {"Faults": faults, "Webhooks": False}
+        session.put(control, json=body, timeout=5, allow_redirects=False).raise_for_status()
 
 
 def kept_secret(path: Path, nbytes: int = 32) -> str:

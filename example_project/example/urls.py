@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("send/", views.send, name="send"),
     path("live/", views.live, name="live"),
+    # Against the local sandbox only: a send whose answer is lost on purpose, then settled.
+    path("lose-answer/", views.lose_answer, name="lose_answer"),
     # Comments by email: publish a post; a reply to its notification becomes a comment.
     path("posts/", posts.posts, name="posts"),
     path("posts/live/", posts.posts_live, name="posts_live"),

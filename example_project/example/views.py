@@ -1,4 +1,5 @@
-"""The example's pages: send a message, and watch it, its bounces and suppressions live.
+"""The example's pages: send a message, and watch it, its bounces and suppressions live; against
+the local sandbox, lose Postmark's answer to a send on purpose and watch the worker settle it.
 
 They send with the owner's server token and show every recipient, so they are for signed-in
 staff only, even against the local sandbox (a demo left reachable from the network is still an
@@ -22,12 +23,20 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from requests import RequestException
 
 from postmark.exceptions import PostmarkError
 from postmark.models import Bounce, Message, Suppression
 
-from .forms import BOUNCE_TESTING, SendForm, bounce_testing_address
-from .local import is_local_sandbox
+from .forms import (
+    BOUNCE_TESTING,
+    LOST_ANSWER_TO,
+    LOST_ANSWERS,
+    LostAnswerForm,
+    SendForm,
+    bounce_testing_address,
+)
+from .local import is_local_sandbox, plan_fault
 
 SHOWN = 20
 REAL_POSTMARK = "api.postmarkapp.com"
@@ -42,6 +51,7 @@ class Row:
     to: str
     subject: str
     status: str
+    settled: str
     answer: str
     message_id: str
     admin_url: str
@@ -86,6 +96,13 @@ def index(request: HttpRequest) -> HttpResponse:
         "sandbox_url": sandbox_url(),
         "backend": settings.EMAIL_BACKEND,
         "time_zone": settings.TIME_ZONE,
+        # Never offered against real Postmark, whose answers cannot be lost on purpose.
+        "lost_answers": LOST_ANSWERS.items() if is_local_sandbox(api_url) else None,
+        "lost_answer_to": LOST_ANSWER_TO,
+        "settle_after": f"{settings.POSTMARK_SETTLE_AFTER:g}",
+        "not_found_after": f"{settings.POSTMARK_SETTLE_NOT_FOUND_AFTER:g}",
+        "not_found_resent": settings.POSTMARK_SETTLE_NOT_FOUND == "resend",
+        "worker": settings.EMAIL_BACKEND.endswith(".QueuedPostmarkBackend"),
         **_live(),
     }
     return render(request, "example/index.html", context)
@@ -114,6 +131,42 @@ def send(request: HttpRequest) -> HttpResponse:
     message = EmailMessage(
         form.cleaned_data["subject"], form.cleaned_data["body"], to=[form.cleaned_data["to"]]
     )
+    return _send_and_tell(request, message)
+
+
+@staff_only
+@require_POST
+def lose_answer(request: HttpRequest) -> HttpResponse:
+    """Have the local sandbox lose the answer to the next sending call (a fault the button
+    names), then send a message: its outcome is "unknown", and the worker settles it
+    POSTMARK_SETTLE_AFTER seconds later. Refused unless the API is the local sandbox."""
+    api_url: str = settings.POSTMARK_API_URL
+    if not is_local_sandbox(api_url):
+        return HttpResponseForbidden(
+            "Answers are lost on purpose by the local sandbox only; POSTMARK_API_URL is not it.",
+            content_type="text/plain",
+        )
+    form = LostAnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"fault: {' '.join(form.errors.get('fault', []))}")
+        return redirect("index")
+    fault = form.cleaned_data["fault"]
+    try:
+        plan_fault(api_url, fault)
+    except (RequestException, ValueError, KeyError) as exc:
+        messages.error(request, f"The sandbox did not take the fault ({exc}); nothing was sent.")
+        return redirect("index")
+    what = LOST_ANSWERS[fault]
+    body = (
+        f'Sent while the sandbox played "{what}": the app cannot know whether Postmark has this '
+        "message, so it searches for it by the id in its Metadata."
+    )
+    message = EmailMessage(f"Lost answer: {what}", body, to=[LOST_ANSWER_TO])
+    return _send_and_tell(request, message, f"The sandbox's next sending call: {what.lower()}. ")
+
+
+def _send_and_tell(request: HttpRequest, message: EmailMessage, before: str = "") -> HttpResponse:
+    """Send with the site's backend; its result in a message on the page it goes back to."""
     try:
         message.send()
     except PostmarkError as exc:
@@ -121,7 +174,7 @@ def send(request: HttpRequest) -> HttpResponse:
         return redirect("index")
     result = getattr(message, "postmark", None)
     status = result.status if result is not None else "sent"
-    messages.success(request, f"Message to {form.cleaned_data['to']}: {status}.")
+    messages.success(request, f"{before}Message to {', '.join(message.to)}: {status}.")
     return redirect("index")
 
 
@@ -149,9 +202,25 @@ def _message_rows() -> list[Row]:
             m.to,
             m.subject,
             m.status,
+            _settled(m),
             m.error,
             str(m.message_id or ""),
             reverse("admin:postmark_message_change", args=[m.pk]),
         )
         for m in Message.objects.order_by("-created_at", "-pk")[:SHOWN]
     ]
+
+
+def _settled(m: Message) -> str:
+    """How a message whose send's answer was lost ended, in a few words ("" for any other)."""
+    if m.settlement:
+        return {
+            "found": "settled: found by search",
+            "resent": "settled: not found, resent",
+            "failed": "settled: not found",
+        }.get(m.settlement, f"settled: {m.settlement}")
+    if m.status == Message.Status.UNKNOWN:
+        return "to be searched for"
+    if m.unknown_since is not None:
+        return "settled by a webhook naming it"
+    return ""

@@ -15,6 +15,10 @@ fault planned is answered as usual. Each fault is one of ``FAULTS``:
 
 ``index_delay`` is not a fault but the same kind of uncertainty: the seconds before a message
 accepted shows in the Messages API's search (``messages_api``), which Postmark does not document.
+
+``webhooks`` False withholds the webhooks of the messages a faulted call accepts, as on a server
+with no webhook for them: nothing but the Messages API's search can then tell that they went (a
+Delivery webhook names a message's id in its Metadata, and would settle it before any search).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Faults:
     def __init__(self, slow_seconds: float = 5.0, index_delay: float = 0.0) -> None:
         self.slow_seconds = slow_seconds
         self.index_delay = index_delay
+        self.webhooks = True
         self.applied: Counter[str] = Counter()
         self._planned: deque[str | None] = deque()
         self._lock = threading.Lock()
@@ -85,6 +90,10 @@ class Faults:
                 self.applied[fault] += 1
             return fault
 
+    def withholds_webhooks(self, fault: str | None) -> bool:
+        """Whether the messages this call accepts go without their webhooks (``webhooks``)."""
+        return fault in ACCEPTING and not self.webhooks
+
     def answer_for(self, fault: str, answer: Answer | None) -> Answer | None:
         """What a fault makes of the call's ``answer`` (None when it was not processed): the
         answer late, an error in its place, or None for no answer at all."""
@@ -111,23 +120,27 @@ class Faults:
             "Faults": self.planned,
             "SlowSeconds": self.slow_seconds,
             "IndexDelay": self.index_delay,
+            "Webhooks": self.webhooks,
             "Applied": dict(self.applied),
         }
 
     def configure(self, body: Any) -> None:
-        """``{"Faults": [...], "SlowSeconds": n, "IndexDelay": n}``: the plan replaced by
-        ``Faults`` (each a name of ``FAULTS`` or null), the delays set; what is left out stays.
-        Refused whole (``Refusal``) when any part is wrong."""
+        """``{"Faults": [...], "SlowSeconds": n, "IndexDelay": n, "Webhooks": bool}``: the plan
+        replaced by ``Faults`` (each a name of ``FAULTS`` or null), the delays and ``webhooks``
+        set; what is left out stays. Refused whole (``Refusal``) when any part is wrong."""
         if not isinstance(body, dict):
             raise Refusal(402, 'Expected {"Faults": [...], "SlowSeconds": ..., "IndexDelay": ...}')
         slow = _seconds(body.get("SlowSeconds", self.slow_seconds), "SlowSeconds")
         delay = _seconds(body.get("IndexDelay", self.index_delay), "IndexDelay")
+        webhooks = body.get("Webhooks", self.webhooks)
+        if not isinstance(webhooks, bool):
+            raise Refusal(403, "'Webhooks' must be true or false.")
         faults = body.get("Faults", None)
         if faults is not None and (
             not isinstance(faults, list) or not all(f is None or _known(f) for f in faults)
         ):
             raise Refusal(403, f"'Faults' must be a list of {sorted(FAULTS)} (or null).")
-        self.slow_seconds, self.index_delay = slow, delay
+        self.slow_seconds, self.index_delay, self.webhooks = slow, delay, webhooks
         if faults is not None:
             with self._lock:
                 self._planned = deque(faults)

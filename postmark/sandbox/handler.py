@@ -100,7 +100,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if is_inbound_path(parts.path):
             self._reply(sandbox.inbound.handle(request, sandbox.origins))
             return
-        self._reply_for(fault, sandbox.api.handle(request))
+        with sandbox.webhooks.withheld(sandbox.faults.withholds_webhooks(fault)):
+            self._reply_for(fault, sandbox.api.handle(request))
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
 

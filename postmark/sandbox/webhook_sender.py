@@ -105,6 +105,8 @@ class WebhookSender:
         self._thread: threading.Thread | None = None
         self._busy = 0
         self._paused = False
+        # Set in a handler thread while a faulted call's messages are accepted (``withheld``).
+        self._local = threading.local()
         #: Called with (RecordType, payload) for every outbound event, posted or not: the
         #: Messages API records its MessageEvents (message_details.py).
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -124,6 +126,8 @@ class WebhookSender:
         """Schedule one webhook; None when it goes nowhere (the event is only shown)."""
         for listener in self.listeners:
             listener(record_type, payload)
+        if getattr(self._local, "withheld", False):
+            return None
         stream = str(payload.get("MessageStream") or DEFAULT_STREAM)
         target, headers = self.route(stream, record_type)
         return self.send_to(target, record_type, payload, headers)
@@ -156,6 +160,18 @@ class WebhookSender:
 
     def target_for(self, stream: str, record_type: str) -> str | None:
         return self.route(stream, record_type)[0]
+
+    @contextmanager
+    def withheld(self, withhold: bool = True) -> Iterator[None]:
+        """With ``withhold``, schedule no webhook from this thread until the block ends (the
+        listeners still hear each event: the message's details record it): the messages a
+        faulted call accepts when ``Faults.webhooks`` is off. Other threads' sends are untouched."""
+        before = getattr(self._local, "withheld", False)
+        self._local.withheld = before or withhold
+        try:
+            yield
+        finally:
+            self._local.withheld = before
 
     @contextmanager
     def paused(self) -> Iterator[None]:

@@ -114,6 +114,18 @@ def test_the_demo_as_a_person_uses_it_every_page_photographed(browser: Any, tmp_
         expect(page.locator("#content")).to_contain_text(bounced)
         bounce_admin = page.url
 
+        # Against the sandbox, a send's answer can be lost on purpose: the row says "unknown"
+        # until the worker's search settles it (not found: failed, 30 s later), so the
+        # photographs show the card and an unknown row.
+        page.goto(demo.site + "/")
+        card = page.locator("#lost-answer")
+        expect(card.locator("h2")).to_have_text("When Postmark's answer never arrives")
+        card.locator("button", has_text="Never accepted").click()
+        expect(page.locator(".flash")).to_contain_text("next sending call: never accepted.")
+        lost = page.locator("#sent-messages tbody tr", has_text="Lost answer: Never accepted")
+        expect(lost.locator(".status")).to_have_text("unknown")
+        expect(lost.locator(".settlement")).to_have_text("to be searched for")
+
         cookies = page.context.cookies()
         photograph(browser, demo.site + "/", "site", cookies)
         photograph(browser, demo.sandbox + "/", "sandbox", [])

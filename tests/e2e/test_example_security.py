@@ -45,7 +45,7 @@ COMMENTER, COMMENT, POST = "private.reader@example.com", "Private comment 2b9e",
 PRIVATE = (DELIVERED, DELIVERED_SUBJECT, BOUNCED, BOUNCED_SUBJECT, COMMENTER, COMMENT, POST)
 RELAY_TO = "relay-target@example.net"
 #: The example's own pages; the rest is Django's and the app's.
-OUR_VIEWS = ("", "send/", "live/", "posts/", "posts/live/", "posts/publish/")
+OUR_VIEWS = ("", "send/", "live/", "lose-answer/", "posts/", "posts/live/", "posts/publish/")
 #: Redirects here need not be followed to look for leaks: they only show a sign-in form.
 SIGN_IN_PAGES = ("/login/", "/admin/login/")
 

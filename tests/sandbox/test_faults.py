@@ -122,6 +122,37 @@ def test_the_sandbox_counts_the_copies_it_accepted_of_each_id(
     assert postmark_sandbox.copies("id") == {"1": 2, "2": 1}
 
 
+@pytest.mark.parametrize("fault", ["accept-drop", "accept-500"])
+def test_a_faulted_call_withholds_its_messages_webhooks_when_told_and_no_others(
+    postmark_sandbox: Sandbox, client: Client, fault: str
+) -> None:
+    postmark_sandbox.webhooks.url = "http://127.0.0.1:9/hook"  # scheduled (and listed) all the same
+    postmark_sandbox.faults.webhooks = False
+    postmark_sandbox.faults.plan([fault])
+    with pytest.raises((NetworkError, ServerError)):
+        send(client, "ann@example.com")
+    send(client, "bob@example.com")  # no fault: its webhook goes as usual
+    hooks = [(d.record_type, d.payload["Recipient"]) for d in postmark_sandbox.webhook_deliveries]
+    assert hooks == [("Delivery", "bob@example.com")]
+    assert sent_to(postmark_sandbox) == ["ann@example.com", "bob@example.com"]
+    # Delivered all the same: its details say so, as Postmark's would.
+    ann = postmark_sandbox.messages[0].message_id
+    events = client.request("GET", f"/messages/outbound/{ann}/details")["MessageEvents"]
+    assert [event["Type"] for event in events] == ["Delivered"]
+
+
+def test_a_faulted_call_keeps_its_webhooks_by_default(
+    postmark_sandbox: Sandbox, client: Client
+) -> None:
+    postmark_sandbox.webhooks.url = "http://127.0.0.1:9/hook"
+    postmark_sandbox.faults.plan(["accept-drop"])
+    with pytest.raises(NetworkError):
+        send(client, "ann@example.com")
+    assert [d.payload["Recipient"] for d in postmark_sandbox.webhook_deliveries] == [
+        "ann@example.com"
+    ]
+
+
 def test_an_unknown_fault_is_refused_when_planned(postmark_sandbox: Sandbox) -> None:
     with pytest.raises(ValueError, match="Unknown fault 'explode'"):
         postmark_sandbox.faults.plan(["explode"])
@@ -148,6 +179,7 @@ def test_faults_are_planned_and_read_over_http(postmark_sandbox: Sandbox, client
         "Faults": ["accept-drop", None],
         "SlowSeconds": 2.0,
         "IndexDelay": 1.5,
+        "Webhooks": True,
         "Applied": {},
     }
     with pytest.raises(NetworkError):
@@ -156,6 +188,8 @@ def test_faults_are_planned_and_read_over_http(postmark_sandbox: Sandbox, client
     assert (state["Faults"], state["Applied"]) == ([None], {"accept-drop": 1})
     # A new plan replaces what was left of the old one.
     assert control(postmark_sandbox, "PUT", {"Faults": []}).json()["Faults"] == []
+    assert control(postmark_sandbox, "PUT", {"Webhooks": False}).json()["Webhooks"] is False
+    assert postmark_sandbox.faults.webhooks is False
 
 
 @pytest.mark.parametrize(
@@ -168,6 +202,7 @@ def test_faults_are_planned_and_read_over_http(postmark_sandbox: Sandbox, client
         {"SlowSeconds": -1},
         {"IndexDelay": "soon"},
         {"SlowSeconds": True},
+        {"Faults": [], "Webhooks": "no"},
     ],
 )
 def test_a_bad_plan_over_http_gets_a_4xx_and_changes_nothing(
@@ -178,6 +213,7 @@ def test_a_bad_plan_over_http_gets_a_4xx_and_changes_nothing(
     assert 400 <= answer.status_code < 500
     assert postmark_sandbox.faults.planned == ["500"]
     assert postmark_sandbox.faults.index_delay == 0.0
+    assert postmark_sandbox.faults.webhooks is True
 
 
 def test_a_plan_that_is_not_json_gets_a_4xx(postmark_sandbox: Sandbox) -> None:

@@ -3,6 +3,7 @@ temporary SQLite database, for the example-project and browser tests."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import signal
@@ -116,6 +117,24 @@ class Demo:
         )
         assert answer.status_code == 200 and "sessionid" in session.cookies, answer.text
         return session
+
+    def press(self, session: requests.Session, page: str, action: str, **fields: str) -> str:
+        """Post a form of one of the site's pages (``page``, ``/`` say) to ``action`` as a
+        browser does, with the page's CSRF token; the last message flashed on the page it
+        leads to (unescaped)."""
+        text = session.get(self.site + page, timeout=10).text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text)
+        assert token is not None, text
+        answer = session.post(
+            self.site + action,
+            data={"csrfmiddlewaretoken": token.group(1), **fields},
+            headers={"Referer": self.site + page},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        flashes = re.findall(r'class="flash[^"]*">([^<]+)<', answer.text)
+        assert flashes, answer.text
+        return html.unescape(flashes[-1])
 
     def sandbox_state(self) -> dict[str, list[dict[str, object]]]:
         state: dict[str, list[dict[str, object]]] = requests.get(
