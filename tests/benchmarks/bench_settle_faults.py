@@ -127,6 +127,8 @@ def child(args: argparse.Namespace) -> int:
         ]
     finally:
         connection.creation.destroy_test_db(name, verbosity=0)
+        if args.child == "sqlite":
+            os.rmdir(os.path.dirname(name))  # the file went with the database
     return 0 if all(results) else 1
 
 
