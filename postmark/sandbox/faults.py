@@ -11,7 +11,8 @@ fault planned is answered as usual. Each fault is one of ``FAULTS``:
 ``500``          not accepted, answered 500;
 ``503``          not accepted, answered 503 (which a client may safely retry).
 
-``None`` in a plan is a call answered as usual. ``applied`` counts the faults played.
+``None`` in a plan is a call answered as usual. ``applied`` counts the faults played; ``paths``
+narrows the endpoints the plan is played on.
 
 ``index_delay`` is not a fault but the same kind of uncertainty: the seconds before a message
 accepted shows in the Messages API's search (``messages_api``), which Postmark does not document.
@@ -54,6 +55,9 @@ class Faults:
         self.slow_seconds = slow_seconds
         self.index_delay = index_delay
         self.webhooks = True
+        #: The sending endpoints the plan is played on; calls of the others are answered as
+        #: usual (``{"/email/batch"}`` leaves one-message calls, such as settling's resends, be).
+        self.paths: frozenset[str] = SENDING_PATHS
         self.applied: Counter[str] = Counter()
         self._planned: deque[str | None] = deque()
         self._lock = threading.Lock()
@@ -82,7 +86,7 @@ class Faults:
 
     def take(self, method: str, path: str) -> str | None:
         """The fault for this call, if it is a sending call and one is planned for it."""
-        if method != "POST" or path.rstrip("/") not in SENDING_PATHS:
+        if method != "POST" or path.rstrip("/") not in self.paths:
             return None
         with self._lock:
             fault = self._planned.popleft() if self._planned else None

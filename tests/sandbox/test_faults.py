@@ -221,3 +221,16 @@ def test_a_plan_that_is_not_json_gets_a_4xx(postmark_sandbox: Sandbox) -> None:
         f"{postmark_sandbox.url}/sandbox/faults", data=b"{", headers=HEADERS, timeout=5
     )
     assert answer.status_code == 422
+
+
+def test_faults_planned_for_some_endpoints_leave_the_others_answered_as_usual(
+    postmark_sandbox: Sandbox, client: Client
+) -> None:
+    postmark_sandbox.faults.paths = frozenset({"/email/batch"})
+    postmark_sandbox.faults.plan(["drop"])
+    send(client, "ann@example.com")  # /email: not a planned endpoint
+    assert postmark_sandbox.faults.planned == ["drop"]
+    with pytest.raises(NetworkError):
+        client.send_batch([{"From": "s@example.com", "To": "bob@example.com", "TextBody": "b"}])
+    assert sent_to(postmark_sandbox) == ["ann@example.com"]
+    assert postmark_sandbox.faults.applied == {"drop": 1}
