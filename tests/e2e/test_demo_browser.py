@@ -16,7 +16,7 @@ import pytest
 from tests.support.example_demo import BOUNCE_TESTING, SCREENSHOTS, running_demo
 
 # checkout: the example project is not in the wheel (make test-wheel leaves this out).
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.checkout]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.checkout, pytest.mark.example]
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}

@@ -20,7 +20,7 @@ import requests
 from tests.support.example_demo import DEMO, Demo, example_env, running_demo
 
 # checkout: the example project is not in the wheel (make test-wheel leaves this out).
-pytestmark = [pytest.mark.worker, pytest.mark.checkout]
+pytestmark = [pytest.mark.worker, pytest.mark.checkout, pytest.mark.example]
 
 MANAGE = DEMO.parent / "manage.py"
 READER = "reader@example.com"

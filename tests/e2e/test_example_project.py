@@ -22,7 +22,7 @@ from tests.support.example_demo import (
 from tests.support.ports import free_port
 
 # checkout: the example project is not in the wheel (make test-wheel leaves this out).
-pytestmark = [pytest.mark.worker, pytest.mark.checkout]
+pytestmark = [pytest.mark.worker, pytest.mark.checkout, pytest.mark.example]
 
 MANAGE = DEMO.parent / "manage.py"
 

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from tests.support.example_demo import BOUNCE_TESTING, DEMO, Demo, example_env, running_demo
 from tests.support.example_routes import MARKER
 
-pytestmark = [pytest.mark.worker, pytest.mark.checkout]
+pytestmark = [pytest.mark.worker, pytest.mark.checkout, pytest.mark.example]
 
 EXAMPLE = DEMO.parent
 MANAGE = EXAMPLE / "manage.py"

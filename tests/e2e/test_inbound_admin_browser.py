@@ -21,7 +21,7 @@ from tests.support import webhook_payloads as payloads
 from tests.support.example_demo import running_demo
 
 # checkout: the example project is not in the wheel (make test-wheel leaves this out).
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.checkout]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.checkout, pytest.mark.example]
 
 PASSWORD = "inbound-" + uuid.uuid4().hex
 EVIL = "evil.invalid"

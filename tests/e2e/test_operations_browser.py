@@ -22,7 +22,7 @@ from tests.support.example_demo import (
 )
 
 # checkout: the example project is not in the wheel (make test-wheel leaves this out).
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.checkout]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.checkout, pytest.mark.example]
 
 MANAGE = Path(__file__).resolve().parents[2] / "example_project" / "manage.py"
 
