@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from ..conf import settings
-from ..models import InboundMessage, Message, Overview
+from ..models import InboundMessage, Overview
 from . import chart, stats
 from .queries import CheckedQueries, has_nul, refuse_nul
 
@@ -63,7 +63,7 @@ class OverviewAdmin(CheckedQueries):
             ],
             "settled_rows": [
                 (value, label, numbers.settling.settled.get(value, 0))
-                for value, label in Message._meta.get_field("settlement").choices or ()
+                for value, label in stats.SETTLEMENTS
             ],
         }
         return TemplateResponse(request, "admin/postmark/overview.html", context)

@@ -32,6 +32,8 @@ SERIES = (
 )
 TOP = 5
 NEWEST_SUPPRESSIONS = 10
+#: How a message whose outcome was unknown can be settled: (value, label), in order.
+SETTLEMENTS = [(str(v), str(n)) for v, n in Message._meta.get_field("settlement").flatchoices]
 
 
 @dataclass
@@ -122,7 +124,7 @@ def overview(stream: str = "", tag: str = "", *, today: date | None = None) -> O
 def settling_counts(chosen: QuerySet[Message], since: datetime) -> Settling:
     """One query, through the status index and the created_at index."""
     waiting = Q(status=Message.Status.UNKNOWN)
-    outcomes = [value for value, _ in Message._meta.get_field("settlement").choices or ()]
+    outcomes = [value for value, _ in SETTLEMENTS]
     window = Q(created_at__gte=since, settlement__in=outcomes)
     counts = {f"n_{o}": Count("pk", filter=window & Q(settlement=o)) for o in outcomes}
     row = chosen.filter(waiting | window).aggregate(**counts, waiting=Count("pk", filter=waiting))
