@@ -207,7 +207,11 @@ def _message_rows() -> list[Row]:
             str(m.message_id or ""),
             reverse("admin:postmark_message_change", args=[m.pk]),
         )
-        for m in Message.objects.order_by("-created_at", "-pk")[:SHOWN]
+        # Not the bodies or the request kept to resend (up to 10 MB each): the page refreshes
+        # this table every 1.5 s.
+        for m in Message.objects.defer("payload", "text_body", "html_body").order_by(
+            "-created_at", "-pk"
+        )[:SHOWN]
     ]
 
 
